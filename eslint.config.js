@@ -1,0 +1,67 @@
+// Lint: type-aware promise rules plus the layer boundaries from docs/ARCHITECTURE.md.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const restrict = (patterns) => ({
+  'no-restricted-imports': ['error', { patterns: patterns.map((group) => ({ group: [group.from], message: group.why })) }],
+});
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'coverage/**', 'node_modules/**', 'web/**', 'test-artifacts/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: { allowDefaultProject: ['*.js'] }, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      'no-restricted-syntax': ['error', { selector: 'ExportDefaultDeclaration', message: 'Use named exports.' }],
+    },
+  },
+  {
+    files: ['src/service/**'],
+    rules: restrict([
+      { from: 'mysql2*', why: 'service depends on ports only' },
+      { from: 'ioredis', why: 'service depends on ports only' },
+      { from: 'ws', why: 'service knows no transports' },
+      { from: 'node:net', why: 'service knows no sockets' },
+      { from: '**/net/**', why: 'service must not import net' },
+      { from: '**/protocol/**', why: 'service must not import the wire protocol' },
+      { from: '**/model/**', why: 'adapters depend on service, not the reverse' },
+      { from: '**/redis/**', why: 'adapters depend on service, not the reverse' },
+      { from: '**/embedded/**', why: 'adapters depend on service, not the reverse' },
+    ]),
+  },
+  {
+    files: ['src/protocol/**'],
+    rules: restrict([
+      { from: 'ws', why: 'protocol knows messages, not transports' },
+      { from: 'node:net', why: 'protocol knows messages, not sockets' },
+      { from: '**/net/**', why: 'net depends on protocol, not the reverse' },
+      { from: '**/model/**', why: 'protocol talks to service ports' },
+      { from: '**/redis/**', why: 'protocol talks to service ports' },
+      { from: '**/embedded/**', why: 'protocol talks to service ports' },
+    ]),
+  },
+  {
+    files: ['src/net/**'],
+    rules: restrict([
+      { from: '**/model/**', why: 'net must not reach storage' },
+      { from: '**/redis/**', why: 'net must not reach the bus adapter' },
+      { from: '**/embedded/**', why: 'net must not reach storage' },
+    ]),
+  },
+  {
+    files: ['src/kv/**'],
+    rules: restrict([{ from: '**/service/**', why: 'kv is its own subsystem' }]),
+  },
+  {
+    files: ['test/**', 'bench/**', 'scripts/**'],
+    rules: {
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      '@typescript-eslint/unbound-method': 'off',
+    },
+  },
+);

@@ -1,0 +1,119 @@
+import type { Config } from './config.js';
+import { LocalBus } from './embedded/local-bus.js';
+import { LocalPresence } from './embedded/local-presence.js';
+import { createMemoryStore } from './embedded/memory-store.js';
+import type { Logger } from './logger.js';
+import { AdminServer } from './net/admin-server.js';
+import { ChatServer } from './net/chat-server.js';
+import { AuthService } from './service/auth-service.js';
+import type { ChatServices } from './service/chat-services.js';
+import { MessageService } from './service/message-service.js';
+import { createBcryptHasher } from './service/password-hasher.js';
+import { systemClock, type ChatStore, type Clock, type MessageBus, type Presence } from './service/ports.js';
+import { SessionRegistry } from './service/session-registry.js';
+import { SessionTokens } from './service/session-tokens.js';
+import { SocialService } from './service/social-service.js';
+
+export interface AppPorts {
+  readonly store: ChatStore;
+  readonly bus: MessageBus;
+  readonly presence: Presence;
+  readonly mode: string;
+}
+
+export interface RunningApp {
+  readonly chatPort: number;
+  readonly adminPort: number;
+  readonly services: ChatServices;
+  readonly chatServer: ChatServer;
+  /** Graceful stop: health 503, clients told to reconnect, connections closed, adapters released. */
+  stop(): Promise<void>;
+}
+
+/** Picks the adapters for the configuration. Only the embedded ones exist in this build. */
+export function createPorts(config: Config, clock: Clock): AppPorts {
+  if (config.MYSQL_URL !== undefined || config.REDIS_URL !== undefined) {
+    throw new Error('MYSQL_URL / REDIS_URL: the MySQL store and Redis bus are not part of this build yet; unset them');
+  }
+  return {
+    store: createMemoryStore(clock, config.EMBEDDED_HISTORY_LIMIT),
+    bus: new LocalBus(),
+    presence: new LocalPresence(),
+    mode: 'single node, data kept in memory',
+  };
+}
+
+/** The composition root: wires adapters, services, the chat listener and the admin plane, then listens. */
+export async function startApp(config: Config, logger: Logger, clock: Clock = systemClock): Promise<RunningApp> {
+  const ports = createPorts(config, clock);
+  const sessions = new SessionRegistry(ports.store.messages, ports.bus, ports.presence, config.PAGE_SIZE, logger);
+  const services: ChatServices = {
+    auth: new AuthService(
+      ports.store.users,
+      createBcryptHasher(config.BCRYPT_COST),
+      new SessionTokens(config.SESSION_SECRET, config.SESSION_TTL_S * 1000, clock),
+      clock,
+    ),
+    social: new SocialService(ports.store, ports.presence),
+    messages: new MessageService(
+      ports.store,
+      ports.bus,
+      clock,
+      { maxMessageChars: config.MAX_MESSAGE_CHARS, pageSize: config.PAGE_SIZE },
+      logger,
+    ),
+    sessions,
+    clock,
+    logger,
+    limits: { v1OfflineBatch: config.V1_OFFLINE_BATCH, pageSize: config.PAGE_SIZE },
+  };
+
+  const chatServer = new ChatServer(
+    services,
+    {
+      maxConnections: config.MAX_CONNECTIONS,
+      maxFrameBytes: config.MAX_FRAME_BYTES,
+      sniffTimeoutMs: config.UNAUTH_TIMEOUT_MS,
+      ratePerS: config.RATE_PER_S,
+      rateBurst: config.RATE_BURST,
+      loginRatePerS: config.LOGIN_RATE_PER_S,
+      loginBurst: config.LOGIN_BURST,
+      heartbeatTimeoutMs: config.HEARTBEAT_TIMEOUT_MS,
+      unauthTimeoutMs: config.UNAUTH_TIMEOUT_MS,
+      outboundHighWaterBytes: config.OUTBOUND_HIGH_WATER_BYTES,
+      outboundMaxBytes: config.OUTBOUND_MAX_BYTES,
+      slowConsumerTimeoutMs: config.SLOW_CONSUMER_TIMEOUT_MS,
+    },
+    logger,
+  );
+  const admin = new AdminServer(logger);
+
+  const chatPort = await chatServer.listen(config.CHAT_HOST, config.CHAT_PORT);
+  let adminPort: number;
+  try {
+    adminPort = await admin.listen(config.ADMIN_HOST, config.ADMIN_PORT);
+  } catch (error) {
+    await chatServer.shutdown(0);
+    throw error;
+  }
+  logger.info(
+    { nodeId: config.NODE_ID, mode: ports.mode, chat: `${config.CHAT_HOST}:${chatPort}`, admin: `${config.ADMIN_HOST}:${adminPort}` },
+    `Parley listening (${ports.mode})`,
+  );
+  if (config.sessionSecretGenerated) {
+    logger.info('SESSION_SECRET not set: session tokens are valid on this process only (set it for clusters and restarts)');
+  }
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      admin.setDraining();
+      await chatServer.shutdown(config.SHUTDOWN_GRACE_MS);
+      await Promise.allSettled([ports.bus.close(), ports.presence.close()]);
+      await ports.store.close();
+      await admin.close();
+    })();
+    return stopping;
+  };
+  return { chatPort, adminPort, services, chatServer, stop };
+}

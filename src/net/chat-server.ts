@@ -1,0 +1,175 @@
+import type { IncomingMessage } from 'node:http';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { WebSocketServer } from 'ws';
+import { AppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { errorReply } from '../protocol/encode.js';
+import { Dispatcher } from '../protocol/dispatcher.js';
+import type { ChatServices } from '../service/chat-services.js';
+import { Connection, type CloseReason, type ConnectionLimits } from './connection.js';
+import { looksLikeHttp, parseRequestHead, plainHttpResponse, type RequestHead } from './http-upgrade.js';
+import { TcpTransport } from './tcp-transport.js';
+import type { Transport } from './transport.js';
+import { WsTransport } from './ws-transport.js';
+
+export interface ChatServerOptions extends ConnectionLimits {
+  readonly maxConnections: number;
+  readonly maxFrameBytes: number;
+  /** How long a socket may take to send its first bytes / complete an HTTP upgrade head. */
+  readonly sniffTimeoutMs: number;
+}
+
+export interface ChatServerStats {
+  readonly sockets: number;
+  readonly connections: { readonly tcp: number; readonly ws: number };
+  readonly closeReasons: Readonly<Record<string, number>>;
+}
+
+/** TCP keep-alive probes start after this idle time; they catch dead peers of v1 clients (no heartbeat). */
+const KEEPALIVE_DELAY_MS = 60_000;
+
+/**
+ * The chat listener. One port serves both kinds of client: the first bytes decide — an HTTP request
+ * head (a WebSocket upgrade to /ws) goes to `ws`, anything else is a JSON stream. So one Nginx stream
+ * VIP carries TCP and WebSocket clients alike.
+ */
+export class ChatServer {
+  private readonly server: Server;
+  private readonly wss: WebSocketServer;
+  private readonly dispatcher = new Dispatcher();
+  private readonly connections = new Set<Connection>();
+  private readonly closeReasons: Record<string, number> = {};
+  private sockets = 0;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly services: ChatServices,
+    private readonly options: ChatServerOptions,
+    private readonly logger: Logger,
+  ) {
+    this.server = createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: KEEPALIVE_DELAY_MS });
+    this.server.on('connection', (socket) => this.onSocket(socket));
+    this.server.on('error', (error) => this.logger.error({ err: error }, 'chat listener error'));
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes, perMessageDeflate: false });
+  }
+
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ host, port, backlog: 4096 }, () => {
+        this.server.off('error', reject);
+        resolve((this.server.address() as AddressInfo).port);
+      });
+    });
+  }
+
+  stats(): ChatServerStats {
+    let ws = 0;
+    for (const connection of this.connections) if (connection.kind === 'ws') ws++;
+    return { sockets: this.sockets, connections: { tcp: this.connections.size - ws, ws }, closeReasons: { ...this.closeReasons } };
+  }
+
+  /** Stops accepting; tells every client to reconnect elsewhere; resolves when all closed or the grace ran out. */
+  async shutdown(graceMs: number): Promise<void> {
+    const listenerClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const connection of this.connections) connection.drain(Math.floor(Math.random() * 2000));
+    await this.socketsClosed(graceMs);
+    for (const connection of this.connections) connection.close('SERVER_DRAINING', true);
+    for (const client of this.wss.clients) client.terminate();
+    this.wss.close();
+    await listenerClosed;
+  }
+
+  /** Resolves when no socket is open, or after timeoutMs. */
+  private socketsClosed(timeoutMs: number): Promise<void> {
+    if (this.sockets === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private onSocket(socket: Socket): void {
+    this.sockets++;
+    socket.once('close', () => {
+      if (--this.sockets > 0) return;
+      const waiters = this.idleWaiters.splice(0);
+      for (const wake of waiters) wake();
+    });
+    socket.on('error', () => {});
+    if (this.sockets > this.options.maxConnections) {
+      socket.end(`${JSON.stringify(errorReply(new AppError('SERVER_BUSY'), undefined, undefined))}\n`);
+      setTimeout(() => socket.destroy(), 1000).unref();
+      return;
+    }
+    const timer = setTimeout(() => socket.destroy(), this.options.sniffTimeoutMs);
+    timer.unref();
+    socket.once('data', (first: Buffer) => {
+      if (looksLikeHttp(first[0])) {
+        this.readHttpHead(socket, first, timer);
+      } else {
+        clearTimeout(timer);
+        this.accept(new TcpTransport(socket, this.options.maxFrameBytes, first));
+      }
+    });
+  }
+
+  private readHttpHead(socket: Socket, first: Buffer, timer: NodeJS.Timeout): void {
+    let buffered = first;
+    const onData = (chunk: Buffer): void => {
+      buffered = Buffer.concat([buffered, chunk]);
+      tryParse();
+    };
+    const tryParse = (): void => {
+      const parsed = parseRequestHead(buffered);
+      if (parsed === undefined) return;
+      socket.off('data', onData);
+      clearTimeout(timer);
+      socket.pause();
+      if (parsed === 'invalid') {
+        socket.end(plainHttpResponse(400, 'Bad Request', { error: 'malformed HTTP request' }));
+        return;
+      }
+      this.upgrade(socket, parsed.head, parsed.rest);
+    };
+    socket.on('data', onData);
+    tryParse();
+  }
+
+  private upgrade(socket: Socket, head: RequestHead, rest: Buffer): void {
+    const path = head.url.split('?')[0];
+    const isUpgrade = String(head.headers.upgrade ?? '').toLowerCase() === 'websocket';
+    if (path !== '/ws' || !isUpgrade || head.method !== 'GET') {
+      const body = { error: 'this is the Parley chat port: connect a WebSocket to /ws, or speak JSON over TCP' };
+      socket.end(plainHttpResponse(path === '/ws' ? 426 : 404, path === '/ws' ? 'Upgrade Required' : 'Not Found', body));
+      return;
+    }
+    const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    // ws reads only method, url and headers of the request object.
+    this.wss.handleUpgrade(head as unknown as IncomingMessage, socket, rest, (ws) => {
+      this.accept(new WsTransport(ws, socket, remote));
+      socket.resume();
+    });
+  }
+
+  private accept(transport: Transport): void {
+    const connection = new Connection(
+      transport,
+      this.dispatcher,
+      this.services,
+      this.options,
+      this.logger.child({ remote: transport.remoteAddress, transport: transport.kind }),
+      (closed, reason) => this.onClosed(closed, reason),
+    );
+    this.connections.add(connection);
+    connection.start();
+  }
+
+  private onClosed(connection: Connection, reason: CloseReason): void {
+    this.connections.delete(connection);
+    this.closeReasons[reason] = (this.closeReasons[reason] ?? 0) + 1;
+  }
+}

@@ -1,0 +1,28 @@
+/** Callbacks a transport makes into its connection. */
+export interface TransportEvents {
+  frame(text: string): void;
+  /** An inbound frame exceeded the size limit; the transport delivers nothing more. */
+  oversize(): void;
+  /** The outbound buffer drained. */
+  drain(): void;
+  /** The transport closed (either side); called once. */
+  closed(): void;
+}
+
+/**
+ * A bidirectional stream of JSON text frames. Knows bytes and framing, nothing of message meaning;
+ * TCP (line/NUL/back-to-back framing) and WebSocket (one frame per message) implement it.
+ */
+export interface Transport {
+  readonly kind: 'tcp' | 'ws';
+  readonly remoteAddress: string;
+  start(events: TransportEvents): void;
+  write(text: string, onFlushed?: () => void): void;
+  bufferedBytes(): number;
+  pause(): void;
+  resume(): void;
+  /** Graceful close after pending writes. */
+  end(): void;
+  /** Immediate close. */
+  destroy(): void;
+}

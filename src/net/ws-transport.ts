@@ -1,0 +1,58 @@
+import type { Socket } from 'node:net';
+import type { RawData, WebSocket } from 'ws';
+import type { Transport, TransportEvents } from './transport.js';
+
+/** JSON over WebSocket: one text message is one frame; ws enforces the size limit (close code 1009). */
+export class WsTransport implements Transport {
+  readonly kind = 'ws';
+
+  constructor(
+    private readonly ws: WebSocket,
+    /** The upgraded TCP socket, for drain events (ws has none of its own). */
+    private readonly socket: Socket,
+    readonly remoteAddress: string,
+  ) {}
+
+  start(events: TransportEvents): void {
+    this.ws.on('message', (data: RawData, isBinary: boolean) => {
+      const text = isBinary ? Buffer.from(data as Buffer).toString('utf8') : rawToString(data);
+      events.frame(text.trim());
+    });
+    this.ws.on('error', (error: Error & { code?: string }) => {
+      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') events.oversize();
+    });
+    this.socket.on('drain', () => events.drain());
+    this.ws.once('close', () => events.closed());
+  }
+
+  write(text: string, onFlushed?: () => void): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    this.ws.send(text, onFlushed && ((error) => !error && onFlushed()));
+  }
+
+  bufferedBytes(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  pause(): void {
+    this.ws.pause();
+  }
+
+  resume(): void {
+    this.ws.resume();
+  }
+
+  end(): void {
+    this.ws.close(1000);
+  }
+
+  destroy(): void {
+    this.ws.terminate();
+  }
+}
+
+function rawToString(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
+  return data.toString('utf8');
+}

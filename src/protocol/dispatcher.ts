@@ -1,0 +1,100 @@
+import { AppError, toAppError } from '../errors.js';
+import type { ClientContext } from './client-context.js';
+import type { Handler } from './handler.js';
+import { addFriendHandler } from './handlers/add-friend-handler.js';
+import { addGroupHandler } from './handlers/add-group-handler.js';
+import { createGroupHandler } from './handlers/create-group-handler.js';
+import { friendListHandler } from './handlers/friend-list-handler.js';
+import { groupChatHandler } from './handlers/group-chat-handler.js';
+import { groupListHandler } from './handlers/group-list-handler.js';
+import { historyHandler } from './handlers/history-handler.js';
+import { inboxAckHandler } from './handlers/inbox-ack-handler.js';
+import { loginHandler } from './handlers/login-handler.js';
+import { logoutHandler } from './handlers/logout-handler.js';
+import { oneChatHandler } from './handlers/one-chat-handler.js';
+import { pingHandler } from './handlers/ping-handler.js';
+import { registerHandler } from './handlers/register-handler.js';
+import { resumeHandler } from './handlers/resume-handler.js';
+import { syncHandler } from './handlers/sync-handler.js';
+import { userLookupHandler } from './handlers/user-lookup-handler.js';
+import { describeIssues, NEEDS_LOGIN } from './schemas.js';
+
+const HANDLERS: readonly Handler[] = [
+  loginHandler,
+  logoutHandler,
+  registerHandler,
+  oneChatHandler,
+  addFriendHandler,
+  createGroupHandler,
+  addGroupHandler,
+  groupChatHandler,
+  syncHandler,
+  inboxAckHandler,
+  historyHandler,
+  pingHandler,
+  resumeHandler,
+  friendListHandler,
+  groupListHandler,
+  userLookupHandler,
+];
+
+/** Per-connection request budgets, checked before any work is done. */
+export interface RequestLimits {
+  takeRequest(): boolean;
+  takeAuthAttempt(): boolean;
+}
+
+/**
+ * Turns one inbound frame into one handler call: parse, validate, check login and identity, run.
+ * Every failure becomes exactly one error reply; nothing a client sends can throw out of here.
+ */
+export class Dispatcher {
+  private readonly handlers = new Map<number, Handler>(HANDLERS.map((h) => [h.msgid, h]));
+
+  async handleFrame(context: ClientContext, limits: RequestLimits, text: string): Promise<void> {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      context.fail(new AppError('BAD_MESSAGE', 'invalid JSON'), undefined, undefined);
+      return;
+    }
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+      context.fail(new AppError('BAD_MESSAGE', 'expected a JSON object'), undefined, undefined);
+      return;
+    }
+    const { msgid, reqId: rawReqId } = raw as { msgid?: unknown; reqId?: unknown };
+    const reqId = typeof rawReqId === 'string' || typeof rawReqId === 'number' ? rawReqId : undefined;
+    if (typeof msgid !== 'number' || !Number.isInteger(msgid)) {
+      context.fail(new AppError('BAD_MESSAGE', 'msgid must be an integer'), undefined, reqId);
+      return;
+    }
+    const handler = this.handlers.get(msgid);
+    try {
+      if (!limits.takeRequest()) throw new AppError('RATE_LIMITED');
+      if (!handler) throw new AppError('UNKNOWN_MSGID', `no request type ${msgid}`);
+      if (NEEDS_LOGIN.has(msgid) && !context.user) throw new AppError('NOT_LOGGED_IN');
+      if (handler.authAttempt && !limits.takeAuthAttempt()) {
+        throw new AppError('RATE_LIMITED', 'too many login attempts on this connection');
+      }
+      const parsed = handler.schema.safeParse(raw);
+      if (!parsed.success) throw new AppError('BAD_MESSAGE', describeIssues(parsed.error));
+      const request = parsed.data as { id?: unknown };
+      if (!handler.authAttempt && context.user && request.id !== undefined && request.id !== context.user.id) {
+        throw new AppError('IDENTITY_MISMATCH');
+      }
+      await handler.handle(context, parsed.data);
+    } catch (error) {
+      const appError = toAppError(error);
+      if (appError.code === 'INTERNAL') context.logger.error({ err: error, msgid }, 'request failed');
+      else if (appError.code === 'UNAVAILABLE') context.logger.warn({ err: error, msgid }, 'dependency unavailable');
+      if (context.out.closed) return;
+      if (handler?.failureReply) {
+        context.send({ ...handler.failureReply(appError), ...(reqId === undefined ? {} : { reqId }) });
+        if (appError.closesConnection) context.out.close(appError.code);
+      } else {
+        context.fail(appError, msgid, reqId);
+      }
+    }
+  }
+}

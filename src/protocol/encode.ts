@@ -1,0 +1,80 @@
+import type { AppError } from '../errors.js';
+import type { InboxEntry, StoredMessage } from '../service/ports.js';
+import type { GroupView, OnlineUser } from '../service/social-service.js';
+import { MsgId } from './msgids.js';
+
+// v1 shapes list keys in alphabetical order, as nlohmann::json dump() did, so old clients see byte-identical
+// objects. Old clients print `time` and parse `[id]name said: msg`.
+
+/** A chat message exactly as the ancestor forwarded it (ONE_CHAT_MSG / GROUP_CHAT_MSG). */
+export function v1Message(message: StoredMessage): Record<string, unknown> {
+  if (message.target.kind === 'group') {
+    return { groupid: message.target.id, id: message.senderId, msg: message.body, msgid: MsgId.GROUP_CHAT, name: message.senderName, time: message.clientTime };
+  }
+  return { id: message.senderId, msg: message.body, msgid: MsgId.ONE_CHAT, name: message.senderName, time: message.clientTime, toid: message.target.id };
+}
+
+/** v1 fields plus the server id, creation time, and (group) name: used in history replies. */
+export function v2Message(message: StoredMessage): Record<string, unknown> {
+  const extra: Record<string, unknown> = { mid: message.id, ts: message.createdAt };
+  if (message.groupName !== undefined) extra.groupname = message.groupName;
+  return { ...v1Message(message), ...extra };
+}
+
+/** A delivered inbox entry for a v2 client: the message plus its inbox sequence number. */
+export function v2Delivery(entry: InboxEntry): Record<string, unknown> {
+  return { ...v2Message(entry.message), seq: entry.seq };
+}
+
+/** LOGIN_MSG_ACK for v1: friends/groups/offlinemsg are arrays of JSON strings, present only when non-empty. */
+export function v1LoginAck(
+  user: { id: number; name: string },
+  friends: readonly OnlineUser[],
+  groups: readonly GroupView[],
+  offline: readonly InboxEntry[],
+): Record<string, unknown> {
+  const ack: Record<string, unknown> = { errno: 0 };
+  if (friends.length > 0) {
+    ack.friends = friends.map((f) => JSON.stringify({ id: f.id, name: f.name, state: state(f.online) }));
+  }
+  if (groups.length > 0) {
+    ack.groups = groups.map((g) =>
+      JSON.stringify({
+        groupdesc: g.desc,
+        groupname: g.name,
+        id: g.id,
+        users: g.members.map((m) => JSON.stringify({ id: m.id, name: m.name, role: m.role, state: state(m.online) })),
+      }),
+    );
+  }
+  ack.id = user.id;
+  ack.msgid = MsgId.LOGIN_ACK;
+  ack.name = user.name;
+  if (offline.length > 0) ack.offlinemsg = offline.map((entry) => JSON.stringify(v1Message(entry.message)));
+  return ack;
+}
+
+export function friendView(friend: OnlineUser): Record<string, unknown> {
+  return { id: friend.id, name: friend.name, online: friend.online };
+}
+
+export function groupView(group: GroupView): Record<string, unknown> {
+  return {
+    id: group.id,
+    groupname: group.name,
+    groupdesc: group.desc,
+    users: group.members.map((m) => ({ id: m.id, name: m.name, role: m.role, online: m.online })),
+  };
+}
+
+/** The ERROR reply; `re` names the request's msgid when known. */
+export function errorReply(error: AppError, re: number | undefined, reqId: unknown): Record<string, unknown> {
+  const reply: Record<string, unknown> = { msgid: MsgId.ERROR, errno: error.errno, code: error.code, errmsg: error.message };
+  if (re !== undefined) reply.re = re;
+  if (reqId !== undefined) reply.reqId = reqId;
+  return reply;
+}
+
+function state(online: boolean): 'online' | 'offline' {
+  return online ? 'online' : 'offline';
+}

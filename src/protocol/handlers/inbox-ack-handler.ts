@@ -1,0 +1,15 @@
+import { defineHandler } from '../handler.js';
+import { MsgId } from '../msgids.js';
+import { inboxAckSchema } from '../schemas.js';
+
+/** INBOX_ACK: the client processed everything up to `seq`; writes are coalesced per session. */
+export const inboxAckHandler = defineHandler({
+  msgid: MsgId.INBOX_ACK,
+  schema: inboxAckSchema,
+  async handle(context, request) {
+    const user = context.requireUser();
+    if (context.session) context.session.acks.ack(request.seq);
+    else await context.services.messages.ack(user.id, request.seq);
+    context.ack(request, { seq: request.seq });
+  },
+});

@@ -1,0 +1,31 @@
+import { defineHandler } from '../handler.js';
+import { MsgId } from '../msgids.js';
+import { resumeSchema } from '../schemas.js';
+
+/**
+ * RESUME (v2): re-attaches a session after a reconnect with the signed token from login — no bcrypt —
+ * acknowledges what the client already has (`lastSeq`) and replays everything after it.
+ */
+export const resumeHandler = defineHandler({
+  msgid: MsgId.RESUME,
+  schema: resumeSchema,
+  authAttempt: true,
+  failureReply: (error) => ({ msgid: MsgId.RESUME_ACK, errno: error.errno, errmsg: error.message, code: error.code }),
+  async handle(context, request) {
+      const user = await context.services.auth.resume(request.token);
+      const session = await context.beginSession(user, 2);
+      const cursor = await context.services.messages.cursor(user.id);
+      const have = Math.min(request.lastSeq, cursor.lastSeq);
+      if (have > cursor.ackedSeq) session.acks.ack(have);
+      context.reply(MsgId.RESUME_ACK, request.reqId, {
+        errno: 0,
+        id: user.id,
+        name: user.name,
+        v: 2,
+        token: context.services.auth.issueToken(user),
+        ackedSeq: Math.max(cursor.ackedSeq, have),
+        lastSeq: cursor.lastSeq,
+      });
+      session.pump.start(have);
+  },
+});

@@ -1,0 +1,76 @@
+import { z } from 'zod';
+import { MsgId } from './msgids.js';
+
+// Ids fit MySQL's signed INT, like the ancestor schema.
+const id = z.number().int().min(1).max(2_147_483_647);
+const seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const reqId = z.union([z.string().max(64), z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)]);
+const limit = z.number().int().min(1).max(1000);
+
+/** Fields every request may carry: `reqId` is echoed in the reply; `v: 2` opts in to protocol v2. */
+const base = { msgid: z.number().int(), reqId: reqId.optional(), v: z.union([z.literal(1), z.literal(2)]).optional() };
+/** The ancestor clients repeat their own id (and name) in requests; identity comes from the login instead. */
+const claimedSender = { id: id.optional(), name: z.string().max(200).optional() };
+
+export const loginSchema = z
+  .object({ ...base, id: id.optional(), name: z.string().max(200).optional(), password: z.string().max(1024) })
+  .refine((m) => m.id !== undefined || m.name !== undefined, { message: 'id or name is required' });
+export const registerSchema = z.object({ ...base, name: z.string().max(200), password: z.string().max(1024) });
+export const logoutSchema = z.object({ ...base, id: id.optional() });
+export const oneChatSchema = z.object({
+  ...base,
+  ...claimedSender,
+  toid: id,
+  msg: z.string(),
+  time: z.string().max(64).optional(),
+  cmid: z.string().min(1).max(64).optional(),
+});
+export const groupChatSchema = z.object({
+  ...base,
+  ...claimedSender,
+  groupid: id,
+  msg: z.string(),
+  time: z.string().max(64).optional(),
+  cmid: z.string().min(1).max(64).optional(),
+});
+export const addFriendSchema = z.object({ ...base, id: id.optional(), friendid: id });
+export const createGroupSchema = z.object({
+  ...base,
+  id: id.optional(),
+  groupname: z.string().max(200),
+  groupdesc: z.string().max(1000).default(''),
+});
+export const addGroupSchema = z.object({ ...base, id: id.optional(), groupid: id });
+export const syncSchema = z.object({ ...base, after: seq.default(0), limit: limit.optional() });
+export const inboxAckSchema = z.object({ ...base, seq });
+export const historySchema = z
+  .object({ ...base, with: id.optional(), groupid: id.optional(), before: seq.optional(), limit: limit.optional() })
+  .refine((m) => (m.with === undefined) !== (m.groupid === undefined), { message: 'give exactly one of with, groupid' });
+export const pingSchema = z.object({ ...base });
+export const resumeSchema = z.object({ ...base, token: z.string().min(1).max(512), lastSeq: seq.default(0) });
+export const emptyQuerySchema = z.object({ ...base });
+export const userLookupSchema = z.object({ ...base, name: z.string().min(1).max(200) });
+
+/** Request ids whose handler needs a logged-in connection. */
+export const NEEDS_LOGIN: ReadonlySet<number> = new Set([
+  MsgId.LOGINOUT,
+  MsgId.ONE_CHAT,
+  MsgId.ADD_FRIEND,
+  MsgId.CREATE_GROUP,
+  MsgId.ADD_GROUP,
+  MsgId.GROUP_CHAT,
+  MsgId.SYNC,
+  MsgId.INBOX_ACK,
+  MsgId.HISTORY,
+  MsgId.FRIEND_LIST,
+  MsgId.GROUP_LIST,
+  MsgId.USER_LOOKUP,
+]);
+
+/** Turns zod issues into one short, safe sentence for the client. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message))
+    .join('; ');
+}

@@ -1,0 +1,21 @@
+import type { Logger } from '../logger.js';
+import type { AuthService } from './auth-service.js';
+import type { MessageService } from './message-service.js';
+import type { Clock } from './ports.js';
+import type { SessionRegistry } from './session-registry.js';
+import type { SocialService } from './social-service.js';
+
+/** Everything a protocol handler may call; built once per node by the composition root (src/app.ts). */
+export interface ChatServices {
+  readonly auth: AuthService;
+  readonly social: SocialService;
+  readonly messages: MessageService;
+  readonly sessions: SessionRegistry;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly limits: {
+    /** Offline messages inside a v1 login ack. */
+    readonly v1OfflineBatch: number;
+    readonly pageSize: number;
+  };
+}

@@ -1,0 +1,104 @@
+import { AppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type {
+  AppendResult,
+  ChatStore,
+  Clock,
+  InboxCursor,
+  InboxEntry,
+  MessageBus,
+  StoredMessage,
+  Target,
+  UserId,
+} from './ports.js';
+import { checkBody, formatLegacyTime } from './text-rules.js';
+
+export interface SendRequest {
+  readonly senderId: UserId;
+  readonly target: Target;
+  readonly body: string;
+  /** The old client's display time; the server's time when absent. */
+  readonly clientTime?: string | undefined;
+  readonly cmid?: string | undefined;
+}
+
+export interface SyncPage {
+  readonly entries: InboxEntry[];
+  readonly lastSeq: number;
+  readonly ackedSeq: number;
+}
+
+/**
+ * Sending, syncing and history. Durable before live: a message is in every recipient's inbox (one
+ * store transaction) before the send resolves; the bus publish afterwards is only the fast path.
+ */
+export class MessageService {
+  constructor(
+    private readonly store: ChatStore,
+    private readonly bus: MessageBus,
+    private readonly clock: Clock,
+    private readonly limits: { readonly maxMessageChars: number; readonly pageSize: number },
+    private readonly logger: Logger,
+  ) {}
+
+  async send(request: SendRequest): Promise<AppendResult> {
+    checkBody(request.body, this.limits.maxMessageChars);
+    const recipients = await this.recipientsOf(request.senderId, request.target);
+    const result = await this.store.messages.append(
+      {
+        senderId: request.senderId,
+        target: request.target,
+        body: request.body,
+        clientTime: request.clientTime ?? formatLegacyTime(this.clock.now()),
+        cmid: request.cmid ?? null,
+      },
+      recipients,
+    );
+    if (result.deliveries.length > 0) this.publish(result);
+    return result;
+  }
+
+  cursor(userId: UserId): Promise<InboxCursor> {
+    return this.store.messages.cursor(userId);
+  }
+
+  /** Acknowledges everything up to `seq` without a live session (explicit INBOX_ACK on any connection). */
+  ack(userId: UserId, seq: number): Promise<void> {
+    return this.store.messages.ack(userId, seq);
+  }
+
+  async sync(userId: UserId, afterSeq: number, limit: number): Promise<SyncPage> {
+    const [entries, cursor] = await Promise.all([
+      this.store.messages.readInbox(userId, afterSeq, Math.min(limit, this.limits.pageSize)),
+      this.store.messages.cursor(userId),
+    ]);
+    return { entries, lastSeq: cursor.lastSeq, ackedSeq: cursor.ackedSeq };
+  }
+
+  async history(userId: UserId, target: Target, beforeId: number | undefined, limit: number): Promise<StoredMessage[]> {
+    if (target.kind === 'group') {
+      if (!(await this.store.groups.find(target.id))) throw new AppError('GROUP_NOT_FOUND');
+      if (!(await this.store.groups.isMember(target.id, userId))) throw new AppError('NOT_MEMBER');
+    } else if (!(await this.store.users.findById(target.id))) {
+      throw new AppError('USER_NOT_FOUND');
+    }
+    return this.store.messages.history({ userId, target, beforeId, limit: Math.min(limit, this.limits.pageSize) });
+  }
+
+  private async recipientsOf(senderId: UserId, target: Target): Promise<UserId[]> {
+    if (target.kind === 'user') {
+      if (!(await this.store.users.findById(target.id))) throw new AppError('USER_NOT_FOUND');
+      return [target.id];
+    }
+    if (!(await this.store.groups.find(target.id))) throw new AppError('GROUP_NOT_FOUND');
+    const members = await this.store.groups.memberIds(target.id);
+    if (!members.includes(senderId)) throw new AppError('NOT_MEMBER');
+    return members.filter((id) => id !== senderId);
+  }
+
+  private publish(result: AppendResult): void {
+    const events = result.deliveries.map((d) => ({ type: 'deliver' as const, userId: d.userId, seq: d.seq, message: result.message }));
+    // Fire and forget: the inboxes already hold the message; a lost publish is repaired by catch-up.
+    this.bus.publish(events).catch((error: unknown) => this.logger.warn({ err: error }, 'bus publish failed'));
+  }
+}

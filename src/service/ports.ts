@@ -1,0 +1,184 @@
+/**
+ * Ports: the interfaces the chat service needs from storage, the node-to-node bus and presence.
+ * The embedded adapters (src/embedded) implement them in memory; src/model (MySQL) and src/redis
+ * implement them for a cluster. All adapters pass the contract suites in test/contract.
+ */
+
+export type UserId = number;
+export type GroupId = number;
+export type GroupRole = 'creator' | 'normal';
+
+export interface UserRecord {
+  readonly id: UserId;
+  readonly name: string;
+  readonly passwordHash: string;
+  /** Bumped by logout; session tokens carry it, so logout revokes every earlier token. */
+  readonly sessionEpoch: number;
+}
+
+export interface UserSummary {
+  readonly id: UserId;
+  readonly name: string;
+}
+
+export interface GroupSummary {
+  readonly id: GroupId;
+  readonly name: string;
+  readonly desc: string;
+}
+
+export interface GroupMember extends UserSummary {
+  readonly role: GroupRole;
+}
+
+export interface GroupWithMembers extends GroupSummary {
+  readonly members: readonly GroupMember[];
+}
+
+/** Where a message goes: one user, or a group. */
+export type Target = { readonly kind: 'user'; readonly id: UserId } | { readonly kind: 'group'; readonly id: GroupId };
+
+export interface MessageDraft {
+  readonly senderId: UserId;
+  readonly target: Target;
+  readonly body: string;
+  /** The `time` string an old client put in the message, or the server's formatted time. */
+  readonly clientTime: string;
+  /** Client message id; (senderId, cmid) identifies a send, so a resend is stored once. */
+  readonly cmid: string | null;
+}
+
+export interface StoredMessage extends MessageDraft {
+  /** Server-assigned id, increasing over time across the whole store. */
+  readonly id: number;
+  readonly senderName: string;
+  /** Present on group messages. */
+  readonly groupName?: string;
+  /** Server time, ms since the epoch. */
+  readonly createdAt: number;
+}
+
+/** One message in one user's inbox, at that user's sequence number (1, 2, 3, … with no gaps). */
+export interface InboxEntry {
+  readonly seq: number;
+  readonly message: StoredMessage;
+}
+
+export interface Delivery {
+  readonly userId: UserId;
+  readonly seq: number;
+}
+
+export interface AppendResult {
+  readonly message: StoredMessage;
+  /** The inbox positions written; empty when the send was a duplicate (same sender and cmid). */
+  readonly deliveries: readonly Delivery[];
+  readonly duplicate: boolean;
+}
+
+export interface InboxCursor {
+  /** Highest sequence the user confirmed; everything above it is undelivered. */
+  readonly ackedSeq: number;
+  /** Highest sequence written to the inbox. */
+  readonly lastSeq: number;
+}
+
+export interface UserStore {
+  /** Throws AppError USER_EXISTS when the name is taken (names compare case-insensitively). */
+  create(name: string, passwordHash: string): Promise<UserRecord>;
+  findById(id: UserId): Promise<UserRecord | undefined>;
+  findByName(name: string): Promise<UserRecord | undefined>;
+  findSummaries(ids: readonly UserId[]): Promise<UserSummary[]>;
+  /** Increments and returns the session epoch (revokes outstanding session tokens). */
+  bumpSessionEpoch(id: UserId): Promise<number>;
+}
+
+export interface FriendStore {
+  /** Makes a and b friends of each other; false when they already were. */
+  add(a: UserId, b: UserId): Promise<boolean>;
+  list(userId: UserId): Promise<UserSummary[]>;
+}
+
+export interface GroupStore {
+  /** Creates the group with the creator as its `creator` member. Throws GROUP_EXISTS on a taken name. */
+  create(creatorId: UserId, name: string, desc: string): Promise<GroupSummary>;
+  find(id: GroupId): Promise<GroupSummary | undefined>;
+  /** Adds a `normal` member; false when already a member. */
+  addMember(groupId: GroupId, userId: UserId): Promise<boolean>;
+  isMember(groupId: GroupId, userId: UserId): Promise<boolean>;
+  memberIds(groupId: GroupId): Promise<UserId[]>;
+  listForUser(userId: UserId): Promise<GroupWithMembers[]>;
+}
+
+export interface HistoryQuery {
+  readonly userId: UserId;
+  readonly target: Target;
+  /** Only messages with a smaller id (paging backwards); undefined starts at the newest. */
+  readonly beforeId: number | undefined;
+  readonly limit: number;
+}
+
+export interface MessageStore {
+  /**
+   * Stores the message and appends it to every recipient's inbox atomically (one transaction), giving
+   * each recipient the next sequence number of their inbox. Idempotent per (senderId, cmid).
+   */
+  append(draft: MessageDraft, recipients: readonly UserId[]): Promise<AppendResult>;
+  /** Inbox entries with seq > afterSeq, ascending, at most `limit`. */
+  readInbox(userId: UserId, afterSeq: number, limit: number): Promise<InboxEntry[]>;
+  cursor(userId: UserId): Promise<InboxCursor>;
+  /** Moves the acked cursor forward to min(seq, lastSeq); never backwards. */
+  ack(userId: UserId, seq: number): Promise<void>;
+  /** Messages of a conversation, newest first. For a user target: messages between query.userId and target.id. */
+  history(query: HistoryQuery): Promise<StoredMessage[]>;
+}
+
+/** All storage the service needs; one implementation per backend. */
+export interface ChatStore {
+  readonly users: UserStore;
+  readonly friends: FriendStore;
+  readonly groups: GroupStore;
+  readonly messages: MessageStore;
+  close(): Promise<void>;
+}
+
+/** Events exchanged between nodes, always addressed to one user. */
+export type BusEvent =
+  | { readonly type: 'deliver'; readonly userId: UserId; readonly seq: number; readonly message: StoredMessage }
+  /** A newer session of this user started; every other session of the user must close. */
+  | { readonly type: 'kick'; readonly userId: UserId; readonly sessionId: string };
+
+/**
+ * The fast path between nodes. At-most-once: the inboxes are the truth, so a lost event only delays
+ * delivery until the next catch-up. Subscriptions are reference-counted per user.
+ */
+export interface MessageBus {
+  publish(events: readonly BusEvent[]): Promise<void>;
+  subscribe(userId: UserId): Promise<void>;
+  unsubscribe(userId: UserId): Promise<void>;
+  /** The one consumer of events for this node. */
+  setHandler(handler: (event: BusEvent) => void): void;
+  /** Called after the bus lost events (e.g. reconnected): every local session must catch up from its inbox. */
+  onResync(listener: () => void): void;
+  close(): Promise<void>;
+}
+
+/** Who is online, across the cluster. */
+export interface Presence {
+  attach(userId: UserId, sessionId: string): Promise<void>;
+  detach(userId: UserId, sessionId: string): Promise<void>;
+  onlineAmong(userIds: readonly UserId[]): Promise<Set<UserId>>;
+  close(): Promise<void>;
+}
+
+export interface PasswordHasher {
+  hash(password: string): Promise<string>;
+  verify(password: string, hash: string): Promise<boolean>;
+}
+
+/** Injected so time-dependent logic can be tested with fake clocks. */
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };

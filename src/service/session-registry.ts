@@ -1,0 +1,121 @@
+import type { Logger } from '../logger.js';
+import { AckCoalescer } from './ack-coalescer.js';
+import { DeliveryPump } from './delivery-pump.js';
+import type { BusEvent, MessageBus, MessageStore, Presence, UserId } from './ports.js';
+import type { SessionSink } from './session-sink.js';
+
+export interface AttachOptions {
+  /** v1 clients have no acks: a message counts as delivered once written to the socket. */
+  readonly ackOnFlush: boolean;
+}
+
+/** One logged-in connection as the service sees it. */
+export class LiveSession {
+  readonly pump: DeliveryPump;
+  readonly acks: AckCoalescer;
+
+  constructor(
+    readonly userId: UserId,
+    readonly sink: SessionSink,
+    store: MessageStore,
+    options: AttachOptions & { pageSize: number; logger: Logger },
+  ) {
+    this.acks = new AckCoalescer(
+      (seq) => store.ack(userId, seq),
+      (error) => options.logger.warn({ err: error, userId }, 'ack write failed; will retry with the next ack'),
+    );
+    this.pump = new DeliveryPump(userId, sink, store, {
+      pageSize: options.pageSize,
+      onFlushed: options.ackOnFlush ? (seq) => this.acks.ack(seq) : undefined,
+      onError: (error) => options.logger.warn({ err: error, userId }, 'inbox read failed; retrying'),
+    });
+  }
+
+  get sessionId(): string {
+    return this.sink.sessionId;
+  }
+}
+
+/**
+ * The sessions on this node. Invariant: at most one live session per user in the whole cluster — a new
+ * login kicks the older session locally and, through the bus, on every other node.
+ */
+export class SessionRegistry {
+  private readonly sessions = new Map<UserId, LiveSession>();
+
+  constructor(
+    private readonly store: MessageStore,
+    private readonly bus: MessageBus,
+    private readonly presence: Presence,
+    private readonly pageSize: number,
+    private readonly logger: Logger,
+  ) {
+    bus.setHandler((event) => this.onBusEvent(event));
+    bus.onResync(() => {
+      for (const session of this.sessions.values()) session.pump.requestCatchUp();
+    });
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  get(userId: UserId): LiveSession | undefined {
+    return this.sessions.get(userId);
+  }
+
+  /**
+   * Makes `sink` the user's live session. The returned session's pump is not started: the caller
+   * replies to the login first, then starts the pump, so the reply precedes any message.
+   */
+  async attach(userId: UserId, sink: SessionSink, options: AttachOptions): Promise<LiveSession> {
+    const session = new LiveSession(userId, sink, this.store, { ...options, pageSize: this.pageSize, logger: this.logger });
+    const previous = this.sessions.get(userId);
+    this.sessions.set(userId, session);
+    if (previous) {
+      this.retire(previous);
+      previous.sink.kick();
+    } else {
+      await this.bus.subscribe(userId);
+    }
+    await this.presence.attach(userId, sink.sessionId);
+    // Other nodes close their sessions of this user; ours ignores the event (same session id).
+    await this.bus.publish([{ type: 'kick', userId, sessionId: sink.sessionId }]);
+    return session;
+  }
+
+  /** Ends a session (logout or disconnect). A session already replaced by a newer one only flushes acks. */
+  async detach(session: LiveSession): Promise<void> {
+    this.retire(session);
+    await session.acks.flush();
+    if (this.sessions.get(session.userId) !== session) return;
+    this.sessions.delete(session.userId);
+    await Promise.all([this.bus.unsubscribe(session.userId), this.presence.detach(session.userId, session.sessionId)]);
+  }
+
+  private retire(session: LiveSession): void {
+    session.pump.stop();
+  }
+
+  private onBusEvent(event: BusEvent): void {
+    const session = this.sessions.get(event.userId);
+    if (!session) return;
+    if (event.type === 'deliver') {
+      session.pump.offer({ seq: event.seq, message: event.message });
+    } else if (event.sessionId !== session.sessionId) {
+      this.sessions.delete(event.userId);
+      this.retire(session);
+      session.sink.kick();
+      void this.releaseAfterRemoteKick(session);
+    }
+  }
+
+  private async releaseAfterRemoteKick(session: LiveSession): Promise<void> {
+    try {
+      await session.acks.flush();
+      await Promise.all([this.bus.unsubscribe(session.userId), this.presence.detach(session.userId, session.sessionId)]);
+    } catch (error) {
+      this.logger.warn({ err: error, userId: session.userId }, 'releasing a kicked session failed');
+    }
+  }
+}

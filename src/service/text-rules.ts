@@ -1,0 +1,46 @@
+import { AppError } from '../errors.js';
+
+// Control characters (C0, DEL, C1) would corrupt terminals and logs; names must not contain them.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/u;
+
+export const NAME_MAX_CHARS = 50;
+export const GROUP_DESC_MAX_CHARS = 200;
+/** bcrypt ignores bytes past 72, so longer passwords are refused rather than silently truncated. */
+export const PASSWORD_MAX_BYTES = 72;
+
+/** A user or group name: 1–50 characters, no control characters, no surrounding whitespace. */
+export function checkName(name: string, what: 'name' | 'groupname'): string {
+  if (name.length === 0 || name.trim().length === 0) throw new AppError('BAD_MESSAGE', `${what} must not be empty`);
+  if (name.trim() !== name) throw new AppError('BAD_MESSAGE', `${what} must not start or end with whitespace`);
+  if ([...name].length > NAME_MAX_CHARS) throw new AppError('BAD_MESSAGE', `${what} is longer than ${NAME_MAX_CHARS} characters`);
+  if (CONTROL.test(name)) throw new AppError('BAD_MESSAGE', `${what} contains control characters`);
+  return name;
+}
+
+export function checkPassword(password: string): string {
+  if (password.length === 0) throw new AppError('BAD_MESSAGE', 'password must not be empty');
+  if (Buffer.byteLength(password, 'utf8') > PASSWORD_MAX_BYTES) {
+    throw new AppError('BAD_MESSAGE', `password is longer than ${PASSWORD_MAX_BYTES} bytes`);
+  }
+  return password;
+}
+
+export function checkGroupDesc(desc: string): string {
+  if ([...desc].length > GROUP_DESC_MAX_CHARS) {
+    throw new AppError('BAD_MESSAGE', `groupdesc is longer than ${GROUP_DESC_MAX_CHARS} characters`);
+  }
+  return desc;
+}
+
+export function checkBody(body: string, maxChars: number): string {
+  if (body.length === 0) throw new AppError('BAD_MESSAGE', 'msg must not be empty');
+  if (body.length > maxChars) throw new AppError('BAD_MESSAGE', `msg is longer than ${maxChars} characters`);
+  return body;
+}
+
+/** The ancestor's "YYYY-MM-DD HH:MM:SS" in server local time. */
+export function formatLegacyTime(ms: number): string {
+  const d = new Date(ms);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
