@@ -33,7 +33,9 @@ export interface RunningApp {
 /** Picks the adapters for the configuration. Only the embedded ones exist in this build. */
 export function createPorts(config: Config, clock: Clock): AppPorts {
   if (config.MYSQL_URL !== undefined || config.REDIS_URL !== undefined) {
-    throw new Error('MYSQL_URL / REDIS_URL: the MySQL store and Redis bus are not part of this build yet; unset them');
+    throw new Error(
+      'MYSQL_URL / REDIS_URL: the MySQL store and Redis bus are not part of this build yet; unset them',
+    );
   }
   return {
     store: createMemoryStore(clock, config.EMBEDDED_HISTORY_LIMIT),
@@ -44,9 +46,19 @@ export function createPorts(config: Config, clock: Clock): AppPorts {
 }
 
 /** The composition root: wires adapters, services, the chat listener and the admin plane, then listens. */
-export async function startApp(config: Config, logger: Logger, clock: Clock = systemClock): Promise<RunningApp> {
+export async function startApp(
+  config: Config,
+  logger: Logger,
+  clock: Clock = systemClock,
+): Promise<RunningApp> {
   const ports = createPorts(config, clock);
-  const sessions = new SessionRegistry(ports.store.messages, ports.bus, ports.presence, config.PAGE_SIZE, logger);
+  const sessions = new SessionRegistry(
+    ports.store.messages,
+    ports.bus,
+    ports.presence,
+    config.PAGE_SIZE,
+    logger,
+  );
   const services: ChatServices = {
     auth: new AuthService(
       ports.store.users,
@@ -97,11 +109,18 @@ export async function startApp(config: Config, logger: Logger, clock: Clock = sy
     throw error;
   }
   logger.info(
-    { nodeId: config.NODE_ID, mode: ports.mode, chat: `${config.CHAT_HOST}:${chatPort}`, admin: `${config.ADMIN_HOST}:${adminPort}` },
+    {
+      nodeId: config.NODE_ID,
+      mode: ports.mode,
+      chat: `${config.CHAT_HOST}:${chatPort}`,
+      admin: `${config.ADMIN_HOST}:${adminPort}`,
+    },
     `Parley listening (${ports.mode})`,
   );
   if (config.sessionSecretGenerated) {
-    logger.info('SESSION_SECRET not set: session tokens are valid on this process only (set it for clusters and restarts)');
+    logger.info(
+      'SESSION_SECRET not set: session tokens are valid on this process only (set it for clusters and restarts)',
+    );
   }
 
   let stopping: Promise<void> | undefined;

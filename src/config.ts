@@ -44,7 +44,12 @@ export const configSchema = z.object({
   /** Lifetime of a session token used by `resume`. @default 604800 (7 days) */
   SESSION_TTL_S: positiveInt.default(7 * 24 * 3600),
   /** Largest inbound frame (a JSON line or a WebSocket message). @default 65536 */
-  MAX_FRAME_BYTES: z.coerce.number().int().min(1024).max(16 * 1024 * 1024).default(64 * 1024),
+  MAX_FRAME_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(16 * 1024 * 1024)
+    .default(64 * 1024),
   /** Largest chat message body, in characters. @default 8000 */
   MAX_MESSAGE_CHARS: z.coerce.number().int().min(1).max(60000).default(8000),
   /** Concurrent chat connections this node accepts (open files are capped at 20,000 per process). @default 18000 */
@@ -94,11 +99,13 @@ export function flagsToEnv(argv: readonly string[]): Record<string, string> {
   const env: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument '${arg}' (flags look like --chat-port 7000)`);
+    if (!arg.startsWith('--'))
+      throw new ConfigError(`unexpected argument '${arg}' (flags look like --chat-port 7000)`);
     const eq = arg.indexOf('=');
     const name = (eq === -1 ? arg.slice(2) : arg.slice(2, eq)).replaceAll('-', '_').toUpperCase();
     const value = eq === -1 ? argv[i + 1] : arg.slice(eq + 1);
-    if (value === undefined || (eq === -1 && value.startsWith('--'))) throw new ConfigError(`flag ${arg} needs a value`);
+    if (value === undefined || (eq === -1 && value.startsWith('--')))
+      throw new ConfigError(`flag ${arg} needs a value`);
     if (eq === -1) i++;
     if (!(name in configSchema.shape)) throw new ConfigError(`unknown flag ${arg}`);
     env[name] = value;
@@ -117,7 +124,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[] = [])
   }
   const raw = parsed.data;
   if (raw.OUTBOUND_MAX_BYTES < raw.OUTBOUND_HIGH_WATER_BYTES) {
-    throw new ConfigError('invalid configuration:\n  OUTBOUND_MAX_BYTES: must be >= OUTBOUND_HIGH_WATER_BYTES');
+    throw new ConfigError(
+      'invalid configuration:\n  OUTBOUND_MAX_BYTES: must be >= OUTBOUND_HIGH_WATER_BYTES',
+    );
   }
   return Object.freeze({
     ...raw,

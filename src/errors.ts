@@ -29,11 +29,23 @@ export const ERROR_CATALOG = {
   TOKEN_INVALID: { errno: 30, message: 'session token is invalid or expired; log in again', close: false },
   RATE_LIMITED: { errno: 40, message: 'too many requests; slow down', close: false },
   SLOW_CONSUMER: { errno: 41, message: 'connection closed: client is not reading its messages', close: true },
-  IDLE_TIMEOUT: { errno: 42, message: 'connection closed: no traffic within the heartbeat timeout', close: true },
-  SERVER_BUSY: { errno: 43, message: 'server has reached its connection limit; try again later', close: true },
+  IDLE_TIMEOUT: {
+    errno: 42,
+    message: 'connection closed: no traffic within the heartbeat timeout',
+    close: true,
+  },
+  SERVER_BUSY: {
+    errno: 43,
+    message: 'server has reached its connection limit; try again later',
+    close: true,
+  },
   SERVER_DRAINING: { errno: 44, message: 'server is shutting down; reconnect', close: true },
   KICKED: { errno: 45, message: 'this account logged in elsewhere', close: true },
-  FLOODING: { errno: 46, message: 'connection closed: far more requests than the rate limit allows', close: true },
+  FLOODING: {
+    errno: 46,
+    message: 'connection closed: far more requests than the rate limit allows',
+    close: true,
+  },
   UNAVAILABLE: { errno: 50, message: 'service temporarily unavailable; retry', close: false },
   INTERNAL: { errno: 99, message: 'internal error', close: false },
 } as const satisfies Record<string, ErrorSpec>;

@@ -1,5 +1,12 @@
 import { AppError } from '../errors.js';
-import type { GroupId, GroupRole, GroupStore, GroupSummary, GroupWithMembers, UserId } from '../service/ports.js';
+import type {
+  GroupId,
+  GroupRole,
+  GroupStore,
+  GroupSummary,
+  GroupWithMembers,
+  UserId,
+} from '../service/ports.js';
 import { type MemoryUserStore, nameKey } from './memory-user-store.js';
 
 interface GroupState extends GroupSummary {
@@ -53,7 +60,11 @@ export class MemoryGroupStore implements GroupStore {
       ids.flatMap((id) => {
         const group = this.groups.get(id);
         if (!group) return [];
-        const members = [...group.members].map(([memberId, role]) => ({ id: memberId, name: this.users.nameOf(memberId), role }));
+        const members = [...group.members].map(([memberId, role]) => ({
+          id: memberId,
+          name: this.users.nameOf(memberId),
+          role,
+        }));
         return [{ id: group.id, name: group.name, desc: group.desc, members }];
       }),
     );

@@ -59,7 +59,8 @@ export class MemoryMessageStore implements MessageStore {
     });
     const conversation = this.conversationOf(message.senderId, message.target);
     conversation.push(message);
-    if (conversation.length > this.historyLimit * 1.5) conversation.splice(0, conversation.length - this.historyLimit);
+    if (conversation.length > this.historyLimit * 1.5)
+      conversation.splice(0, conversation.length - this.historyLimit);
     return Promise.resolve({ message, deliveries, duplicate: false });
   }
 
@@ -100,7 +101,7 @@ export class MemoryMessageStore implements MessageStore {
   private remember(message: StoredMessage): void {
     if (message.cmid === null) return;
     let mine = this.cmids.get(message.senderId);
-    if (!mine) this.cmids.set(message.senderId, (mine = new Map()));
+    if (!mine) this.cmids.set(message.senderId, (mine = new Map<string, StoredMessage>()));
     mine.set(message.cmid, message);
     if (mine.size > CMIDS_PER_SENDER) mine.delete(mine.keys().next().value!);
   }

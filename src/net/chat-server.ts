@@ -50,7 +50,11 @@ export class ChatServer {
     this.server = createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: KEEPALIVE_DELAY_MS });
     this.server.on('connection', (socket) => this.onSocket(socket));
     this.server.on('error', (error) => this.logger.error({ err: error }, 'chat listener error'));
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes, perMessageDeflate: false });
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: options.maxFrameBytes,
+      perMessageDeflate: false,
+    });
   }
 
   listen(host: string, port: number): Promise<number> {
@@ -66,7 +70,11 @@ export class ChatServer {
   stats(): ChatServerStats {
     let ws = 0;
     for (const connection of this.connections) if (connection.kind === 'ws') ws++;
-    return { sockets: this.sockets, connections: { tcp: this.connections.size - ws, ws }, closeReasons: { ...this.closeReasons } };
+    return {
+      sockets: this.sockets,
+      connections: { tcp: this.connections.size - ws, ws },
+      closeReasons: { ...this.closeReasons },
+    };
   }
 
   /** Stops accepting; tells every client to reconnect elsewhere; resolves when all closed or the grace ran out. */
@@ -143,8 +151,16 @@ export class ChatServer {
     const path = head.url.split('?')[0];
     const isUpgrade = String(head.headers.upgrade ?? '').toLowerCase() === 'websocket';
     if (path !== '/ws' || !isUpgrade || head.method !== 'GET') {
-      const body = { error: 'this is the Parley chat port: connect a WebSocket to /ws, or speak JSON over TCP' };
-      socket.end(plainHttpResponse(path === '/ws' ? 426 : 404, path === '/ws' ? 'Upgrade Required' : 'Not Found', body));
+      const body = {
+        error: 'this is the Parley chat port: connect a WebSocket to /ws, or speak JSON over TCP',
+      };
+      socket.end(
+        plainHttpResponse(
+          path === '/ws' ? 426 : 404,
+          path === '/ws' ? 'Upgrade Required' : 'Not Found',
+          body,
+        ),
+      );
       return;
     }
     const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;

@@ -88,7 +88,10 @@ export class Connection implements Outbound {
       this.logger.warn({ buffered }, 'outbound buffer over its hard cap; closing');
       this.close('SLOW_CONSUMER', true);
     } else if (buffered > this.limits.outboundHighWaterBytes && !this.slowTimer) {
-      this.slowTimer = setTimeout(() => this.fail(new AppError('SLOW_CONSUMER')), this.limits.slowConsumerTimeoutMs);
+      this.slowTimer = setTimeout(
+        () => this.fail(new AppError('SLOW_CONSUMER')),
+        this.limits.slowConsumerTimeoutMs,
+      );
       this.slowTimer.unref();
     }
   }
@@ -125,7 +128,13 @@ export class Connection implements Outbound {
     if (this.state !== 'open') return;
     if (this.context.version === 2) {
       const error = new AppError('SERVER_DRAINING');
-      this.send({ msgid: MsgId.SERVER_NOTICE, errno: error.errno, code: error.code, errmsg: error.message, reconnectInMs });
+      this.send({
+        msgid: MsgId.SERVER_NOTICE,
+        errno: error.errno,
+        code: error.code,
+        errmsg: error.message,
+        reconnectInMs,
+      });
     }
     this.close('SERVER_DRAINING');
   }
@@ -164,14 +173,22 @@ export class Connection implements Outbound {
       return;
     }
     const msgid = peekField(text, 'msgid');
-    this.context.fail(new AppError('RATE_LIMITED'), typeof msgid === 'number' ? msgid : undefined, peekField(text, 'reqId'));
+    this.context.fail(
+      new AppError('RATE_LIMITED'),
+      typeof msgid === 'number' ? msgid : undefined,
+      peekField(text, 'reqId'),
+    );
   }
 
   private async processQueue(): Promise<void> {
     this.processing = true;
     const limits: RequestLimits = { takeRequest: () => true, takeAuthAttempt: () => this.logins.take() };
     try {
-      for (let text = this.queue.shift(); text !== undefined && this.state === 'open'; text = this.queue.shift()) {
+      for (
+        let text = this.queue.shift();
+        text !== undefined && this.state === 'open';
+        text = this.queue.shift()
+      ) {
         await this.dispatcher.handleFrame(this.context, limits, text);
         this.updateIdleTimer();
       }
@@ -192,7 +209,11 @@ export class Connection implements Outbound {
   /** Unauthenticated and v2 connections must show traffic; v1 clients have no heartbeat (TCP keep-alive). */
   private updateIdleTimer(): void {
     const context = this.context;
-    const wanted = !context.user ? this.limits.unauthTimeoutMs : context.version === 2 ? this.limits.heartbeatTimeoutMs : 0;
+    const wanted = !context.user
+      ? this.limits.unauthTimeoutMs
+      : context.version === 2
+        ? this.limits.heartbeatTimeoutMs
+        : 0;
     if (wanted === this.idleTimeoutMs) return;
     clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
@@ -217,7 +238,9 @@ export class Connection implements Outbound {
     this.state = 'closed';
     this.clearTimers();
     this.releaseWaiters();
-    this.context.endSession().catch((error: unknown) => this.logger.warn({ err: error }, 'ending the session failed'));
+    this.context
+      .endSession()
+      .catch((error: unknown) => this.logger.warn({ err: error }, 'ending the session failed'));
     this.onClosed(this, reason);
   }
 

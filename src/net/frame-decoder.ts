@@ -84,7 +84,10 @@ export class FrameDecoder {
     const total = this.size + (end - start);
     if (total > this.maxBytes) throw new FrameTooLargeError(`frame exceeds ${this.maxBytes} bytes`);
     const tail = chunk.subarray(start, end);
-    const text = this.parts.length === 0 ? tail.toString('utf8') : Buffer.concat([...this.parts, tail], total).toString('utf8');
+    const text =
+      this.parts.length === 0
+        ? tail.toString('utf8')
+        : Buffer.concat([...this.parts, tail], total).toString('utf8');
     this.parts = [];
     this.size = 0;
     this.started = false;

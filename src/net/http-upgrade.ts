@@ -20,7 +20,9 @@ export function looksLikeHttp(firstByte: number | undefined): boolean {
  * Parses an HTTP/1.x request head ending in CRLF CRLF. Returns undefined when the buffer does not yet
  * hold the whole head, 'invalid' when it never will.
  */
-export function parseRequestHead(buffer: Buffer): { head: RequestHead; rest: Buffer } | 'invalid' | undefined {
+export function parseRequestHead(
+  buffer: Buffer,
+): { head: RequestHead; rest: Buffer } | 'invalid' | undefined {
   const end = buffer.indexOf('\r\n\r\n');
   if (end === -1) return buffer.length > MAX_HEAD_BYTES ? 'invalid' : undefined;
   const lines = buffer.subarray(0, end).toString('latin1').split('\r\n');

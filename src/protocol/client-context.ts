@@ -29,7 +29,10 @@ export class ClientContext {
   }
 
   /** Generic success reply (ACK) for requests without a reply type of their own. */
-  ack(request: { msgid: number; reqId?: unknown; v?: 1 | 2 | undefined }, fields: Record<string, unknown> = {}): void {
+  ack(
+    request: { msgid: number; reqId?: unknown; v?: 1 | 2 | undefined },
+    fields: Record<string, unknown> = {},
+  ): void {
     if (!this.repliesTo(request)) return;
     this.send({ msgid: MsgId.ACK, re: request.msgid, ...withReqId(request.reqId), ...fields });
   }

@@ -80,14 +80,20 @@ export class Dispatcher {
       const parsed = handler.schema.safeParse(raw);
       if (!parsed.success) throw new AppError('BAD_MESSAGE', describeIssues(parsed.error));
       const request = parsed.data as { id?: unknown };
-      if (!handler.authAttempt && context.user && request.id !== undefined && request.id !== context.user.id) {
+      if (
+        !handler.authAttempt &&
+        context.user &&
+        request.id !== undefined &&
+        request.id !== context.user.id
+      ) {
         throw new AppError('IDENTITY_MISMATCH');
       }
       await handler.handle(context, parsed.data);
     } catch (error) {
       const appError = toAppError(error);
       if (appError.code === 'INTERNAL') context.logger.error({ err: error, msgid }, 'request failed');
-      else if (appError.code === 'UNAVAILABLE') context.logger.warn({ err: error, msgid }, 'dependency unavailable');
+      else if (appError.code === 'UNAVAILABLE')
+        context.logger.warn({ err: error, msgid }, 'dependency unavailable');
       if (context.out.closed) return;
       if (handler?.failureReply) {
         context.send({ ...handler.failureReply(appError), ...(reqId === undefined ? {} : { reqId }) });

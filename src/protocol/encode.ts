@@ -9,9 +9,23 @@ import { MsgId } from './msgids.js';
 /** A chat message exactly as the ancestor forwarded it (ONE_CHAT_MSG / GROUP_CHAT_MSG). */
 export function v1Message(message: StoredMessage): Record<string, unknown> {
   if (message.target.kind === 'group') {
-    return { groupid: message.target.id, id: message.senderId, msg: message.body, msgid: MsgId.GROUP_CHAT, name: message.senderName, time: message.clientTime };
+    return {
+      groupid: message.target.id,
+      id: message.senderId,
+      msg: message.body,
+      msgid: MsgId.GROUP_CHAT,
+      name: message.senderName,
+      time: message.clientTime,
+    };
   }
-  return { id: message.senderId, msg: message.body, msgid: MsgId.ONE_CHAT, name: message.senderName, time: message.clientTime, toid: message.target.id };
+  return {
+    id: message.senderId,
+    msg: message.body,
+    msgid: MsgId.ONE_CHAT,
+    name: message.senderName,
+    time: message.clientTime,
+    toid: message.target.id,
+  };
 }
 
 /** v1 fields plus the server id, creation time, and (group) name: used in history replies. */
@@ -43,7 +57,9 @@ export function v1LoginAck(
         groupdesc: g.desc,
         groupname: g.name,
         id: g.id,
-        users: g.members.map((m) => JSON.stringify({ id: m.id, name: m.name, role: m.role, state: state(m.online) })),
+        users: g.members.map((m) =>
+          JSON.stringify({ id: m.id, name: m.name, role: m.role, state: state(m.online) }),
+        ),
       }),
     );
   }
@@ -69,7 +85,12 @@ export function groupView(group: GroupView): Record<string, unknown> {
 
 /** The ERROR reply; `re` names the request's msgid when known. */
 export function errorReply(error: AppError, re: number | undefined, reqId: unknown): Record<string, unknown> {
-  const reply: Record<string, unknown> = { msgid: MsgId.ERROR, errno: error.errno, code: error.code, errmsg: error.message };
+  const reply: Record<string, unknown> = {
+    msgid: MsgId.ERROR,
+    errno: error.errno,
+    code: error.code,
+    errmsg: error.message,
+  };
   if (re !== undefined) reply.re = re;
   if (reqId !== undefined) reply.reqId = reqId;
   return reply;

@@ -8,14 +8,27 @@ const reqId = z.union([z.string().max(64), z.number().int().min(0).max(Number.MA
 const limit = z.number().int().min(1).max(1000);
 
 /** Fields every request may carry: `reqId` is echoed in the reply; `v: 2` opts in to protocol v2. */
-const base = { msgid: z.number().int(), reqId: reqId.optional(), v: z.union([z.literal(1), z.literal(2)]).optional() };
+const base = {
+  msgid: z.number().int(),
+  reqId: reqId.optional(),
+  v: z.union([z.literal(1), z.literal(2)]).optional(),
+};
 /** The ancestor clients repeat their own id (and name) in requests; identity comes from the login instead. */
 const claimedSender = { id: id.optional(), name: z.string().max(200).optional() };
 
 export const loginSchema = z
-  .object({ ...base, id: id.optional(), name: z.string().max(200).optional(), password: z.string().max(1024) })
+  .object({
+    ...base,
+    id: id.optional(),
+    name: z.string().max(200).optional(),
+    password: z.string().max(1024),
+  })
   .refine((m) => m.id !== undefined || m.name !== undefined, { message: 'id or name is required' });
-export const registerSchema = z.object({ ...base, name: z.string().max(200), password: z.string().max(1024) });
+export const registerSchema = z.object({
+  ...base,
+  name: z.string().max(200),
+  password: z.string().max(1024),
+});
 export const logoutSchema = z.object({ ...base, id: id.optional() });
 export const oneChatSchema = z.object({
   ...base,
@@ -44,8 +57,16 @@ export const addGroupSchema = z.object({ ...base, id: id.optional(), groupid: id
 export const syncSchema = z.object({ ...base, after: seq.default(0), limit: limit.optional() });
 export const inboxAckSchema = z.object({ ...base, seq });
 export const historySchema = z
-  .object({ ...base, with: id.optional(), groupid: id.optional(), before: seq.optional(), limit: limit.optional() })
-  .refine((m) => (m.with === undefined) !== (m.groupid === undefined), { message: 'give exactly one of with, groupid' });
+  .object({
+    ...base,
+    with: id.optional(),
+    groupid: id.optional(),
+    before: seq.optional(),
+    limit: limit.optional(),
+  })
+  .refine((m) => (m.with === undefined) !== (m.groupid === undefined), {
+    message: 'give exactly one of with, groupid',
+  });
 export const pingSchema = z.object({ ...base });
 export const resumeSchema = z.object({ ...base, token: z.string().min(1).max(512), lastSeq: seq.default(0) });
 export const emptyQuerySchema = z.object({ ...base });

@@ -29,7 +29,8 @@ export class AuthService {
   }
 
   async login(identity: LoginIdentity, password: string): Promise<UserRecord> {
-    const user = 'id' in identity ? await this.users.findById(identity.id) : await this.users.findByName(identity.name);
+    const user =
+      'id' in identity ? await this.users.findById(identity.id) : await this.users.findByName(identity.name);
     if (!user) {
       // Same bcrypt cost as a real check, so response time does not reveal which ids exist.
       await this.hasher.verify(password, await this.getDummyHash());

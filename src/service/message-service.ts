@@ -75,14 +75,24 @@ export class MessageService {
     return { entries, lastSeq: cursor.lastSeq, ackedSeq: cursor.ackedSeq };
   }
 
-  async history(userId: UserId, target: Target, beforeId: number | undefined, limit: number): Promise<StoredMessage[]> {
+  async history(
+    userId: UserId,
+    target: Target,
+    beforeId: number | undefined,
+    limit: number,
+  ): Promise<StoredMessage[]> {
     if (target.kind === 'group') {
       if (!(await this.store.groups.find(target.id))) throw new AppError('GROUP_NOT_FOUND');
       if (!(await this.store.groups.isMember(target.id, userId))) throw new AppError('NOT_MEMBER');
     } else if (!(await this.store.users.findById(target.id))) {
       throw new AppError('USER_NOT_FOUND');
     }
-    return this.store.messages.history({ userId, target, beforeId, limit: Math.min(limit, this.limits.pageSize) });
+    return this.store.messages.history({
+      userId,
+      target,
+      beforeId,
+      limit: Math.min(limit, this.limits.pageSize),
+    });
   }
 
   private async recipientsOf(senderId: UserId, target: Target): Promise<UserId[]> {
@@ -97,8 +107,15 @@ export class MessageService {
   }
 
   private publish(result: AppendResult): void {
-    const events = result.deliveries.map((d) => ({ type: 'deliver' as const, userId: d.userId, seq: d.seq, message: result.message }));
+    const events = result.deliveries.map((d) => ({
+      type: 'deliver' as const,
+      userId: d.userId,
+      seq: d.seq,
+      message: result.message,
+    }));
     // Fire and forget: the inboxes already hold the message; a lost publish is repaired by catch-up.
-    this.bus.publish(events).catch((error: unknown) => this.logger.warn({ err: error }, 'bus publish failed'));
+    this.bus
+      .publish(events)
+      .catch((error: unknown) => this.logger.warn({ err: error }, 'bus publish failed'));
   }
 }

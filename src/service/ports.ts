@@ -36,7 +36,8 @@ export interface GroupWithMembers extends GroupSummary {
 }
 
 /** Where a message goes: one user, or a group. */
-export type Target = { readonly kind: 'user'; readonly id: UserId } | { readonly kind: 'group'; readonly id: GroupId };
+export type Target =
+  { readonly kind: 'user'; readonly id: UserId } | { readonly kind: 'group'; readonly id: GroupId };
 
 export interface MessageDraft {
   readonly senderId: UserId;
@@ -144,7 +145,12 @@ export interface ChatStore {
 
 /** Events exchanged between nodes, always addressed to one user. */
 export type BusEvent =
-  | { readonly type: 'deliver'; readonly userId: UserId; readonly seq: number; readonly message: StoredMessage }
+  | {
+      readonly type: 'deliver';
+      readonly userId: UserId;
+      readonly seq: number;
+      readonly message: StoredMessage;
+    }
   /** A newer session of this user started; every other session of the user must close. */
   | { readonly type: 'kick'; readonly userId: UserId; readonly sessionId: string };
 

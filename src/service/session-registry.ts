@@ -22,7 +22,8 @@ export class LiveSession {
   ) {
     this.acks = new AckCoalescer(
       (seq) => store.ack(userId, seq),
-      (error) => options.logger.warn({ err: error, userId }, 'ack write failed; will retry with the next ack'),
+      (error) =>
+        options.logger.warn({ err: error, userId }, 'ack write failed; will retry with the next ack'),
     );
     this.pump = new DeliveryPump(userId, sink, store, {
       pageSize: options.pageSize,
@@ -69,7 +70,11 @@ export class SessionRegistry {
    * replies to the login first, then starts the pump, so the reply precedes any message.
    */
   async attach(userId: UserId, sink: SessionSink, options: AttachOptions): Promise<LiveSession> {
-    const session = new LiveSession(userId, sink, this.store, { ...options, pageSize: this.pageSize, logger: this.logger });
+    const session = new LiveSession(userId, sink, this.store, {
+      ...options,
+      pageSize: this.pageSize,
+      logger: this.logger,
+    });
     const previous = this.sessions.get(userId);
     this.sessions.set(userId, session);
     if (previous) {
@@ -90,7 +95,10 @@ export class SessionRegistry {
     await session.acks.flush();
     if (this.sessions.get(session.userId) !== session) return;
     this.sessions.delete(session.userId);
-    await Promise.all([this.bus.unsubscribe(session.userId), this.presence.detach(session.userId, session.sessionId)]);
+    await Promise.all([
+      this.bus.unsubscribe(session.userId),
+      this.presence.detach(session.userId, session.sessionId),
+    ]);
   }
 
   private retire(session: LiveSession): void {
@@ -113,7 +121,10 @@ export class SessionRegistry {
   private async releaseAfterRemoteKick(session: LiveSession): Promise<void> {
     try {
       await session.acks.flush();
-      await Promise.all([this.bus.unsubscribe(session.userId), this.presence.detach(session.userId, session.sessionId)]);
+      await Promise.all([
+        this.bus.unsubscribe(session.userId),
+        this.presence.detach(session.userId, session.sessionId),
+      ]);
     } catch (error) {
       this.logger.warn({ err: error, userId: session.userId }, 'releasing a kicked session failed');
     }

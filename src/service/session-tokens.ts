@@ -21,7 +21,9 @@ export class SessionTokens {
   ) {}
 
   issue(userId: UserId, epoch: number): string {
-    const payload = Buffer.from(JSON.stringify([userId, epoch, this.clock.now() + this.ttlMs])).toString('base64url');
+    const payload = Buffer.from(JSON.stringify([userId, epoch, this.clock.now() + this.ttlMs])).toString(
+      'base64url',
+    );
     return `${payload}.${this.sign(payload)}`;
   }
 
@@ -39,7 +41,8 @@ export class SessionTokens {
     } catch {
       return undefined;
     }
-    if (!Array.isArray(decoded) || decoded.length !== 3 || !decoded.every(Number.isSafeInteger)) return undefined;
+    if (!Array.isArray(decoded) || decoded.length !== 3 || !decoded.every(Number.isSafeInteger))
+      return undefined;
     const [userId, epoch, expiresAt] = decoded as [number, number, number];
     if (expiresAt <= this.clock.now()) return undefined;
     return { userId, epoch, expiresAt };

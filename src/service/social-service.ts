@@ -1,5 +1,13 @@
 import { AppError } from '../errors.js';
-import type { ChatStore, GroupId, GroupMember, GroupSummary, Presence, UserId, UserSummary } from './ports.js';
+import type {
+  ChatStore,
+  GroupId,
+  GroupMember,
+  GroupSummary,
+  Presence,
+  UserId,
+  UserSummary,
+} from './ports.js';
 import { checkGroupDesc, checkName } from './text-rules.js';
 
 export interface OnlineUser extends UserSummary {

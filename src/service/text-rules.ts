@@ -1,6 +1,7 @@
 import { AppError } from '../errors.js';
 
 // Control characters (C0, DEL, C1) would corrupt terminals and logs; names must not contain them.
+// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/u;
 
 export const NAME_MAX_CHARS = 50;
@@ -10,9 +11,12 @@ export const PASSWORD_MAX_BYTES = 72;
 
 /** A user or group name: 1–50 characters, no control characters, no surrounding whitespace. */
 export function checkName(name: string, what: 'name' | 'groupname'): string {
-  if (name.length === 0 || name.trim().length === 0) throw new AppError('BAD_MESSAGE', `${what} must not be empty`);
-  if (name.trim() !== name) throw new AppError('BAD_MESSAGE', `${what} must not start or end with whitespace`);
-  if ([...name].length > NAME_MAX_CHARS) throw new AppError('BAD_MESSAGE', `${what} is longer than ${NAME_MAX_CHARS} characters`);
+  if (name.length === 0 || name.trim().length === 0)
+    throw new AppError('BAD_MESSAGE', `${what} must not be empty`);
+  if (name.trim() !== name)
+    throw new AppError('BAD_MESSAGE', `${what} must not start or end with whitespace`);
+  if ([...name].length > NAME_MAX_CHARS)
+    throw new AppError('BAD_MESSAGE', `${what} is longer than ${NAME_MAX_CHARS} characters`);
   if (CONTROL.test(name)) throw new AppError('BAD_MESSAGE', `${what} contains control characters`);
   return name;
 }

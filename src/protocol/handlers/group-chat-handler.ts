@@ -15,6 +15,10 @@ export const groupChatHandler = defineHandler({
       clientTime: request.time,
       cmid: request.cmid,
     });
-    context.ack(request, { mid: result.message.id, ts: result.message.createdAt, ...(result.duplicate ? { duplicate: true } : {}) });
+    context.ack(request, {
+      mid: result.message.id,
+      ts: result.message.createdAt,
+      ...(result.duplicate ? { duplicate: true } : {}),
+    });
   },
 });

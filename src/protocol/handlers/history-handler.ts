@@ -10,7 +10,10 @@ export const historyHandler = defineHandler({
   async handle(context, request) {
     const user = context.requireUser();
     const limit = Math.min(request.limit ?? 50, context.services.limits.pageSize);
-    const target = request.groupid !== undefined ? { kind: 'group' as const, id: request.groupid } : { kind: 'user' as const, id: request.with! };
+    const target =
+      request.groupid !== undefined
+        ? { kind: 'group' as const, id: request.groupid }
+        : { kind: 'user' as const, id: request.with! };
     // One extra row tells whether an older page exists.
     const found = await context.services.messages.history(user.id, target, request.before, limit + 1);
     context.reply(MsgId.HISTORY_ACK, request.reqId, {

@@ -14,7 +14,12 @@ export const loginHandler = defineHandler({
   msgid: MsgId.LOGIN,
   schema: loginSchema,
   authAttempt: true,
-  failureReply: (error) => ({ msgid: MsgId.LOGIN_ACK, errno: error.errno, errmsg: error.message, code: error.code }),
+  failureReply: (error) => ({
+    msgid: MsgId.LOGIN_ACK,
+    errno: error.errno,
+    errmsg: error.message,
+    code: error.code,
+  }),
   async handle(context, request) {
     const identity = request.id !== undefined ? { id: request.id } : { name: request.name ?? '' };
     const user = await context.services.auth.login(identity, request.password);

@@ -15,6 +15,10 @@ export const oneChatHandler = defineHandler({
       clientTime: request.time,
       cmid: request.cmid,
     });
-    context.ack(request, { mid: result.message.id, ts: result.message.createdAt, ...(result.duplicate ? { duplicate: true } : {}) });
+    context.ack(request, {
+      mid: result.message.id,
+      ts: result.message.createdAt,
+      ...(result.duplicate ? { duplicate: true } : {}),
+    });
   },
 });

@@ -10,22 +10,27 @@ export const resumeHandler = defineHandler({
   msgid: MsgId.RESUME,
   schema: resumeSchema,
   authAttempt: true,
-  failureReply: (error) => ({ msgid: MsgId.RESUME_ACK, errno: error.errno, errmsg: error.message, code: error.code }),
+  failureReply: (error) => ({
+    msgid: MsgId.RESUME_ACK,
+    errno: error.errno,
+    errmsg: error.message,
+    code: error.code,
+  }),
   async handle(context, request) {
-      const user = await context.services.auth.resume(request.token);
-      const session = await context.beginSession(user, 2);
-      const cursor = await context.services.messages.cursor(user.id);
-      const have = Math.min(request.lastSeq, cursor.lastSeq);
-      if (have > cursor.ackedSeq) session.acks.ack(have);
-      context.reply(MsgId.RESUME_ACK, request.reqId, {
-        errno: 0,
-        id: user.id,
-        name: user.name,
-        v: 2,
-        token: context.services.auth.issueToken(user),
-        ackedSeq: Math.max(cursor.ackedSeq, have),
-        lastSeq: cursor.lastSeq,
-      });
-      session.pump.start(have);
+    const user = await context.services.auth.resume(request.token);
+    const session = await context.beginSession(user, 2);
+    const cursor = await context.services.messages.cursor(user.id);
+    const have = Math.min(request.lastSeq, cursor.lastSeq);
+    if (have > cursor.ackedSeq) session.acks.ack(have);
+    context.reply(MsgId.RESUME_ACK, request.reqId, {
+      errno: 0,
+      id: user.id,
+      name: user.name,
+      v: 2,
+      token: context.services.auth.issueToken(user),
+      ackedSeq: Math.max(cursor.ackedSeq, have),
+      lastSeq: cursor.lastSeq,
+    });
+    session.pump.start(have);
   },
 });

@@ -9,6 +9,8 @@ export const userLookupHandler = defineHandler({
   async handle(context, request) {
     context.requireUser();
     const user = await context.services.social.lookupUser(request.name);
-    context.reply(MsgId.USER_LOOKUP_ACK, request.reqId, { user: { id: user.id, name: user.name, online: user.online } });
+    context.reply(MsgId.USER_LOOKUP_ACK, request.reqId, {
+      user: { id: user.id, name: user.name, online: user.online },
+    });
   },
 });
