@@ -45,21 +45,10 @@ export function createPorts(config: Config, clock: Clock): AppPorts {
   };
 }
 
-/** The composition root: wires adapters, services, the chat listener and the admin plane, then listens. */
-export async function startApp(
-  config: Config,
-  logger: Logger,
-  clock: Clock = systemClock,
-): Promise<RunningApp> {
-  const ports = createPorts(config, clock);
-  const sessions = new SessionRegistry(
-    ports.store.messages,
-    ports.bus,
-    ports.presence,
-    config.PAGE_SIZE,
-    logger,
-  );
-  const services: ChatServices = {
+/** Builds the chat services over a set of ports (also used by handler tests). */
+export function buildServices(config: Config, ports: AppPorts, logger: Logger, clock: Clock): ChatServices {
+  const sessions = new SessionRegistry(ports.store.messages, ports.bus, ports.presence, config.PAGE_SIZE, logger);
+  return {
     auth: new AuthService(
       ports.store.users,
       createBcryptHasher(config.BCRYPT_COST),
@@ -79,6 +68,12 @@ export async function startApp(
     logger,
     limits: { v1OfflineBatch: config.V1_OFFLINE_BATCH, pageSize: config.PAGE_SIZE },
   };
+}
+
+/** The composition root: wires adapters, services, the chat listener and the admin plane, then listens. */
+export async function startApp(config: Config, logger: Logger, clock: Clock = systemClock): Promise<RunningApp> {
+  const ports = createPorts(config, clock);
+  const services = buildServices(config, ports, logger, clock);
 
   const chatServer = new ChatServer(
     services,

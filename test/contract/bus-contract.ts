@@ -1,0 +1,75 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { BusEvent, MessageBus, StoredMessage } from '../../src/service/ports.js';
+
+const message: StoredMessage = {
+  id: 1,
+  senderId: 1,
+  senderName: 'alice',
+  target: { kind: 'user', id: 2 },
+  body: 'hi',
+  clientTime: 't',
+  cmid: null,
+  createdAt: 0,
+};
+
+/** The behaviour every MessageBus must have; `makeBus` gives two buses of one cluster (one for local buses). */
+export function busContract(name: string, makeBuses: () => Promise<[MessageBus, MessageBus]>): void {
+  describe(`MessageBus contract: ${name}`, () => {
+    let sender: MessageBus;
+    let receiver: MessageBus;
+    let received: BusEvent[];
+    let waiters: (() => void)[];
+
+    beforeEach(async () => {
+      [sender, receiver] = await makeBuses();
+      received = [];
+      waiters = [];
+      receiver.setHandler((event) => {
+        received.push(event);
+        for (const wake of waiters.splice(0)) wake();
+      });
+    });
+
+    afterEach(async () => {
+      await sender.close();
+      if (receiver !== sender) await receiver.close();
+    });
+
+    const until = async (predicate: () => boolean): Promise<void> => {
+      while (!predicate()) await new Promise<void>((resolve) => waiters.push(resolve));
+    };
+
+    it('delivers events for subscribed users, in order, with their payload', async () => {
+      await receiver.subscribe(2);
+      await sender.publish([
+        { type: 'deliver', userId: 2, seq: 1, message },
+        { type: 'deliver', userId: 2, seq: 2, message: { ...message, id: 2, body: 'again' } },
+        { type: 'kick', userId: 2, sessionId: 's-1' },
+      ]);
+      await until(() => received.length === 3);
+      expect(received.map((e) => e.type)).toEqual(['deliver', 'deliver', 'kick']);
+      expect(received[1]).toMatchObject({ seq: 2, message: { body: 'again', target: { kind: 'user', id: 2 } } });
+    });
+
+    it('does not deliver events for users nobody subscribed to', async () => {
+      await receiver.subscribe(3);
+      await sender.publish([{ type: 'deliver', userId: 2, seq: 1, message }]);
+      await sender.publish([{ type: 'kick', userId: 3, sessionId: 'marker' }]);
+      await until(() => received.length === 1);
+      expect(received).toEqual([{ type: 'kick', userId: 3, sessionId: 'marker' }]);
+    });
+
+    it('keeps a subscription until the last reference is released', async () => {
+      await receiver.subscribe(2);
+      await receiver.subscribe(2);
+      await receiver.unsubscribe(2);
+      await sender.publish([{ type: 'kick', userId: 2, sessionId: 'still' }]);
+      await until(() => received.length === 1);
+      await receiver.unsubscribe(2);
+      await receiver.subscribe(4);
+      await sender.publish([{ type: 'kick', userId: 2, sessionId: 'gone' }, { type: 'kick', userId: 4, sessionId: 'marker' }]);
+      await until(() => received.length === 2);
+      expect(received.map((e) => (e.type === 'kick' ? e.sessionId : ''))).toEqual(['still', 'marker']);
+    });
+  });
+}

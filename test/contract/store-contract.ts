@@ -1,0 +1,185 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { AppError } from '../../src/errors.js';
+import type { ChatStore, MessageDraft, UserId } from '../../src/service/ports.js';
+
+/**
+ * The behaviour every ChatStore must have. Run by the embedded store's tests now and by the MySQL
+ * store's tests later: `storeContract('memory', () => createMemoryStore(...))`.
+ */
+export function storeContract(name: string, makeStore: () => Promise<ChatStore>): void {
+  describe(`ChatStore contract: ${name}`, () => {
+    let store: ChatStore;
+    let alice: UserId;
+    let bob: UserId;
+    let carol: UserId;
+
+    beforeEach(async () => {
+      store = await makeStore();
+      const tag = Math.random().toString(36).slice(2, 8);
+      alice = (await store.users.create(`alice-${tag}`, 'hash-a')).id;
+      bob = (await store.users.create(`bob-${tag}`, 'hash-b')).id;
+      carol = (await store.users.create(`carol-${tag}`, 'hash-c')).id;
+    });
+
+    const draft = (senderId: UserId, to: UserId, body: string, cmid: string | null = null): MessageDraft => ({
+      senderId,
+      target: { kind: 'user', id: to },
+      body,
+      clientTime: '2026-01-01 00:00:00',
+      cmid,
+    });
+
+    describe('users', () => {
+      it('assigns distinct ids and finds users by id and by name regardless of case', async () => {
+        const user = await store.users.create('Dora-Ünïcode-名字', 'h');
+        expect(await store.users.findById(user.id)).toMatchObject({ id: user.id, name: 'Dora-Ünïcode-名字', passwordHash: 'h' });
+        expect((await store.users.findByName('dora-üNÏcode-名字'))?.id).toBe(user.id);
+        expect(await store.users.findById(999_999_999)).toBeUndefined();
+        expect(await store.users.findByName('nobody-here')).toBeUndefined();
+      });
+
+      it('refuses a taken name with USER_EXISTS, also in another case', async () => {
+        await store.users.create('Eve', 'h');
+        await expect(store.users.create('eve', 'h')).rejects.toMatchObject({ code: 'USER_EXISTS' });
+        await expect(store.users.create('Eve', 'h')).rejects.toBeInstanceOf(AppError);
+      });
+
+      it('bumps the session epoch monotonically', async () => {
+        const before = (await store.users.findById(alice))!.sessionEpoch;
+        expect(await store.users.bumpSessionEpoch(alice)).toBe(before + 1);
+        expect((await store.users.findById(alice))!.sessionEpoch).toBe(before + 1);
+      });
+
+      it('returns summaries only for existing ids', async () => {
+        const found = await store.users.findSummaries([alice, 999_999_999, bob]);
+        expect(found.map((u) => u.id).sort()).toEqual([alice, bob].sort());
+      });
+    });
+
+    describe('friends', () => {
+      it('makes friendship mutual and reports a repeat', async () => {
+        expect(await store.friends.add(alice, bob)).toBe(true);
+        expect(await store.friends.add(bob, alice)).toBe(false);
+        expect((await store.friends.list(alice)).map((f) => f.id)).toEqual([bob]);
+        expect((await store.friends.list(bob)).map((f) => f.id)).toEqual([alice]);
+        expect(await store.friends.list(carol)).toEqual([]);
+      });
+    });
+
+    describe('groups', () => {
+      it('creates a group with its creator, adds normal members once, lists them with roles', async () => {
+        const group = await store.groups.create(alice, `g-${alice}`, 'desc');
+        expect(await store.groups.find(group.id)).toEqual({ id: group.id, name: `g-${alice}`, desc: 'desc' });
+        expect(await store.groups.addMember(group.id, bob)).toBe(true);
+        expect(await store.groups.addMember(group.id, bob)).toBe(false);
+        expect(await store.groups.isMember(group.id, bob)).toBe(true);
+        expect(await store.groups.isMember(group.id, carol)).toBe(false);
+        expect((await store.groups.memberIds(group.id)).sort()).toEqual([alice, bob].sort());
+        const [listed] = await store.groups.listForUser(bob);
+        expect(listed).toMatchObject({ id: group.id, desc: 'desc' });
+        expect(listed!.members).toEqual(
+          expect.arrayContaining([expect.objectContaining({ id: alice, role: 'creator' }), expect.objectContaining({ id: bob, role: 'normal' })]),
+        );
+        expect(await store.groups.listForUser(carol)).toEqual([]);
+      });
+
+      it('refuses a taken group name with GROUP_EXISTS', async () => {
+        await store.groups.create(alice, `dup-${alice}`, '');
+        await expect(store.groups.create(bob, `DUP-${alice}`, '')).rejects.toMatchObject({ code: 'GROUP_EXISTS' });
+      });
+
+      it('knows no missing group', async () => {
+        expect(await store.groups.find(999_999_999)).toBeUndefined();
+      });
+    });
+
+    describe('messages and inboxes', () => {
+      it('appends to each recipient inbox with gap-free sequences starting at 1', async () => {
+        const first = await store.messages.append(draft(alice, bob, 'one'), [bob]);
+        const second = await store.messages.append(draft(carol, bob, 'two'), [bob]);
+        expect(first.duplicate).toBe(false);
+        expect(first.deliveries).toEqual([{ userId: bob, seq: 1 }]);
+        expect(second.deliveries).toEqual([{ userId: bob, seq: 2 }]);
+        expect(second.message.id).toBeGreaterThan(first.message.id);
+        expect(first.message).toMatchObject({ senderId: alice, body: 'one', clientTime: '2026-01-01 00:00:00', target: { kind: 'user', id: bob } });
+        expect(first.message.senderName).toMatch(/^alice-/);
+        expect(await store.messages.cursor(bob)).toEqual({ ackedSeq: 0, lastSeq: 2 });
+      });
+
+      it('fans a group message out to many inboxes in one append', async () => {
+        const group = await store.groups.create(alice, `fan-${alice}`, '');
+        const result = await store.messages.append({ ...draft(alice, 0, 'hi all'), target: { kind: 'group', id: group.id } }, [bob, carol]);
+        expect(result.deliveries).toEqual(expect.arrayContaining([{ userId: bob, seq: 1 }, { userId: carol, seq: 1 }]));
+        expect(result.message.groupName).toBe(`fan-${alice}`);
+        const [entry] = await store.messages.readInbox(carol, 0, 10);
+        expect(entry).toMatchObject({ seq: 1, message: { body: 'hi all', target: { kind: 'group', id: group.id } } });
+      });
+
+      it('stores a resend with the same cmid once and returns the original', async () => {
+        const first = await store.messages.append(draft(alice, bob, 'once', 'c-1'), [bob]);
+        const again = await store.messages.append(draft(alice, bob, 'once', 'c-1'), [bob]);
+        expect(again.duplicate).toBe(true);
+        expect(again.deliveries).toEqual([]);
+        expect(again.message.id).toBe(first.message.id);
+        expect((await store.messages.cursor(bob)).lastSeq).toBe(1);
+        // The same cmid from another sender is another message.
+        const other = await store.messages.append(draft(carol, bob, 'other', 'c-1'), [bob]);
+        expect(other.duplicate).toBe(false);
+      });
+
+      it('reads inbox pages after a sequence, in order', async () => {
+        for (let i = 1; i <= 7; i++) await store.messages.append(draft(alice, bob, `m${i}`), [bob]);
+        const page = await store.messages.readInbox(bob, 2, 3);
+        expect(page.map((e) => e.seq)).toEqual([3, 4, 5]);
+        expect(page.map((e) => e.message.body)).toEqual(['m3', 'm4', 'm5']);
+        expect((await store.messages.readInbox(bob, 7, 10)).length).toBe(0);
+        expect(await store.messages.readInbox(carol, 0, 10)).toEqual([]);
+      });
+
+      it('moves the ack cursor forward only, never past the last sequence', async () => {
+        for (let i = 1; i <= 3; i++) await store.messages.append(draft(alice, bob, `m${i}`), [bob]);
+        await store.messages.ack(bob, 2);
+        await store.messages.ack(bob, 1);
+        expect(await store.messages.cursor(bob)).toEqual({ ackedSeq: 2, lastSeq: 3 });
+        await store.messages.ack(bob, 99);
+        expect(await store.messages.cursor(bob)).toEqual({ ackedSeq: 3, lastSeq: 3 });
+        expect(await store.messages.cursor(carol)).toEqual({ ackedSeq: 0, lastSeq: 0 });
+      });
+
+      it('keeps unacked messages readable however many arrive', async () => {
+        for (let i = 1; i <= 2500; i++) await store.messages.append(draft(alice, bob, `m${i}`), [bob]);
+        await store.messages.ack(bob, 2000);
+        const rest = await store.messages.readInbox(bob, 2000, 1000);
+        expect(rest.map((e) => e.seq)).toEqual(Array.from({ length: 500 }, (_, i) => 2001 + i));
+      });
+
+      it('returns 1:1 history from both sides, newest first, paged by id', async () => {
+        const ids: number[] = [];
+        for (let i = 1; i <= 5; i++) {
+          const from = i % 2 ? alice : bob;
+          ids.push((await store.messages.append(draft(from, from === alice ? bob : alice, `h${i}`), [from === alice ? bob : alice])).message.id);
+        }
+        await store.messages.append(draft(alice, carol, 'not in this conversation'), [carol]);
+        const newest = await store.messages.history({ userId: bob, target: { kind: 'user', id: alice }, beforeId: undefined, limit: 2 });
+        expect(newest.map((m) => m.body)).toEqual(['h5', 'h4']);
+        const older = await store.messages.history({ userId: alice, target: { kind: 'user', id: bob }, beforeId: newest[1]!.id, limit: 10 });
+        expect(older.map((m) => m.body)).toEqual(['h3', 'h2', 'h1']);
+      });
+
+      it('returns group history', async () => {
+        const group = await store.groups.create(alice, `hist-${alice}`, '');
+        await store.messages.append({ ...draft(alice, 0, 'g1'), target: { kind: 'group', id: group.id } }, []);
+        await store.messages.append({ ...draft(bob, 0, 'g2'), target: { kind: 'group', id: group.id } }, [alice]);
+        const history = await store.messages.history({ userId: carol, target: { kind: 'group', id: group.id }, beforeId: undefined, limit: 10 });
+        expect(history.map((m) => m.body)).toEqual(['g2', 'g1']);
+      });
+
+      it('allocates sequences without races under concurrent appends', async () => {
+        const sends = Array.from({ length: 50 }, (_, i) => store.messages.append(draft(i % 2 ? alice : carol, bob, `c${i}`), [bob]));
+        const results = await Promise.all(sends);
+        const seqs = results.map((r) => r.deliveries[0]!.seq).sort((x, y) => x - y);
+        expect(seqs).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+      });
+    });
+  });
+}

@@ -1,0 +1,107 @@
+import { connect, type Socket } from 'node:net';
+
+export type Frame = Record<string, unknown>;
+
+/**
+ * A raw TCP client for protocol tests: writes exact bytes, collects every newline-delimited JSON object
+ * the server sends, and lets a test await the next frame matching a predicate (never a sleep).
+ */
+export class LineClient {
+  readonly frames: Frame[] = [];
+  private buffer = '';
+  private cursor = 0;
+  private waiters: { match: (f: Frame) => boolean; resolve: (f: Frame) => void }[] = [];
+  private closedPromise: Promise<void>;
+  closed = false;
+
+  private constructor(readonly socket: Socket) {
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => this.onData(chunk));
+    socket.on('error', () => {});
+    this.closedPromise = new Promise((resolve) =>
+      socket.once('close', () => {
+        this.closed = true;
+        resolve();
+      }),
+    );
+  }
+
+  static open(port: number, host = '127.0.0.1'): Promise<LineClient> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ port, host, noDelay: true });
+      socket.once('connect', () => resolve(new LineClient(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  /** Sends an object the way the ancestor C++ client does: JSON followed by a NUL byte. */
+  sendNul(frame: Frame): void {
+    this.socket.write(`${JSON.stringify(frame)}\0`);
+  }
+
+  sendLine(frame: Frame): void {
+    this.socket.write(`${JSON.stringify(frame)}\n`);
+  }
+
+  write(raw: string | Buffer): void {
+    this.socket.write(raw);
+  }
+
+  /** Resolves with the next not-yet-consumed frame that matches (frames before it stay available). */
+  next(match: (frame: Frame) => boolean = () => true, timeoutMs = 5000): Promise<Frame> {
+    for (let i = this.cursor; i < this.frames.length; i++) {
+      const frame = this.frames[i]!;
+      if (match(frame)) {
+        this.frames.splice(i, 1);
+        return Promise.resolve(frame);
+      }
+    }
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        match,
+        resolve: (frame: Frame) => {
+          clearTimeout(timer);
+          resolve(frame);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(new Error(`no matching frame within ${timeoutMs} ms; got ${JSON.stringify(this.frames)}`));
+      }, timeoutMs);
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** Waits for a frame with this msgid. */
+  nextOf(msgid: number, timeoutMs?: number): Promise<Frame> {
+    return this.next((f) => f.msgid === msgid, timeoutMs);
+  }
+
+  waitClosed(timeoutMs = 5000): Promise<void> {
+    return Promise.race([
+      this.closedPromise,
+      new Promise<void>((_, reject) => setTimeout(() => reject(new Error('socket did not close')), timeoutMs).unref()),
+    ]);
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private onData(chunk: string): void {
+    this.buffer += chunk;
+    let newline: number;
+    while ((newline = this.buffer.indexOf('\n')) >= 0) {
+      const line = this.buffer.slice(0, newline);
+      this.buffer = this.buffer.slice(newline + 1);
+      const frame = JSON.parse(line) as Frame;
+      const waiter = this.waiters.find((w) => w.match(frame));
+      if (waiter) {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        waiter.resolve(frame);
+      } else {
+        this.frames.push(frame);
+      }
+    }
+  }
+}

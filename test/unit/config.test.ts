@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, flagsToEnv, loadConfig } from '../../src/config.js';
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      CHAT_HOST: '0.0.0.0',
+      CHAT_PORT: 6000,
+      ADMIN_HOST: '127.0.0.1',
+      ADMIN_PORT: 8080,
+      LOG_LEVEL: 'info',
+      MYSQL_URL: undefined,
+      REDIS_URL: undefined,
+      MAX_FRAME_BYTES: 65536,
+      sessionSecretGenerated: true,
+    });
+    expect(config.NODE_ID).toMatch(/-\d+$/);
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('reads environment variables and lets CLI flags win', () => {
+    const config = loadConfig({ CHAT_PORT: '7000', NODE_ID: 'a1', SESSION_SECRET: 'x'.repeat(16) }, ['--chat-port', '7100', '--admin-port=9000']);
+    expect(config.CHAT_PORT).toBe(7100);
+    expect(config.ADMIN_PORT).toBe(9000);
+    expect(config.NODE_ID).toBe('a1');
+    expect(config.sessionSecretGenerated).toBe(false);
+  });
+
+  it('names the variable that is wrong', () => {
+    expect(() => loadConfig({ CHAT_PORT: '70000' })).toThrow(/CHAT_PORT/);
+    expect(() => loadConfig({ LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL/);
+    expect(() => loadConfig({ MYSQL_URL: 'postgres://x' })).toThrow(/MYSQL_URL: must start with mysql:\/\//);
+    expect(() => loadConfig({ SESSION_SECRET: 'short' })).toThrow(/SESSION_SECRET/);
+    expect(() => loadConfig({ OUTBOUND_MAX_BYTES: '10', OUTBOUND_HIGH_WATER_BYTES: '100' })).toThrow(/OUTBOUND_MAX_BYTES/);
+  });
+
+  it('refuses unknown flags and flags without values', () => {
+    expect(() => flagsToEnv(['--no-such-thing', '1'])).toThrow(ConfigError);
+    expect(() => flagsToEnv(['--chat-port'])).toThrow(/needs a value/);
+    expect(() => flagsToEnv(['stray'])).toThrow(/unexpected argument/);
+  });
+});

@@ -1,0 +1,274 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { MsgId } from '../../../src/protocol/msgids.js';
+import { protocolHarness, type FakeClient } from '../../helpers/protocol-harness.js';
+
+type Harness = ReturnType<typeof protocolHarness>;
+
+async function registered(client: FakeClient, name: string): Promise<number> {
+  const reply = await client.ask({ msgid: MsgId.REG, name, password: 'pw' });
+  expect(reply).toMatchObject({ msgid: MsgId.REG_ACK, errno: 0 });
+  return reply.id as number;
+}
+
+async function loggedInV2(harness: Harness, name: string): Promise<{ client: FakeClient; id: number; token: string }> {
+  const client = harness.client();
+  const id = await registered(client, name);
+  const reply = await client.ask({ msgid: MsgId.LOGIN, v: 2, id, password: 'pw', reqId: 'l' });
+  expect(reply).toMatchObject({ msgid: MsgId.LOGIN_ACK, errno: 0, id, name, v: 2, reqId: 'l' });
+  return { client, id, token: reply.token as string };
+}
+
+describe('dispatcher: bad input', () => {
+  let harness: Harness;
+  beforeEach(() => (harness = protocolHarness()));
+
+  it.each([
+    ['not JSON', 'hello world', 'BAD_MESSAGE', /invalid JSON/],
+    ['an array', '[1,2,3]', 'BAD_MESSAGE', /JSON object/],
+    ['no msgid', '{}', 'BAD_MESSAGE', /msgid/],
+    ['msgid as a string', '{"msgid":"1"}', 'BAD_MESSAGE', /msgid/],
+    ['unknown msgid', '{"msgid":99}', 'UNKNOWN_MSGID', /99/],
+    ['chat before login', '{"msgid":6,"toid":1,"msg":"x"}', 'NOT_LOGGED_IN', /log in/],
+  ])('answers %s with one %s error', async (_label, frame, code, message) => {
+    const [reply, ...rest] = await harness.client().send(frame);
+    expect(rest).toEqual([]);
+    expect(reply).toMatchObject({ msgid: MsgId.ERROR, code });
+    expect(reply!.errmsg).toMatch(message);
+  });
+
+  it('answers login with wrong field types in a LOGIN_MSG_ACK, which the old client waits for', async () => {
+    const reply = await harness.client().ask({ msgid: MsgId.LOGIN, id: 'one', password: 1, reqId: 7 });
+    expect(reply).toMatchObject({ msgid: MsgId.LOGIN_ACK, code: 'BAD_MESSAGE', reqId: 7 });
+    expect(reply.errno).not.toBe(0);
+  });
+
+  it('echoes reqId on errors', async () => {
+    expect(await harness.client().ask({ msgid: 99, reqId: 'abc' })).toMatchObject({ reqId: 'abc', re: 99 });
+  });
+});
+
+describe('register and login', () => {
+  let harness: Harness;
+  beforeEach(() => (harness = protocolHarness()));
+
+  it('registers (v1 shape), refuses a taken name with errno 1, empty names and long passwords', async () => {
+    const client = harness.client();
+    expect(await client.ask({ msgid: MsgId.REG, name: 'alice', password: 'pw' })).toEqual({ msgid: MsgId.REG_ACK, errno: 0, id: 1 });
+    expect(await client.ask({ msgid: MsgId.REG, name: 'ALICE', password: 'pw' })).toMatchObject({ errno: 1, code: 'USER_EXISTS' });
+    expect(await client.ask({ msgid: MsgId.REG, name: '', password: 'pw' })).toMatchObject({ errno: 1, code: 'BAD_MESSAGE' });
+    expect(await client.ask({ msgid: MsgId.REG, name: 'bob', password: 'x'.repeat(73) })).toMatchObject({ errno: 1, code: 'BAD_MESSAGE' });
+  });
+
+  it('logs in v1 with the ancestor ack shape and errno 1 on bad credentials', async () => {
+    const client = harness.client();
+    const id = await registered(client, 'alice');
+    expect(await client.ask({ msgid: MsgId.LOGIN, id, password: 'wrong' })).toEqual({
+      msgid: MsgId.LOGIN_ACK,
+      errno: 1,
+      errmsg: 'id or password is invalid!',
+      code: 'AUTH_BAD_CREDENTIALS',
+    });
+    expect(await client.ask({ msgid: MsgId.LOGIN, id: 999, password: 'pw' })).toMatchObject({ errno: 1 });
+    expect(await client.ask({ msgid: MsgId.LOGIN, id, password: 'pw' })).toEqual({ errno: 0, id, msgid: MsgId.LOGIN_ACK, name: 'alice' });
+  });
+
+  it('logs in v2 by name (any case) and returns a token and the inbox cursor', async () => {
+    const client = harness.client();
+    const id = await registered(client, 'Alice');
+    const reply = await client.ask({ msgid: MsgId.LOGIN, v: 2, name: 'alice', password: 'pw' });
+    expect(reply).toMatchObject({ errno: 0, id, name: 'Alice', v: 2, ackedSeq: 0, lastSeq: 0 });
+    expect(reply.token).toEqual(expect.any(String));
+  });
+
+  it('rate-limits repeated failures per account', async () => {
+    const client = harness.client();
+    const id = await registered(client, 'victim');
+    for (let i = 0; i < 10; i++) expect(await client.ask({ msgid: MsgId.LOGIN, id, password: 'bad' })).toMatchObject({ errno: 1 });
+    expect(await client.ask({ msgid: MsgId.LOGIN, id, password: 'pw' })).toMatchObject({ code: 'RATE_LIMITED' });
+  });
+});
+
+describe('identity comes from the login', () => {
+  it('refuses requests that claim another user id, including someone else\'s logout', async () => {
+    const harness = protocolHarness();
+    const { client, id } = await loggedInV2(harness, 'alice');
+    const bob = await loggedInV2(harness, 'bob');
+    for (const frame of [
+      { msgid: MsgId.ONE_CHAT, id: bob.id, name: 'bob', toid: id, msg: 'forged' },
+      { msgid: MsgId.LOGINOUT, id: bob.id },
+      { msgid: MsgId.ADD_FRIEND, id: bob.id, friendid: id },
+    ]) {
+      expect(await client.ask(frame)).toMatchObject({ msgid: MsgId.ERROR, code: 'IDENTITY_MISMATCH' });
+    }
+    expect(bob.client.out.sent).toEqual([]);
+    expect(harness.services.sessions.get(bob.id)).toBeDefined();
+  });
+
+  it('forwards the true sender id and name whatever name the message claims', async () => {
+    const harness = protocolHarness();
+    const alice = await loggedInV2(harness, 'alice');
+    const bob = await loggedInV2(harness, 'bob');
+    await alice.client.send({ msgid: MsgId.ONE_CHAT, id: alice.id, name: 'not-alice', toid: bob.id, msg: 'hi' });
+    expect(bob.client.out.take()).toEqual([expect.objectContaining({ msgid: MsgId.ONE_CHAT, id: alice.id, name: 'alice', msg: 'hi', seq: 1 })]);
+  });
+});
+
+describe('chat, friends and groups (v2 replies)', () => {
+  let harness: Harness;
+  let alice: Awaited<ReturnType<typeof loggedInV2>>;
+  let bob: Awaited<ReturnType<typeof loggedInV2>>;
+  beforeEach(async () => {
+    harness = protocolHarness();
+    alice = await loggedInV2(harness, 'alice');
+    bob = await loggedInV2(harness, 'bob');
+  });
+
+  it('acks a 1:1 send with the server id and delivers it with a sequence number', async () => {
+    const [ack] = await alice.client.send({ msgid: MsgId.ONE_CHAT, toid: bob.id, msg: 'hello', cmid: 'c1', reqId: 1 });
+    expect(ack).toMatchObject({ msgid: MsgId.ACK, re: MsgId.ONE_CHAT, reqId: 1, mid: expect.any(Number) });
+    expect(bob.client.out.take()).toEqual([expect.objectContaining({ mid: ack!.mid, seq: 1, toid: bob.id, msg: 'hello' })]);
+  });
+
+  it('stores a resend with the same cmid once and acks it with the same id', async () => {
+    const first = await alice.client.ask({ msgid: MsgId.ONE_CHAT, toid: bob.id, msg: 'once', cmid: 'same' });
+    const again = await alice.client.ask({ msgid: MsgId.ONE_CHAT, toid: bob.id, msg: 'once', cmid: 'same' });
+    expect(again).toMatchObject({ mid: first.mid, duplicate: true });
+    expect(bob.client.out.take()).toHaveLength(1);
+  });
+
+  it('refuses chat to a missing user and empty or oversized messages', async () => {
+    expect(await alice.client.ask({ msgid: MsgId.ONE_CHAT, toid: 999, msg: 'x' })).toMatchObject({ code: 'USER_NOT_FOUND' });
+    expect(await alice.client.ask({ msgid: MsgId.ONE_CHAT, toid: bob.id, msg: '' })).toMatchObject({ code: 'BAD_MESSAGE' });
+    expect(await alice.client.ask({ msgid: MsgId.ONE_CHAT, toid: bob.id, msg: 'x'.repeat(8001) })).toMatchObject({ code: 'BAD_MESSAGE' });
+  });
+
+  it('makes friendship mutual and reports self, missing and repeated adds', async () => {
+    expect(await alice.client.ask({ msgid: MsgId.ADD_FRIEND, friendid: bob.id })).toMatchObject({ msgid: MsgId.ACK, re: MsgId.ADD_FRIEND });
+    expect(await alice.client.ask({ msgid: MsgId.ADD_FRIEND, friendid: bob.id })).toMatchObject({ code: 'ALREADY_FRIENDS' });
+    expect(await bob.client.ask({ msgid: MsgId.ADD_FRIEND, friendid: alice.id })).toMatchObject({ code: 'ALREADY_FRIENDS' });
+    expect(await alice.client.ask({ msgid: MsgId.ADD_FRIEND, friendid: alice.id })).toMatchObject({ code: 'SELF_FRIEND' });
+    expect(await alice.client.ask({ msgid: MsgId.ADD_FRIEND, friendid: 999 })).toMatchObject({ code: 'USER_NOT_FOUND' });
+    expect(await bob.client.ask({ msgid: MsgId.FRIEND_LIST })).toMatchObject({
+      msgid: MsgId.FRIEND_LIST_ACK,
+      friends: [{ id: alice.id, name: 'alice', online: true }],
+    });
+  });
+
+  it('creates, joins and lists groups; only members chat; fan-out skips the sender', async () => {
+    const created = await alice.client.ask({ msgid: MsgId.CREATE_GROUP, groupname: 'g', groupdesc: 'd' });
+    expect(created).toMatchObject({ msgid: MsgId.ACK, re: MsgId.CREATE_GROUP, groupid: expect.any(Number), groupname: 'g' });
+    const groupid = created.groupid as number;
+    expect(await alice.client.ask({ msgid: MsgId.CREATE_GROUP, groupname: 'G' })).toMatchObject({ code: 'GROUP_EXISTS' });
+    expect(await bob.client.ask({ msgid: MsgId.GROUP_CHAT, groupid, msg: 'let me in' })).toMatchObject({ code: 'NOT_MEMBER' });
+    expect(await bob.client.ask({ msgid: MsgId.ADD_GROUP, groupid: 999 })).toMatchObject({ code: 'GROUP_NOT_FOUND' });
+    expect(await bob.client.ask({ msgid: MsgId.ADD_GROUP, groupid })).toMatchObject({ msgid: MsgId.ACK, groupid });
+    expect(await bob.client.ask({ msgid: MsgId.ADD_GROUP, groupid })).toMatchObject({ code: 'ALREADY_MEMBER' });
+    expect(await bob.client.ask({ msgid: MsgId.GROUP_CHAT, groupid, msg: 'hi group' })).toMatchObject({ msgid: MsgId.ACK });
+    expect(alice.client.out.take()).toEqual([expect.objectContaining({ msgid: MsgId.GROUP_CHAT, groupid, groupname: 'g', id: bob.id, msg: 'hi group', seq: 1 })]);
+    expect(bob.client.out.take()).toEqual([]);
+    const list = await bob.client.ask({ msgid: MsgId.GROUP_LIST });
+    expect(list).toMatchObject({ groups: [{ id: groupid, groupname: 'g', groupdesc: 'd' }] });
+    expect((list.groups as { users: unknown[] }[])[0]!.users).toEqual([
+      { id: alice.id, name: 'alice', role: 'creator', online: true },
+      { id: bob.id, name: 'bob', role: 'normal', online: true },
+    ]);
+  });
+
+  it('looks users up by name', async () => {
+    expect(await alice.client.ask({ msgid: MsgId.USER_LOOKUP, name: 'BOB' })).toMatchObject({ user: { id: bob.id, name: 'bob', online: true } });
+    expect(await alice.client.ask({ msgid: MsgId.USER_LOOKUP, name: 'nobody' })).toMatchObject({ code: 'USER_NOT_FOUND' });
+  });
+
+  it('returns history newest first with paging and refuses group history to non-members', async () => {
+    for (let i = 1; i <= 3; i++) await alice.client.send({ msgid: MsgId.ONE_CHAT, toid: bob.id, msg: `m${i}` });
+    bob.client.out.take();
+    const page = await bob.client.ask({ msgid: MsgId.HISTORY, with: alice.id, limit: 2 });
+    expect(page).toMatchObject({ msgid: MsgId.HISTORY_ACK, more: true });
+    expect((page.messages as { msg: string }[]).map((m) => m.msg)).toEqual(['m3', 'm2']);
+    const before = (page.messages as { mid: number }[])[1]!.mid;
+    const older = await bob.client.ask({ msgid: MsgId.HISTORY, with: alice.id, before });
+    expect(older).toMatchObject({ more: false, messages: [{ msg: 'm1' }] });
+    const { groupid } = await alice.client.ask({ msgid: MsgId.CREATE_GROUP, groupname: 'private' });
+    expect(await bob.client.ask({ msgid: MsgId.HISTORY, groupid })).toMatchObject({ code: 'NOT_MEMBER' });
+    expect(await bob.client.ask({ msgid: MsgId.HISTORY, groupid, with: 1 })).toMatchObject({ code: 'BAD_MESSAGE' });
+  });
+
+  it('syncs inbox pages and records acks', async () => {
+    for (let i = 1; i <= 5; i++) await alice.client.send({ msgid: MsgId.ONE_CHAT, toid: bob.id, msg: `s${i}` });
+    bob.client.out.take();
+    const page = await bob.client.ask({ msgid: MsgId.SYNC, after: 1, limit: 2 });
+    expect(page).toMatchObject({ msgid: MsgId.SYNC_ACK, lastSeq: 5, more: true });
+    expect((page.messages as { seq: number }[]).map((m) => m.seq)).toEqual([2, 3]);
+    expect(await bob.client.ask({ msgid: MsgId.INBOX_ACK, seq: 4 })).toMatchObject({ msgid: MsgId.ACK, re: MsgId.INBOX_ACK, seq: 4 });
+    await harness.services.sessions.get(bob.id)!.acks.flush();
+    expect(await harness.services.messages.cursor(bob.id)).toEqual({ ackedSeq: 4, lastSeq: 5 });
+  });
+
+  it('answers ping with pong', async () => {
+    expect(await alice.client.ask({ msgid: MsgId.PING, reqId: 'p' })).toMatchObject({ msgid: MsgId.PONG, reqId: 'p', ts: expect.any(Number) });
+  });
+
+  it('logs out, revoking the token; the connection can log in again', async () => {
+    expect(await alice.client.ask({ msgid: MsgId.LOGINOUT })).toMatchObject({ msgid: MsgId.ACK, re: MsgId.LOGINOUT });
+    expect(harness.services.sessions.get(alice.id)).toBeUndefined();
+    expect(await alice.client.ask({ msgid: MsgId.ONE_CHAT, toid: bob.id, msg: 'x' })).toMatchObject({ code: 'NOT_LOGGED_IN' });
+    const other = harness.client();
+    expect(await other.ask({ msgid: MsgId.RESUME, v: 2, token: alice.token, lastSeq: 0 })).toMatchObject({ msgid: MsgId.RESUME_ACK, code: 'TOKEN_INVALID' });
+    expect(await alice.client.ask({ msgid: MsgId.LOGIN, v: 2, id: alice.id, password: 'pw' })).toMatchObject({ errno: 0 });
+  });
+});
+
+describe('sessions', () => {
+  it('a second login takes over: the older v2 connection gets KICKED and is closed', async () => {
+    const harness = protocolHarness();
+    const first = await loggedInV2(harness, 'alice');
+    const second = harness.client();
+    expect(await second.ask({ msgid: MsgId.LOGIN, v: 2, id: first.id, password: 'pw' })).toMatchObject({ errno: 0 });
+    expect(first.client.out.take()).toEqual([expect.objectContaining({ msgid: MsgId.KICKED, code: 'KICKED' })]);
+    expect(first.client.out.closeReason).toBe('KICKED');
+    expect(harness.services.sessions.get(first.id)?.sink.sessionId).toBe(second.context.session?.sessionId);
+  });
+
+  it('a takeover closes an older v1 connection without any message it does not know', async () => {
+    const harness = protocolHarness();
+    const old = harness.client();
+    const id = await registered(old, 'legacy');
+    await old.send({ msgid: MsgId.LOGIN, id, password: 'pw' });
+    await harness.client().send({ msgid: MsgId.LOGIN, id, password: 'pw' });
+    expect(old.out.take()).toEqual([]);
+    expect(old.out.closed).toBe(true);
+  });
+
+  it('resume re-attaches without the password and replays what follows lastSeq', async () => {
+    const harness = protocolHarness();
+    const alice = await loggedInV2(harness, 'alice');
+    const bob = await loggedInV2(harness, 'bob');
+    for (let i = 1; i <= 3; i++) await alice.client.send({ msgid: MsgId.ONE_CHAT, toid: bob.id, msg: `r${i}` });
+    bob.client.out.close('CLIENT_CLOSED');
+    await bob.client.context.endSession();
+    const again = harness.client();
+    const replies = await again.send({ msgid: MsgId.RESUME, v: 2, token: bob.token, lastSeq: 1, reqId: 'r' });
+    expect(replies[0]).toMatchObject({ msgid: MsgId.RESUME_ACK, errno: 0, id: bob.id, reqId: 'r', ackedSeq: 1, lastSeq: 3 });
+    expect(replies.slice(1).map((m) => m.seq)).toEqual([2, 3]);
+    expect(await again.ask({ msgid: MsgId.RESUME, v: 2, token: 'forged.token', lastSeq: 0 })).toMatchObject({ code: 'TOKEN_INVALID' });
+  });
+
+  it('v1 login puts offline messages in offlinemsg (JSON strings) and counts them delivered', async () => {
+    const harness = protocolHarness({ V1_OFFLINE_BATCH: '2' });
+    const alice = await loggedInV2(harness, 'alice');
+    const bobClient = harness.client();
+    const bobId = await registered(bobClient, 'bob');
+    await alice.client.send({ msgid: MsgId.ADD_FRIEND, friendid: bobId });
+    for (let i = 1; i <= 3; i++) await alice.client.send({ msgid: MsgId.ONE_CHAT, toid: bobId, msg: `o${i}`, time: 't' });
+    const [ack, ...rest] = await bobClient.send({ msgid: MsgId.LOGIN, id: bobId, password: 'pw' });
+    expect(ack).toMatchObject({ msgid: MsgId.LOGIN_ACK, errno: 0, friends: [JSON.stringify({ id: alice.id, name: 'alice', state: 'online' })] });
+    expect((ack!.offlinemsg as string[]).map((s) => JSON.parse(s) as unknown)).toEqual([
+      { id: alice.id, msg: 'o1', msgid: MsgId.ONE_CHAT, name: 'alice', time: 't', toid: bobId },
+      { id: alice.id, msg: 'o2', msgid: MsgId.ONE_CHAT, name: 'alice', time: 't', toid: bobId },
+    ]);
+    // The rest of the backlog follows as ordinary messages, in the v1 shape (no seq).
+    expect(rest).toEqual([{ id: alice.id, msg: 'o3', msgid: MsgId.ONE_CHAT, name: 'alice', time: 't', toid: bobId }]);
+    await harness.services.sessions.get(bobId)!.acks.flush();
+    expect(await harness.services.messages.cursor(bobId)).toEqual({ ackedSeq: 3, lastSeq: 3 });
+  });
+});
