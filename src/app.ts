@@ -47,7 +47,13 @@ export function createPorts(config: Config, clock: Clock): AppPorts {
 
 /** Builds the chat services over a set of ports (also used by handler tests). */
 export function buildServices(config: Config, ports: AppPorts, logger: Logger, clock: Clock): ChatServices {
-  const sessions = new SessionRegistry(ports.store.messages, ports.bus, ports.presence, config.PAGE_SIZE, logger);
+  const sessions = new SessionRegistry(
+    ports.store.messages,
+    ports.bus,
+    ports.presence,
+    config.PAGE_SIZE,
+    logger,
+  );
   return {
     auth: new AuthService(
       ports.store.users,
@@ -71,7 +77,11 @@ export function buildServices(config: Config, ports: AppPorts, logger: Logger, c
 }
 
 /** The composition root: wires adapters, services, the chat listener and the admin plane, then listens. */
-export async function startApp(config: Config, logger: Logger, clock: Clock = systemClock): Promise<RunningApp> {
+export async function startApp(
+  config: Config,
+  logger: Logger,
+  clock: Clock = systemClock,
+): Promise<RunningApp> {
   const ports = createPorts(config, clock);
   const services = buildServices(config, ports, logger, clock);
 

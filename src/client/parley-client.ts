@@ -166,12 +166,8 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     who: { id: number } | { name: string },
     password: string,
   ): Promise<{ id: number; name: string }> {
-    const reply = await this.request({ msgid: LOGIN, v: 2, ...who, password });
-    this.token = reply.token as string;
-    this.lastSeqValue = reply.ackedSeq as number;
-    this.ackedSent = this.lastSeqValue;
-    this.userValue = { id: reply.id as number, name: reply.name as string };
-    return this.userValue;
+    await this.request({ msgid: LOGIN, v: 2, ...who, password });
+    return this.userValue!;
   }
 
   /** Sends a 1:1 message; resolves with the server message id once it is stored. */
@@ -340,7 +336,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     const failed =
       reply.msgid === ERROR ||
       ([LOGIN_ACK, REG_ACK, RESUME_ACK].includes(reply.msgid as number) && reply.errno !== 0);
-    if (failed)
+    if (failed) {
       entry.reject(
         new ClientError(
           asText(reply.code, 'ERROR'),
@@ -348,7 +344,23 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
           reply.errno as number,
         ),
       );
-    else entry.resolve(reply);
+      return;
+    }
+    // Applied before any later frame of the same read: pushed messages follow the ack immediately.
+    if (reply.msgid === LOGIN_ACK) this.applySession(reply, true);
+    entry.resolve(reply);
+  }
+
+  private applySession(reply: Record<string, unknown>, fresh: boolean): void {
+    this.token = reply.token as string;
+    this.userValue = { id: reply.id as number, name: reply.name as string };
+    const acked = reply.ackedSeq as number;
+    if (fresh) {
+      this.lastSeqValue = acked;
+      this.ackedSent = acked;
+    } else {
+      this.ackedSent = Math.max(this.ackedSent, acked);
+    }
   }
 
   private onDelivery(message: ChatMessage): void {
@@ -414,14 +426,21 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
         resend: false,
         sent: true,
         timer,
-        resolve,
+        resolve: (ack) => {
+          // Synchronous, like login: replayed messages follow this ack in the same read.
+          if (this.state === 'reconnecting') {
+            this.applySession(ack, false);
+            this.state = 'open';
+          }
+          resolve(ack);
+        },
         reject: (error) => resolve({ errno: error.errno ?? -1, code: error.code, errmsg: error.message }),
       });
       this.link?.send(
         JSON.stringify({ msgid: RESUME, v: 2, reqId, token: this.token, lastSeq: this.lastSeqValue }),
       );
     });
-    if (!reply || this.state !== 'reconnecting') {
+    if (!reply || (this.state !== 'reconnecting' && this.state !== 'open')) {
       this.link?.close();
       return false;
     }
@@ -435,9 +454,6 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
       this.link?.close();
       return false;
     }
-    this.token = reply.token as string;
-    this.ackedSent = Math.max(this.ackedSent, reply.ackedSeq as number);
-    this.state = 'open';
     this.startHeartbeat();
     for (const entry of this.pending.values()) if (!entry.sent || entry.resend) this.transmit(entry);
     this.emit('resumed');

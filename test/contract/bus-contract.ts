@@ -48,7 +48,10 @@ export function busContract(name: string, makeBuses: () => Promise<[MessageBus, 
       ]);
       await until(() => received.length === 3);
       expect(received.map((e) => e.type)).toEqual(['deliver', 'deliver', 'kick']);
-      expect(received[1]).toMatchObject({ seq: 2, message: { body: 'again', target: { kind: 'user', id: 2 } } });
+      expect(received[1]).toMatchObject({
+        seq: 2,
+        message: { body: 'again', target: { kind: 'user', id: 2 } },
+      });
     });
 
     it('does not deliver events for users nobody subscribed to', async () => {
@@ -67,7 +70,10 @@ export function busContract(name: string, makeBuses: () => Promise<[MessageBus, 
       await until(() => received.length === 1);
       await receiver.unsubscribe(2);
       await receiver.subscribe(4);
-      await sender.publish([{ type: 'kick', userId: 2, sessionId: 'gone' }, { type: 'kick', userId: 4, sessionId: 'marker' }]);
+      await sender.publish([
+        { type: 'kick', userId: 2, sessionId: 'gone' },
+        { type: 'kick', userId: 4, sessionId: 'marker' },
+      ]);
       await until(() => received.length === 2);
       expect(received.map((e) => (e.type === 'kick' ? e.sessionId : ''))).toEqual(['still', 'marker']);
     });

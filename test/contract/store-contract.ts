@@ -32,7 +32,11 @@ export function storeContract(name: string, makeStore: () => Promise<ChatStore>)
     describe('users', () => {
       it('assigns distinct ids and finds users by id and by name regardless of case', async () => {
         const user = await store.users.create('Dora-Ünïcode-名字', 'h');
-        expect(await store.users.findById(user.id)).toMatchObject({ id: user.id, name: 'Dora-Ünïcode-名字', passwordHash: 'h' });
+        expect(await store.users.findById(user.id)).toMatchObject({
+          id: user.id,
+          name: 'Dora-Ünïcode-名字',
+          passwordHash: 'h',
+        });
         expect((await store.users.findByName('dora-üNÏcode-名字'))?.id).toBe(user.id);
         expect(await store.users.findById(999_999_999)).toBeUndefined();
         expect(await store.users.findByName('nobody-here')).toBeUndefined();
@@ -78,14 +82,19 @@ export function storeContract(name: string, makeStore: () => Promise<ChatStore>)
         const [listed] = await store.groups.listForUser(bob);
         expect(listed).toMatchObject({ id: group.id, desc: 'desc' });
         expect(listed!.members).toEqual(
-          expect.arrayContaining([expect.objectContaining({ id: alice, role: 'creator' }), expect.objectContaining({ id: bob, role: 'normal' })]),
+          expect.arrayContaining([
+            expect.objectContaining({ id: alice, role: 'creator' }),
+            expect.objectContaining({ id: bob, role: 'normal' }),
+          ]),
         );
         expect(await store.groups.listForUser(carol)).toEqual([]);
       });
 
       it('refuses a taken group name with GROUP_EXISTS', async () => {
         await store.groups.create(alice, `dup-${alice}`, '');
-        await expect(store.groups.create(bob, `DUP-${alice}`, '')).rejects.toMatchObject({ code: 'GROUP_EXISTS' });
+        await expect(store.groups.create(bob, `DUP-${alice}`, '')).rejects.toMatchObject({
+          code: 'GROUP_EXISTS',
+        });
       });
 
       it('knows no missing group', async () => {
@@ -101,18 +110,34 @@ export function storeContract(name: string, makeStore: () => Promise<ChatStore>)
         expect(first.deliveries).toEqual([{ userId: bob, seq: 1 }]);
         expect(second.deliveries).toEqual([{ userId: bob, seq: 2 }]);
         expect(second.message.id).toBeGreaterThan(first.message.id);
-        expect(first.message).toMatchObject({ senderId: alice, body: 'one', clientTime: '2026-01-01 00:00:00', target: { kind: 'user', id: bob } });
+        expect(first.message).toMatchObject({
+          senderId: alice,
+          body: 'one',
+          clientTime: '2026-01-01 00:00:00',
+          target: { kind: 'user', id: bob },
+        });
         expect(first.message.senderName).toMatch(/^alice-/);
         expect(await store.messages.cursor(bob)).toEqual({ ackedSeq: 0, lastSeq: 2 });
       });
 
       it('fans a group message out to many inboxes in one append', async () => {
         const group = await store.groups.create(alice, `fan-${alice}`, '');
-        const result = await store.messages.append({ ...draft(alice, 0, 'hi all'), target: { kind: 'group', id: group.id } }, [bob, carol]);
-        expect(result.deliveries).toEqual(expect.arrayContaining([{ userId: bob, seq: 1 }, { userId: carol, seq: 1 }]));
+        const result = await store.messages.append(
+          { ...draft(alice, 0, 'hi all'), target: { kind: 'group', id: group.id } },
+          [bob, carol],
+        );
+        expect(result.deliveries).toEqual(
+          expect.arrayContaining([
+            { userId: bob, seq: 1 },
+            { userId: carol, seq: 1 },
+          ]),
+        );
         expect(result.message.groupName).toBe(`fan-${alice}`);
         const [entry] = await store.messages.readInbox(carol, 0, 10);
-        expect(entry).toMatchObject({ seq: 1, message: { body: 'hi all', target: { kind: 'group', id: group.id } } });
+        expect(entry).toMatchObject({
+          seq: 1,
+          message: { body: 'hi all', target: { kind: 'group', id: group.id } },
+        });
       });
 
       it('stores a resend with the same cmid once and returns the original', async () => {
@@ -157,25 +182,53 @@ export function storeContract(name: string, makeStore: () => Promise<ChatStore>)
         const ids: number[] = [];
         for (let i = 1; i <= 5; i++) {
           const from = i % 2 ? alice : bob;
-          ids.push((await store.messages.append(draft(from, from === alice ? bob : alice, `h${i}`), [from === alice ? bob : alice])).message.id);
+          ids.push(
+            (
+              await store.messages.append(draft(from, from === alice ? bob : alice, `h${i}`), [
+                from === alice ? bob : alice,
+              ])
+            ).message.id,
+          );
         }
         await store.messages.append(draft(alice, carol, 'not in this conversation'), [carol]);
-        const newest = await store.messages.history({ userId: bob, target: { kind: 'user', id: alice }, beforeId: undefined, limit: 2 });
+        const newest = await store.messages.history({
+          userId: bob,
+          target: { kind: 'user', id: alice },
+          beforeId: undefined,
+          limit: 2,
+        });
         expect(newest.map((m) => m.body)).toEqual(['h5', 'h4']);
-        const older = await store.messages.history({ userId: alice, target: { kind: 'user', id: bob }, beforeId: newest[1]!.id, limit: 10 });
+        const older = await store.messages.history({
+          userId: alice,
+          target: { kind: 'user', id: bob },
+          beforeId: newest[1]!.id,
+          limit: 10,
+        });
         expect(older.map((m) => m.body)).toEqual(['h3', 'h2', 'h1']);
       });
 
       it('returns group history', async () => {
         const group = await store.groups.create(alice, `hist-${alice}`, '');
-        await store.messages.append({ ...draft(alice, 0, 'g1'), target: { kind: 'group', id: group.id } }, []);
-        await store.messages.append({ ...draft(bob, 0, 'g2'), target: { kind: 'group', id: group.id } }, [alice]);
-        const history = await store.messages.history({ userId: carol, target: { kind: 'group', id: group.id }, beforeId: undefined, limit: 10 });
+        await store.messages.append(
+          { ...draft(alice, 0, 'g1'), target: { kind: 'group', id: group.id } },
+          [],
+        );
+        await store.messages.append({ ...draft(bob, 0, 'g2'), target: { kind: 'group', id: group.id } }, [
+          alice,
+        ]);
+        const history = await store.messages.history({
+          userId: carol,
+          target: { kind: 'group', id: group.id },
+          beforeId: undefined,
+          limit: 10,
+        });
         expect(history.map((m) => m.body)).toEqual(['g2', 'g1']);
       });
 
       it('allocates sequences without races under concurrent appends', async () => {
-        const sends = Array.from({ length: 50 }, (_, i) => store.messages.append(draft(i % 2 ? alice : carol, bob, `c${i}`), [bob]));
+        const sends = Array.from({ length: 50 }, (_, i) =>
+          store.messages.append(draft(i % 2 ? alice : carol, bob, `c${i}`), [bob]),
+        );
         const results = await Promise.all(sends);
         const seqs = results.map((r) => r.deliveries[0]!.seq).sort((x, y) => x - y);
         expect(seqs).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));

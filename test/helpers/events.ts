@@ -1,7 +1,11 @@
 import type { EventEmitter } from 'node:events';
 
 /** Resolves with the arguments of the next `event`, or rejects after timeoutMs. */
-export function once<T extends unknown[] = unknown[]>(emitter: EventEmitter, event: string, timeoutMs = 5000): Promise<T> {
+export function once<T extends unknown[] = unknown[]>(
+  emitter: EventEmitter,
+  event: string,
+  timeoutMs = 5000,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       emitter.off(event, listener);
@@ -16,7 +20,12 @@ export function once<T extends unknown[] = unknown[]>(emitter: EventEmitter, eve
 }
 
 /** Collects `count` emissions of `event`. */
-export function collect<T>(emitter: EventEmitter, event: string, count: number, timeoutMs = 10_000): Promise<T[]> {
+export function collect<T>(
+  emitter: EventEmitter,
+  event: string,
+  count: number,
+  timeoutMs = 10_000,
+): Promise<T[]> {
   const items: T[] = [];
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {

@@ -80,7 +80,9 @@ export class LineClient {
   waitClosed(timeoutMs = 5000): Promise<void> {
     return Promise.race([
       this.closedPromise,
-      new Promise<void>((_, reject) => setTimeout(() => reject(new Error('socket did not close')), timeoutMs).unref()),
+      new Promise<void>((_, reject) =>
+        setTimeout(() => reject(new Error('socket did not close')), timeoutMs).unref(),
+      ),
     ]);
   }
 

@@ -17,7 +17,10 @@ export interface FakeClient {
 }
 
 /** Real services on the embedded store, driven frame by frame without sockets. */
-export function protocolHarness(env: Record<string, string> = {}): { services: ChatServices; client(): FakeClient } {
+export function protocolHarness(env: Record<string, string> = {}): {
+  services: ChatServices;
+  client(): FakeClient;
+} {
   const config = loadConfig({ BCRYPT_COST: '4', LOG_LEVEL: 'silent', ...env });
   const logger = createLogger('silent');
   const services = buildServices(config, createPorts(config, systemClock), logger, systemClock);
@@ -30,7 +33,11 @@ export function protocolHarness(env: Record<string, string> = {}): { services: C
       const out = new FakeOutbound();
       const context = new ClientContext(out, services, logger);
       const send = async (frame: Record<string, unknown> | string) => {
-        await dispatcher.handleFrame(context, limits, typeof frame === 'string' ? frame : JSON.stringify(frame));
+        await dispatcher.handleFrame(
+          context,
+          limits,
+          typeof frame === 'string' ? frame : JSON.stringify(frame),
+        );
         // Let pushed deliveries (microtasks and store reads) land.
         await new Promise((resolve) => setImmediate(resolve));
         return out.take();

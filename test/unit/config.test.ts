@@ -20,7 +20,11 @@ describe('loadConfig', () => {
   });
 
   it('reads environment variables and lets CLI flags win', () => {
-    const config = loadConfig({ CHAT_PORT: '7000', NODE_ID: 'a1', SESSION_SECRET: 'x'.repeat(16) }, ['--chat-port', '7100', '--admin-port=9000']);
+    const config = loadConfig({ CHAT_PORT: '7000', NODE_ID: 'a1', SESSION_SECRET: 'x'.repeat(16) }, [
+      '--chat-port',
+      '7100',
+      '--admin-port=9000',
+    ]);
     expect(config.CHAT_PORT).toBe(7100);
     expect(config.ADMIN_PORT).toBe(9000);
     expect(config.NODE_ID).toBe('a1');
@@ -32,7 +36,9 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL/);
     expect(() => loadConfig({ MYSQL_URL: 'postgres://x' })).toThrow(/MYSQL_URL: must start with mysql:\/\//);
     expect(() => loadConfig({ SESSION_SECRET: 'short' })).toThrow(/SESSION_SECRET/);
-    expect(() => loadConfig({ OUTBOUND_MAX_BYTES: '10', OUTBOUND_HIGH_WATER_BYTES: '100' })).toThrow(/OUTBOUND_MAX_BYTES/);
+    expect(() => loadConfig({ OUTBOUND_MAX_BYTES: '10', OUTBOUND_HIGH_WATER_BYTES: '100' })).toThrow(
+      /OUTBOUND_MAX_BYTES/,
+    );
   });
 
   it('refuses unknown flags and flags without values', () => {

@@ -19,9 +19,17 @@ describe('memory store limits', () => {
     const a = await store.users.create('a', 'h');
     const b = await store.users.create('b', 'h');
     for (let i = 0; i < 40; i++) {
-      await store.messages.append({ senderId: a.id, target: { kind: 'user', id: b.id }, body: `m${i}`, clientTime: 't', cmid: null }, [b.id]);
+      await store.messages.append(
+        { senderId: a.id, target: { kind: 'user', id: b.id }, body: `m${i}`, clientTime: 't', cmid: null },
+        [b.id],
+      );
     }
-    const history = await store.messages.history({ userId: a.id, target: { kind: 'user', id: b.id }, beforeId: undefined, limit: 100 });
+    const history = await store.messages.history({
+      userId: a.id,
+      target: { kind: 'user', id: b.id },
+      beforeId: undefined,
+      limit: 100,
+    });
     expect(history.length).toBeLessThanOrEqual(15);
     expect(history[0]!.body).toBe('m39');
     // The inbox is not trimmed by the history limit: undelivered messages stay.

@@ -5,7 +5,8 @@ import { FrameDecoder, FrameTooLargeError } from '../../../src/net/frame-decoder
 function decodeChunks(chunks: (string | Buffer)[], max = 64 * 1024): string[] {
   const decoder = new FrameDecoder(max);
   const frames: string[] = [];
-  for (const chunk of chunks) decoder.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk), (f) => frames.push(f));
+  for (const chunk of chunks)
+    decoder.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk), (f) => frames.push(f));
   return frames;
 }
 
@@ -55,7 +56,10 @@ describe('FrameDecoder', () => {
   });
 
   it('ends a broken frame at a newline so it cannot swallow the next one', () => {
-    expect(decodeChunks(['{"msgid":1,"password":"unterminated\n', `${a}\n`])).toEqual(['{"msgid":1,"password":"unterminated', a]);
+    expect(decodeChunks(['{"msgid":1,"password":"unterminated\n', `${a}\n`])).toEqual([
+      '{"msgid":1,"password":"unterminated',
+      a,
+    ]);
   });
 
   it('holds an incomplete frame until the rest arrives', () => {
@@ -83,20 +87,27 @@ describe('FrameDecoder', () => {
   });
 
   it('yields the same frames for any split of a stream of random messages', () => {
-    const message = fc.record({ msgid: fc.integer(), msg: fc.string({ unit: 'grapheme', maxLength: 40 }) }).map((m) => JSON.stringify(m));
+    const message = fc
+      .record({ msgid: fc.integer(), msg: fc.string({ unit: 'grapheme', maxLength: 40 }) })
+      .map((m) => JSON.stringify(m));
     fc.assert(
-      fc.property(fc.array(message, { minLength: 1, maxLength: 8 }), fc.array(fc.nat(), { maxLength: 10 }), fc.constantFrom('\n', '\0', ''), (messages, cuts, delimiter) => {
-        const bytes = Buffer.from(messages.join(delimiter) + delimiter);
-        const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((x, y) => x - y);
-        const chunks: Buffer[] = [];
-        let last = 0;
-        for (const p of points) {
-          chunks.push(bytes.subarray(last, p));
-          last = p;
-        }
-        chunks.push(bytes.subarray(last));
-        expect(decodeChunks(chunks)).toEqual(messages);
-      }),
+      fc.property(
+        fc.array(message, { minLength: 1, maxLength: 8 }),
+        fc.array(fc.nat(), { maxLength: 10 }),
+        fc.constantFrom('\n', '\0', ''),
+        (messages, cuts, delimiter) => {
+          const bytes = Buffer.from(messages.join(delimiter) + delimiter);
+          const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((x, y) => x - y);
+          const chunks: Buffer[] = [];
+          let last = 0;
+          for (const p of points) {
+            chunks.push(bytes.subarray(last, p));
+            last = p;
+          }
+          chunks.push(bytes.subarray(last));
+          expect(decodeChunks(chunks)).toEqual(messages);
+        },
+      ),
     );
   });
 });

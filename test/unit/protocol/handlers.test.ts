@@ -10,7 +10,10 @@ async function registered(client: FakeClient, name: string): Promise<number> {
   return reply.id as number;
 }
 
-async function loggedInV2(harness: Harness, name: string): Promise<{ client: FakeClient; id: number; token: string }> {
+async function loggedInV2(
+  harness: Harness,
+  name: string,
+): Promise<{ client: FakeClient; id: number; token: string }> {
   const client = harness.client();
   const id = await registered(client, name);
   const reply = await client.ask({ msgid: MsgId.LOGIN, v: 2, id, password: 'pw', reqId: 'l' });
@@ -53,10 +56,23 @@ describe('register and login', () => {
 
   it('registers (v1 shape), refuses a taken name with errno 1, empty names and long passwords', async () => {
     const client = harness.client();
-    expect(await client.ask({ msgid: MsgId.REG, name: 'alice', password: 'pw' })).toEqual({ msgid: MsgId.REG_ACK, errno: 0, id: 1 });
-    expect(await client.ask({ msgid: MsgId.REG, name: 'ALICE', password: 'pw' })).toMatchObject({ errno: 1, code: 'USER_EXISTS' });
-    expect(await client.ask({ msgid: MsgId.REG, name: '', password: 'pw' })).toMatchObject({ errno: 1, code: 'BAD_MESSAGE' });
-    expect(await client.ask({ msgid: MsgId.REG, name: 'bob', password: 'x'.repeat(73) })).toMatchObject({ errno: 1, code: 'BAD_MESSAGE' });
+    expect(await client.ask({ msgid: MsgId.REG, name: 'alice', password: 'pw' })).toEqual({
+      msgid: MsgId.REG_ACK,
+      errno: 0,
+      id: 1,
+    });
+    expect(await client.ask({ msgid: MsgId.REG, name: 'ALICE', password: 'pw' })).toMatchObject({
+      errno: 1,
+      code: 'USER_EXISTS',
+    });
+    expect(await client.ask({ msgid: MsgId.REG, name: '', password: 'pw' })).toMatchObject({
+      errno: 1,
+      code: 'BAD_MESSAGE',
+    });
+    expect(await client.ask({ msgid: MsgId.REG, name: 'bob', password: 'x'.repeat(73) })).toMatchObject({
+      errno: 1,
+      code: 'BAD_MESSAGE',
+    });
   });
 
   it('logs in v1 with the ancestor ack shape and errno 1 on bad credentials', async () => {
@@ -69,7 +85,12 @@ describe('register and login', () => {
       code: 'AUTH_BAD_CREDENTIALS',
     });
     expect(await client.ask({ msgid: MsgId.LOGIN, id: 999, password: 'pw' })).toMatchObject({ errno: 1 });
-    expect(await client.ask({ msgid: MsgId.LOGIN, id, password: 'pw' })).toEqual({ errno: 0, id, msgid: MsgId.LOGIN_ACK, name: 'alice' });
+    expect(await client.ask({ msgid: MsgId.LOGIN, id, password: 'pw' })).toEqual({
+      errno: 0,
+      id,
+      msgid: MsgId.LOGIN_ACK,
+      name: 'alice',
+    });
   });
 
   it('logs in v2 by name (any case) and returns a token and the inbox cursor', async () => {
@@ -83,13 +104,16 @@ describe('register and login', () => {
   it('rate-limits repeated failures per account', async () => {
     const client = harness.client();
     const id = await registered(client, 'victim');
-    for (let i = 0; i < 10; i++) expect(await client.ask({ msgid: MsgId.LOGIN, id, password: 'bad' })).toMatchObject({ errno: 1 });
-    expect(await client.ask({ msgid: MsgId.LOGIN, id, password: 'pw' })).toMatchObject({ code: 'RATE_LIMITED' });
+    for (let i = 0; i < 10; i++)
+      expect(await client.ask({ msgid: MsgId.LOGIN, id, password: 'bad' })).toMatchObject({ errno: 1 });
+    expect(await client.ask({ msgid: MsgId.LOGIN, id, password: 'pw' })).toMatchObject({
+      code: 'RATE_LIMITED',
+    });
   });
 });
 
 describe('identity comes from the login', () => {
-  it('refuses requests that claim another user id, including someone else\'s logout', async () => {
+  it("refuses requests that claim another user id, including someone else's logout", async () => {
     const harness = protocolHarness();
     const { client, id } = await loggedInV2(harness, 'alice');
     const bob = await loggedInV2(harness, 'bob');
@@ -108,8 +132,16 @@ describe('identity comes from the login', () => {
     const harness = protocolHarness();
     const alice = await loggedInV2(harness, 'alice');
     const bob = await loggedInV2(harness, 'bob');
-    await alice.client.send({ msgid: MsgId.ONE_CHAT, id: alice.id, name: 'not-alice', toid: bob.id, msg: 'hi' });
-    expect(bob.client.out.take()).toEqual([expect.objectContaining({ msgid: MsgId.ONE_CHAT, id: alice.id, name: 'alice', msg: 'hi', seq: 1 })]);
+    await alice.client.send({
+      msgid: MsgId.ONE_CHAT,
+      id: alice.id,
+      name: 'not-alice',
+      toid: bob.id,
+      msg: 'hi',
+    });
+    expect(bob.client.out.take()).toEqual([
+      expect.objectContaining({ msgid: MsgId.ONE_CHAT, id: alice.id, name: 'alice', msg: 'hi', seq: 1 }),
+    ]);
   });
 });
 
@@ -124,9 +156,17 @@ describe('chat, friends and groups (v2 replies)', () => {
   });
 
   it('acks a 1:1 send with the server id and delivers it with a sequence number', async () => {
-    const [ack] = await alice.client.send({ msgid: MsgId.ONE_CHAT, toid: bob.id, msg: 'hello', cmid: 'c1', reqId: 1 });
+    const [ack] = await alice.client.send({
+      msgid: MsgId.ONE_CHAT,
+      toid: bob.id,
+      msg: 'hello',
+      cmid: 'c1',
+      reqId: 1,
+    });
     expect(ack).toMatchObject({ msgid: MsgId.ACK, re: MsgId.ONE_CHAT, reqId: 1, mid: expect.any(Number) });
-    expect(bob.client.out.take()).toEqual([expect.objectContaining({ mid: ack!.mid, seq: 1, toid: bob.id, msg: 'hello' })]);
+    expect(bob.client.out.take()).toEqual([
+      expect.objectContaining({ mid: ack!.mid, seq: 1, toid: bob.id, msg: 'hello' }),
+    ]);
   });
 
   it('stores a resend with the same cmid once and acks it with the same id', async () => {
@@ -137,17 +177,34 @@ describe('chat, friends and groups (v2 replies)', () => {
   });
 
   it('refuses chat to a missing user and empty or oversized messages', async () => {
-    expect(await alice.client.ask({ msgid: MsgId.ONE_CHAT, toid: 999, msg: 'x' })).toMatchObject({ code: 'USER_NOT_FOUND' });
-    expect(await alice.client.ask({ msgid: MsgId.ONE_CHAT, toid: bob.id, msg: '' })).toMatchObject({ code: 'BAD_MESSAGE' });
-    expect(await alice.client.ask({ msgid: MsgId.ONE_CHAT, toid: bob.id, msg: 'x'.repeat(8001) })).toMatchObject({ code: 'BAD_MESSAGE' });
+    expect(await alice.client.ask({ msgid: MsgId.ONE_CHAT, toid: 999, msg: 'x' })).toMatchObject({
+      code: 'USER_NOT_FOUND',
+    });
+    expect(await alice.client.ask({ msgid: MsgId.ONE_CHAT, toid: bob.id, msg: '' })).toMatchObject({
+      code: 'BAD_MESSAGE',
+    });
+    expect(
+      await alice.client.ask({ msgid: MsgId.ONE_CHAT, toid: bob.id, msg: 'x'.repeat(8001) }),
+    ).toMatchObject({ code: 'BAD_MESSAGE' });
   });
 
   it('makes friendship mutual and reports self, missing and repeated adds', async () => {
-    expect(await alice.client.ask({ msgid: MsgId.ADD_FRIEND, friendid: bob.id })).toMatchObject({ msgid: MsgId.ACK, re: MsgId.ADD_FRIEND });
-    expect(await alice.client.ask({ msgid: MsgId.ADD_FRIEND, friendid: bob.id })).toMatchObject({ code: 'ALREADY_FRIENDS' });
-    expect(await bob.client.ask({ msgid: MsgId.ADD_FRIEND, friendid: alice.id })).toMatchObject({ code: 'ALREADY_FRIENDS' });
-    expect(await alice.client.ask({ msgid: MsgId.ADD_FRIEND, friendid: alice.id })).toMatchObject({ code: 'SELF_FRIEND' });
-    expect(await alice.client.ask({ msgid: MsgId.ADD_FRIEND, friendid: 999 })).toMatchObject({ code: 'USER_NOT_FOUND' });
+    expect(await alice.client.ask({ msgid: MsgId.ADD_FRIEND, friendid: bob.id })).toMatchObject({
+      msgid: MsgId.ACK,
+      re: MsgId.ADD_FRIEND,
+    });
+    expect(await alice.client.ask({ msgid: MsgId.ADD_FRIEND, friendid: bob.id })).toMatchObject({
+      code: 'ALREADY_FRIENDS',
+    });
+    expect(await bob.client.ask({ msgid: MsgId.ADD_FRIEND, friendid: alice.id })).toMatchObject({
+      code: 'ALREADY_FRIENDS',
+    });
+    expect(await alice.client.ask({ msgid: MsgId.ADD_FRIEND, friendid: alice.id })).toMatchObject({
+      code: 'SELF_FRIEND',
+    });
+    expect(await alice.client.ask({ msgid: MsgId.ADD_FRIEND, friendid: 999 })).toMatchObject({
+      code: 'USER_NOT_FOUND',
+    });
     expect(await bob.client.ask({ msgid: MsgId.FRIEND_LIST })).toMatchObject({
       msgid: MsgId.FRIEND_LIST_ACK,
       friends: [{ id: alice.id, name: 'alice', online: true }],
@@ -156,15 +213,42 @@ describe('chat, friends and groups (v2 replies)', () => {
 
   it('creates, joins and lists groups; only members chat; fan-out skips the sender', async () => {
     const created = await alice.client.ask({ msgid: MsgId.CREATE_GROUP, groupname: 'g', groupdesc: 'd' });
-    expect(created).toMatchObject({ msgid: MsgId.ACK, re: MsgId.CREATE_GROUP, groupid: expect.any(Number), groupname: 'g' });
+    expect(created).toMatchObject({
+      msgid: MsgId.ACK,
+      re: MsgId.CREATE_GROUP,
+      groupid: expect.any(Number),
+      groupname: 'g',
+    });
     const groupid = created.groupid as number;
-    expect(await alice.client.ask({ msgid: MsgId.CREATE_GROUP, groupname: 'G' })).toMatchObject({ code: 'GROUP_EXISTS' });
-    expect(await bob.client.ask({ msgid: MsgId.GROUP_CHAT, groupid, msg: 'let me in' })).toMatchObject({ code: 'NOT_MEMBER' });
-    expect(await bob.client.ask({ msgid: MsgId.ADD_GROUP, groupid: 999 })).toMatchObject({ code: 'GROUP_NOT_FOUND' });
-    expect(await bob.client.ask({ msgid: MsgId.ADD_GROUP, groupid })).toMatchObject({ msgid: MsgId.ACK, groupid });
-    expect(await bob.client.ask({ msgid: MsgId.ADD_GROUP, groupid })).toMatchObject({ code: 'ALREADY_MEMBER' });
-    expect(await bob.client.ask({ msgid: MsgId.GROUP_CHAT, groupid, msg: 'hi group' })).toMatchObject({ msgid: MsgId.ACK });
-    expect(alice.client.out.take()).toEqual([expect.objectContaining({ msgid: MsgId.GROUP_CHAT, groupid, groupname: 'g', id: bob.id, msg: 'hi group', seq: 1 })]);
+    expect(await alice.client.ask({ msgid: MsgId.CREATE_GROUP, groupname: 'G' })).toMatchObject({
+      code: 'GROUP_EXISTS',
+    });
+    expect(await bob.client.ask({ msgid: MsgId.GROUP_CHAT, groupid, msg: 'let me in' })).toMatchObject({
+      code: 'NOT_MEMBER',
+    });
+    expect(await bob.client.ask({ msgid: MsgId.ADD_GROUP, groupid: 999 })).toMatchObject({
+      code: 'GROUP_NOT_FOUND',
+    });
+    expect(await bob.client.ask({ msgid: MsgId.ADD_GROUP, groupid })).toMatchObject({
+      msgid: MsgId.ACK,
+      groupid,
+    });
+    expect(await bob.client.ask({ msgid: MsgId.ADD_GROUP, groupid })).toMatchObject({
+      code: 'ALREADY_MEMBER',
+    });
+    expect(await bob.client.ask({ msgid: MsgId.GROUP_CHAT, groupid, msg: 'hi group' })).toMatchObject({
+      msgid: MsgId.ACK,
+    });
+    expect(alice.client.out.take()).toEqual([
+      expect.objectContaining({
+        msgid: MsgId.GROUP_CHAT,
+        groupid,
+        groupname: 'g',
+        id: bob.id,
+        msg: 'hi group',
+        seq: 1,
+      }),
+    ]);
     expect(bob.client.out.take()).toEqual([]);
     const list = await bob.client.ask({ msgid: MsgId.GROUP_LIST });
     expect(list).toMatchObject({ groups: [{ id: groupid, groupname: 'g', groupdesc: 'd' }] });
@@ -175,12 +259,17 @@ describe('chat, friends and groups (v2 replies)', () => {
   });
 
   it('looks users up by name', async () => {
-    expect(await alice.client.ask({ msgid: MsgId.USER_LOOKUP, name: 'BOB' })).toMatchObject({ user: { id: bob.id, name: 'bob', online: true } });
-    expect(await alice.client.ask({ msgid: MsgId.USER_LOOKUP, name: 'nobody' })).toMatchObject({ code: 'USER_NOT_FOUND' });
+    expect(await alice.client.ask({ msgid: MsgId.USER_LOOKUP, name: 'BOB' })).toMatchObject({
+      user: { id: bob.id, name: 'bob', online: true },
+    });
+    expect(await alice.client.ask({ msgid: MsgId.USER_LOOKUP, name: 'nobody' })).toMatchObject({
+      code: 'USER_NOT_FOUND',
+    });
   });
 
   it('returns history newest first with paging and refuses group history to non-members', async () => {
-    for (let i = 1; i <= 3; i++) await alice.client.send({ msgid: MsgId.ONE_CHAT, toid: bob.id, msg: `m${i}` });
+    for (let i = 1; i <= 3; i++)
+      await alice.client.send({ msgid: MsgId.ONE_CHAT, toid: bob.id, msg: `m${i}` });
     bob.client.out.take();
     const page = await bob.client.ask({ msgid: MsgId.HISTORY, with: alice.id, limit: 2 });
     expect(page).toMatchObject({ msgid: MsgId.HISTORY_ACK, more: true });
@@ -190,31 +279,52 @@ describe('chat, friends and groups (v2 replies)', () => {
     expect(older).toMatchObject({ more: false, messages: [{ msg: 'm1' }] });
     const { groupid } = await alice.client.ask({ msgid: MsgId.CREATE_GROUP, groupname: 'private' });
     expect(await bob.client.ask({ msgid: MsgId.HISTORY, groupid })).toMatchObject({ code: 'NOT_MEMBER' });
-    expect(await bob.client.ask({ msgid: MsgId.HISTORY, groupid, with: 1 })).toMatchObject({ code: 'BAD_MESSAGE' });
+    expect(await bob.client.ask({ msgid: MsgId.HISTORY, groupid, with: 1 })).toMatchObject({
+      code: 'BAD_MESSAGE',
+    });
   });
 
   it('syncs inbox pages and records acks', async () => {
-    for (let i = 1; i <= 5; i++) await alice.client.send({ msgid: MsgId.ONE_CHAT, toid: bob.id, msg: `s${i}` });
+    for (let i = 1; i <= 5; i++)
+      await alice.client.send({ msgid: MsgId.ONE_CHAT, toid: bob.id, msg: `s${i}` });
     bob.client.out.take();
     const page = await bob.client.ask({ msgid: MsgId.SYNC, after: 1, limit: 2 });
     expect(page).toMatchObject({ msgid: MsgId.SYNC_ACK, lastSeq: 5, more: true });
     expect((page.messages as { seq: number }[]).map((m) => m.seq)).toEqual([2, 3]);
-    expect(await bob.client.ask({ msgid: MsgId.INBOX_ACK, seq: 4 })).toMatchObject({ msgid: MsgId.ACK, re: MsgId.INBOX_ACK, seq: 4 });
+    expect(await bob.client.ask({ msgid: MsgId.INBOX_ACK, seq: 4 })).toMatchObject({
+      msgid: MsgId.ACK,
+      re: MsgId.INBOX_ACK,
+      seq: 4,
+    });
     await harness.services.sessions.get(bob.id)!.acks.flush();
     expect(await harness.services.messages.cursor(bob.id)).toEqual({ ackedSeq: 4, lastSeq: 5 });
   });
 
   it('answers ping with pong', async () => {
-    expect(await alice.client.ask({ msgid: MsgId.PING, reqId: 'p' })).toMatchObject({ msgid: MsgId.PONG, reqId: 'p', ts: expect.any(Number) });
+    expect(await alice.client.ask({ msgid: MsgId.PING, reqId: 'p' })).toMatchObject({
+      msgid: MsgId.PONG,
+      reqId: 'p',
+      ts: expect.any(Number),
+    });
   });
 
   it('logs out, revoking the token; the connection can log in again', async () => {
-    expect(await alice.client.ask({ msgid: MsgId.LOGINOUT })).toMatchObject({ msgid: MsgId.ACK, re: MsgId.LOGINOUT });
+    expect(await alice.client.ask({ msgid: MsgId.LOGINOUT })).toMatchObject({
+      msgid: MsgId.ACK,
+      re: MsgId.LOGINOUT,
+    });
     expect(harness.services.sessions.get(alice.id)).toBeUndefined();
-    expect(await alice.client.ask({ msgid: MsgId.ONE_CHAT, toid: bob.id, msg: 'x' })).toMatchObject({ code: 'NOT_LOGGED_IN' });
+    expect(await alice.client.ask({ msgid: MsgId.ONE_CHAT, toid: bob.id, msg: 'x' })).toMatchObject({
+      code: 'NOT_LOGGED_IN',
+    });
     const other = harness.client();
-    expect(await other.ask({ msgid: MsgId.RESUME, v: 2, token: alice.token, lastSeq: 0 })).toMatchObject({ msgid: MsgId.RESUME_ACK, code: 'TOKEN_INVALID' });
-    expect(await alice.client.ask({ msgid: MsgId.LOGIN, v: 2, id: alice.id, password: 'pw' })).toMatchObject({ errno: 0 });
+    expect(await other.ask({ msgid: MsgId.RESUME, v: 2, token: alice.token, lastSeq: 0 })).toMatchObject({
+      msgid: MsgId.RESUME_ACK,
+      code: 'TOKEN_INVALID',
+    });
+    expect(await alice.client.ask({ msgid: MsgId.LOGIN, v: 2, id: alice.id, password: 'pw' })).toMatchObject({
+      errno: 0,
+    });
   });
 });
 
@@ -223,8 +333,12 @@ describe('sessions', () => {
     const harness = protocolHarness();
     const first = await loggedInV2(harness, 'alice');
     const second = harness.client();
-    expect(await second.ask({ msgid: MsgId.LOGIN, v: 2, id: first.id, password: 'pw' })).toMatchObject({ errno: 0 });
-    expect(first.client.out.take()).toEqual([expect.objectContaining({ msgid: MsgId.KICKED, code: 'KICKED' })]);
+    expect(await second.ask({ msgid: MsgId.LOGIN, v: 2, id: first.id, password: 'pw' })).toMatchObject({
+      errno: 0,
+    });
+    expect(first.client.out.take()).toEqual([
+      expect.objectContaining({ msgid: MsgId.KICKED, code: 'KICKED' }),
+    ]);
     expect(first.client.out.closeReason).toBe('KICKED');
     expect(harness.services.sessions.get(first.id)?.sink.sessionId).toBe(second.context.session?.sessionId);
   });
@@ -243,14 +357,24 @@ describe('sessions', () => {
     const harness = protocolHarness();
     const alice = await loggedInV2(harness, 'alice');
     const bob = await loggedInV2(harness, 'bob');
-    for (let i = 1; i <= 3; i++) await alice.client.send({ msgid: MsgId.ONE_CHAT, toid: bob.id, msg: `r${i}` });
+    for (let i = 1; i <= 3; i++)
+      await alice.client.send({ msgid: MsgId.ONE_CHAT, toid: bob.id, msg: `r${i}` });
     bob.client.out.close('CLIENT_CLOSED');
     await bob.client.context.endSession();
     const again = harness.client();
     const replies = await again.send({ msgid: MsgId.RESUME, v: 2, token: bob.token, lastSeq: 1, reqId: 'r' });
-    expect(replies[0]).toMatchObject({ msgid: MsgId.RESUME_ACK, errno: 0, id: bob.id, reqId: 'r', ackedSeq: 1, lastSeq: 3 });
+    expect(replies[0]).toMatchObject({
+      msgid: MsgId.RESUME_ACK,
+      errno: 0,
+      id: bob.id,
+      reqId: 'r',
+      ackedSeq: 1,
+      lastSeq: 3,
+    });
     expect(replies.slice(1).map((m) => m.seq)).toEqual([2, 3]);
-    expect(await again.ask({ msgid: MsgId.RESUME, v: 2, token: 'forged.token', lastSeq: 0 })).toMatchObject({ code: 'TOKEN_INVALID' });
+    expect(await again.ask({ msgid: MsgId.RESUME, v: 2, token: 'forged.token', lastSeq: 0 })).toMatchObject({
+      code: 'TOKEN_INVALID',
+    });
   });
 
   it('v1 login puts offline messages in offlinemsg (JSON strings) and counts them delivered', async () => {
@@ -259,15 +383,22 @@ describe('sessions', () => {
     const bobClient = harness.client();
     const bobId = await registered(bobClient, 'bob');
     await alice.client.send({ msgid: MsgId.ADD_FRIEND, friendid: bobId });
-    for (let i = 1; i <= 3; i++) await alice.client.send({ msgid: MsgId.ONE_CHAT, toid: bobId, msg: `o${i}`, time: 't' });
+    for (let i = 1; i <= 3; i++)
+      await alice.client.send({ msgid: MsgId.ONE_CHAT, toid: bobId, msg: `o${i}`, time: 't' });
     const [ack, ...rest] = await bobClient.send({ msgid: MsgId.LOGIN, id: bobId, password: 'pw' });
-    expect(ack).toMatchObject({ msgid: MsgId.LOGIN_ACK, errno: 0, friends: [JSON.stringify({ id: alice.id, name: 'alice', state: 'online' })] });
+    expect(ack).toMatchObject({
+      msgid: MsgId.LOGIN_ACK,
+      errno: 0,
+      friends: [JSON.stringify({ id: alice.id, name: 'alice', state: 'online' })],
+    });
     expect((ack!.offlinemsg as string[]).map((s) => JSON.parse(s) as unknown)).toEqual([
       { id: alice.id, msg: 'o1', msgid: MsgId.ONE_CHAT, name: 'alice', time: 't', toid: bobId },
       { id: alice.id, msg: 'o2', msgid: MsgId.ONE_CHAT, name: 'alice', time: 't', toid: bobId },
     ]);
     // The rest of the backlog follows as ordinary messages, in the v1 shape (no seq).
-    expect(rest).toEqual([{ id: alice.id, msg: 'o3', msgid: MsgId.ONE_CHAT, name: 'alice', time: 't', toid: bobId }]);
+    expect(rest).toEqual([
+      { id: alice.id, msg: 'o3', msgid: MsgId.ONE_CHAT, name: 'alice', time: 't', toid: bobId },
+    ]);
     await harness.services.sessions.get(bobId)!.acks.flush();
     expect(await harness.services.messages.cursor(bobId)).toEqual({ ackedSeq: 3, lastSeq: 3 });
   });

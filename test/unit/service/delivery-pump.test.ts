@@ -35,12 +35,22 @@ class RecordingSink implements SessionSink {
   }
 }
 
-async function setup(count: number): Promise<{ store: ChatStore; userId: number; entries: InboxEntry[]; send: (body: string) => Promise<InboxEntry> }> {
+async function setup(
+  count: number,
+): Promise<{
+  store: ChatStore;
+  userId: number;
+  entries: InboxEntry[];
+  send: (body: string) => Promise<InboxEntry>;
+}> {
   const store = createMemoryStore(systemClock, 1000);
   const sender = await store.users.create('sender', 'h');
   const user = await store.users.create('user', 'h');
   const send = async (body: string): Promise<InboxEntry> => {
-    const r = await store.messages.append({ senderId: sender.id, target: { kind: 'user', id: user.id }, body, clientTime: 't', cmid: null }, [user.id]);
+    const r = await store.messages.append(
+      { senderId: sender.id, target: { kind: 'user', id: user.id }, body, clientTime: 't', cmid: null },
+      [user.id],
+    );
     return { seq: r.deliveries[0]!.seq, message: r.message };
   };
   const entries: InboxEntry[] = [];
@@ -112,7 +122,11 @@ describe('DeliveryPump', () => {
     const { store, userId } = await setup(3);
     const sink = new RecordingSink();
     const flushed: number[] = [];
-    const pump = new DeliveryPump(userId, sink, store.messages, { pageSize: 10, onFlushed: (seq) => flushed.push(seq), onError: () => {} });
+    const pump = new DeliveryPump(userId, sink, store.messages, {
+      pageSize: 10,
+      onFlushed: (seq) => flushed.push(seq),
+      onError: () => {},
+    });
     pump.start(0);
     await sink.reached(3);
     expect(flushed).toEqual([1, 2, 3]);
@@ -128,7 +142,11 @@ describe('DeliveryPump', () => {
       readInbox: (u: number, after: number, limit: number) =>
         failures-- > 0 ? Promise.reject(new Error('db down')) : store.messages.readInbox(u, after, limit),
     };
-    const pump = new DeliveryPump(userId, sink, flaky, { pageSize: 10, onError: (e) => errors.push(e), retryDelayMs: 5 });
+    const pump = new DeliveryPump(userId, sink, flaky, {
+      pageSize: 10,
+      onError: (e) => errors.push(e),
+      retryDelayMs: 5,
+    });
     pump.start(0);
     await sink.reached(2);
     expect(errors).toHaveLength(1);
