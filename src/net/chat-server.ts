@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
@@ -33,7 +34,12 @@ const KEEPALIVE_DELAY_MS = 60_000;
  * head (a WebSocket upgrade to /ws) goes to `ws`, anything else is a JSON stream. So one Nginx stream
  * VIP carries TCP and WebSocket clients alike.
  */
-export class ChatServer {
+export interface ChatServerEvents {
+  /** A client connection closed; `reason` is CLIENT_CLOSED or an error catalog code. */
+  'connection-closed': [{ reason: CloseReason; transport: 'tcp' | 'ws' }];
+}
+
+export class ChatServer extends EventEmitter<ChatServerEvents> {
   private readonly server: Server;
   private readonly wss: WebSocketServer;
   private readonly dispatcher = new Dispatcher();
@@ -47,6 +53,7 @@ export class ChatServer {
     private readonly options: ChatServerOptions,
     private readonly logger: Logger,
   ) {
+    super();
     this.server = createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: KEEPALIVE_DELAY_MS });
     this.server.on('connection', (socket) => this.onSocket(socket));
     this.server.on('error', (error) => this.logger.error({ err: error }, 'chat listener error'));
@@ -187,5 +194,6 @@ export class ChatServer {
   private onClosed(connection: Connection, reason: CloseReason): void {
     this.connections.delete(connection);
     this.closeReasons[reason] = (this.closeReasons[reason] ?? 0) + 1;
+    this.emit('connection-closed', { reason, transport: connection.kind });
   }
 }

@@ -35,9 +35,7 @@ class RecordingSink implements SessionSink {
   }
 }
 
-async function setup(
-  count: number,
-): Promise<{
+async function setup(count: number): Promise<{
   store: ChatStore;
   userId: number;
   entries: InboxEntry[];
