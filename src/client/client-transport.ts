@@ -53,11 +53,20 @@ function openTcp(endpoint: Endpoint, events: LinkEvents): Promise<ClientLink> {
     socket.once('connect', () => {
       clearTimeout(timer);
       socket.on('close', () => events.closed());
-      resolve({
-        send: (text) => socket.write(`${text}\n`),
-        close: () => socket.destroy(),
-        buffered: () => socket.writableLength,
-      });
+      let corked = false;
+      const send = (text: string): void => {
+        // Sends within one tick share one syscall.
+        if (!corked) {
+          corked = true;
+          socket.cork();
+          process.nextTick(() => {
+            corked = false;
+            socket.uncork();
+          });
+        }
+        socket.write(`${text}\n`);
+      };
+      resolve({ send, close: () => socket.destroy(), buffered: () => socket.writableLength });
     });
     socket.once('error', (error) => {
       clearTimeout(timer);

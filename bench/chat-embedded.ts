@@ -1,0 +1,184 @@
+/**
+ * Benchmark (not a test): one embedded Parley node in its own process, driven over loopback by many v2
+ * clients. Prints delivered msgs/s, delivery latency percentiles, lost/duplicated/reordered counts, and the
+ * time for every client to resume after all connections drop at once.
+ *
+ *   npm run bench:chat -- --clients 1000 --seconds 10 --inflight 2 --transport tcp
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { ParleyClient, type ChatMessage } from '../src/client/parley-client.js';
+
+const { values } = parseArgs({
+  options: {
+    clients: { type: 'string', default: '1000' },
+    seconds: { type: 'string', default: '10' },
+    inflight: { type: 'string', default: '2' },
+    transport: { type: 'string', default: 'tcp' },
+    'login-concurrency': { type: 'string', default: '100' },
+    'bcrypt-cost': { type: 'string', default: '4' },
+    /** Extra node flags for the server process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof". */
+    'server-node-args': { type: 'string', default: '' },
+  },
+});
+const clientCount = Number(values.clients);
+const seconds = Number(values.seconds);
+const inflight = Number(values.inflight);
+const transport = values.transport === 'ws' ? 'ws' : 'tcp';
+const loginConcurrency = Number(values['login-concurrency']);
+
+async function startServer(): Promise<{ port: number; stop: () => Promise<void> }> {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const nodeArgs = values['server-node-args'].split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
+    cwd: root,
+    env: {
+      ...process.env,
+      CHAT_HOST: '127.0.0.1',
+      CHAT_PORT: '0',
+      ADMIN_PORT: '0',
+      LOG_LEVEL: 'info',
+      BCRYPT_COST: values['bcrypt-cost'],
+      LOGIN_BURST: '1000',
+      LOGIN_RATE_PER_S: '1000',
+      SESSION_SECRET: 'bench-secret-0123456789',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /"chat":"[^"]*:(\d+)"/.exec(out);
+      if (match) resolve(Number(match[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`server exited ${code}: ${out}`)));
+  });
+  return {
+    port,
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  return sorted.length === 0
+    ? NaN
+    : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+async function inBatches<T>(items: T[], size: number, fn: (item: T) => Promise<void>): Promise<void> {
+  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
+}
+
+async function main(): Promise<void> {
+  const server = await startServer();
+  const clients = Array.from(
+    { length: clientCount },
+    () =>
+      new ParleyClient({
+        host: '127.0.0.1',
+        port: server.port,
+        transport,
+        backoffMinMs: 50,
+        backoffMaxMs: 2000,
+        requestTimeoutMs: 60_000,
+      }),
+  );
+  const loginStart = performance.now();
+  await inBatches(clients, loginConcurrency, async (client) => {
+    await client.connect();
+    const name = `bench-${Math.random().toString(36).slice(2)}`;
+    await client.register(name, 'pw');
+    await client.login({ name }, 'pw');
+  });
+  const loginSeconds = (performance.now() - loginStart) / 1000;
+
+  // Pairs: client i sends to client i^1. Each body carries the sender's counter and send time.
+  const expectedNext = new Map<number, number>();
+  let delivered = 0;
+  let duplicates = 0;
+  let reordered = 0;
+  const latencies: number[] = [];
+  let measuring = true;
+  const sentBy = new Array<number>(clientCount).fill(0);
+  for (const client of clients) {
+    client.on('message', (m: ChatMessage) => {
+      const [counter, sentAt] = m.msg.split(':').map(Number) as [number, number];
+      const expected = expectedNext.get(m.from.id) ?? 0;
+      if (counter < expected) duplicates++;
+      else {
+        if (counter > expected) reordered++;
+        expectedNext.set(m.from.id, counter + 1);
+      }
+      delivered++;
+      if (measuring) latencies.push(performance.now() - sentAt);
+    });
+  }
+  const deadline = performance.now() + seconds * 1000;
+  const chatStart = performance.now();
+  const senders = clients.map(async (client, i) => {
+    const peer = clients[i ^ 1]!.user!.id;
+    const lanes = Array.from({ length: inflight }, async () => {
+      while (performance.now() < deadline) {
+        const n = sentBy[i]!++;
+        await client.sendTo(peer, `${n}:${performance.now()}`);
+      }
+    });
+    await Promise.all(lanes);
+  });
+  await Promise.all(senders);
+  const chatSeconds = (performance.now() - chatStart) / 1000;
+  const totalSent = sentBy.reduce((a, b) => a + b, 0);
+  // Drain: wait until every acked message arrived (bounded).
+  const drainUntil = performance.now() + 10_000;
+  while (delivered < totalSent && performance.now() < drainUntil) await new Promise((r) => setTimeout(r, 20));
+  measuring = false;
+  const sorted = Float64Array.from(latencies).sort();
+
+  // Reconnect storm: every connection drops at once; time until all resumed.
+  const stormStart = performance.now();
+  await Promise.all(
+    clients.map((client) => {
+      const resumed = new Promise<void>((resolve) => client.once('resumed', () => resolve()));
+      client.dropConnection();
+      return resumed;
+    }),
+  );
+  const stormSeconds = (performance.now() - stormStart) / 1000;
+
+  for (const client of clients) client.close();
+  await server.stop();
+  const report = {
+    transport,
+    clients: clientCount,
+    inflightPerSender: inflight,
+    loginPerSecond: Math.round(clientCount / loginSeconds),
+    sent: totalSent,
+    delivered,
+    lost: totalSent - delivered,
+    duplicates,
+    reordered,
+    deliveredPerSecond: Math.round(delivered / chatSeconds),
+    latencyMs: {
+      p50: percentile(sorted, 50),
+      p99: percentile(sorted, 99),
+      p999: percentile(sorted, 99.9),
+      max: sorted.at(-1),
+    },
+    reconnectStormSeconds: stormSeconds,
+  };
+  console.log(
+    JSON.stringify(
+      report,
+      (_k, v: unknown) => (typeof v === 'number' && !Number.isInteger(v) ? Number(v.toFixed(2)) : v),
+      2,
+    ),
+  );
+}
+
+await main();
