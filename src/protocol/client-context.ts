@@ -65,8 +65,11 @@ export class ClientContext {
     this.version = version;
     this.user = { id: user.id, name: user.name };
     const sink = new ConnectionSink(this, randomUUID());
-    this.session = await this.services.sessions.attach(user.id, sink, { ackOnFlush: version === 1 });
-    return this.session;
+    const session = await this.services.sessions.attach(user.id, sink, { ackOnFlush: version === 1 });
+    // The connection may have closed while this login was in flight; then nobody will detach it later.
+    if (this.out.closed) await this.services.sessions.detach(session);
+    else this.session = session;
+    return session;
   }
 
   /** Logout or disconnect: releases the session; the connection itself stays as it is. */

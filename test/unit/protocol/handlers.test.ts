@@ -353,6 +353,17 @@ describe('sessions', () => {
     expect(old.out.closed).toBe(true);
   });
 
+  it('does not leave a session behind when the connection closes while its login is in flight', async () => {
+    const harness = protocolHarness();
+    const client = harness.client();
+    const id = await registered(client, 'flaky');
+    const login = client.send({ msgid: MsgId.LOGIN, v: 2, id, password: 'pw' });
+    client.out.close('CLIENT_CLOSED');
+    await client.context.endSession();
+    await login;
+    expect(harness.services.sessions.get(id)).toBeUndefined();
+  });
+
   it('resume re-attaches without the password and replays what follows lastSeq', async () => {
     const harness = protocolHarness();
     const alice = await loggedInV2(harness, 'alice');
