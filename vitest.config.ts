@@ -1,14 +1,23 @@
 import { defineConfig } from 'vitest/config';
 import { SummaryReporter } from './test/summary-reporter.js';
 
-// Projects per docs/ARCHITECTURE.md: unit (no sockets to services), e2e (real sockets on port 0,
-// real processes). Integration suites against MariaDB/Redis/nginx join as their issues land.
+// Projects per docs/ARCHITECTURE.md: unit (no services), e2e (real sockets on port 0, real processes),
+// integration (a real MariaDB started by test/integration-setup.ts; Redis and nginx join later).
 export const config = defineConfig({
   test: {
     reporters: ['default', new SummaryReporter()],
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 10_000 } },
       { test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], testTimeout: 30_000, hookTimeout: 30_000 } },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          globalSetup: ['test/integration-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
     ],
   },
 });

@@ -1,8 +1,10 @@
 import type { Config } from './config.js';
+import { StartupError } from './errors.js';
 import { LocalBus } from './embedded/local-bus.js';
 import { LocalPresence } from './embedded/local-presence.js';
 import { createMemoryStore } from './embedded/memory-store.js';
 import type { Logger } from './logger.js';
+import { createMetrics } from './metrics.js';
 import { AdminServer } from './net/admin-server.js';
 import { ChatServer } from './net/chat-server.js';
 import { AuthService } from './service/auth-service.js';
@@ -13,6 +15,7 @@ import { systemClock, type ChatStore, type Clock, type MessageBus, type Presence
 import { SessionRegistry } from './service/session-registry.js';
 import { SessionTokens } from './service/session-tokens.js';
 import { SocialService } from './service/social-service.js';
+import { openMysqlStore } from './model/open-mysql-store.js';
 
 export interface AppPorts {
   readonly store: ChatStore;
@@ -30,19 +33,24 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
-/** Picks the adapters for the configuration. Only the embedded ones exist in this build. */
-export function createPorts(config: Config, clock: Clock): AppPorts {
-  if (config.MYSQL_URL !== undefined || config.REDIS_URL !== undefined) {
-    throw new Error(
-      'MYSQL_URL / REDIS_URL: the MySQL store and Redis bus are not part of this build yet; unset them',
-    );
-  }
+/** The embedded adapters: in-memory store, in-process bus and presence. */
+export function createEmbeddedPorts(config: Config, clock: Clock): AppPorts {
   return {
     store: createMemoryStore(clock, config.EMBEDDED_HISTORY_LIMIT),
     bus: new LocalBus(),
     presence: new LocalPresence(),
     mode: 'single node, data kept in memory',
   };
+}
+
+/** Picks and opens the adapters for the configuration; fails fast when a dependency is unreachable. */
+export async function createPorts(config: Config, clock: Clock, logger: Logger): Promise<AppPorts> {
+  if (config.REDIS_URL !== undefined) {
+    throw new StartupError('REDIS_URL: the Redis bus is not part of this build yet; unset it');
+  }
+  if (config.MYSQL_URL === undefined) return createEmbeddedPorts(config, clock);
+  const store = await openMysqlStore(config, clock, logger);
+  return { store, bus: new LocalBus(), presence: new LocalPresence(), mode: 'single node, data in MySQL' };
 }
 
 /** Builds the chat services over a set of ports (also used by handler tests). */
@@ -82,7 +90,7 @@ export async function startApp(
   logger: Logger,
   clock: Clock = systemClock,
 ): Promise<RunningApp> {
-  const ports = createPorts(config, clock);
+  const ports = await createPorts(config, clock, logger);
   const services = buildServices(config, ports, logger, clock);
 
   const chatServer = new ChatServer(
@@ -104,13 +112,24 @@ export async function startApp(
     logger,
   );
   const admin = new AdminServer(logger);
+  const metrics = createMetrics(chatServer, services, ports.store);
+  admin.route('GET /metrics', async (_request, response) => {
+    const body = await metrics.metrics();
+    response.writeHead(200, {
+      'Content-Type': metrics.contentType,
+      'Content-Length': Buffer.byteLength(body),
+    });
+    response.end(body);
+  });
 
-  const chatPort = await chatServer.listen(config.CHAT_HOST, config.CHAT_PORT);
+  let chatPort: number;
   let adminPort: number;
   try {
+    chatPort = await chatServer.listen(config.CHAT_HOST, config.CHAT_PORT);
     adminPort = await admin.listen(config.ADMIN_HOST, config.ADMIN_PORT);
   } catch (error) {
     await chatServer.shutdown(0);
+    await ports.store.close();
     throw error;
   }
   logger.info(

@@ -35,6 +35,14 @@ export const configSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** MySQL/MariaDB store, e.g. mysql://user:pass@host:3306/parley. Unset: embedded in-memory store. */
   MYSQL_URL: optionalUrl('mysql'),
+  /** `auto` applies pending migrations at start-up; `check` refuses to start while any are pending. @default check */
+  MIGRATE: z.enum(['auto', 'check']).default('check'),
+  /** MySQL connections per node. @default 10 */
+  MYSQL_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(10),
+  /** Waiting longer than this for a pooled MySQL connection fails the request with UNAVAILABLE. @default 3000 */
+  MYSQL_ACQUIRE_TIMEOUT_MS: positiveInt.default(3000),
+  /** TCP connect timeout of one MySQL connection. @default 5000 */
+  MYSQL_CONNECT_TIMEOUT_MS: positiveInt.default(5000),
   /** Redis bus, e.g. redis://host:6379. Unset: in-process bus (single node). */
   REDIS_URL: optionalUrl('redis'),
   /** bcrypt cost factor for password hashes. @default 10 */

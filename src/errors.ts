@@ -77,3 +77,8 @@ export class AppError extends Error {
 export function toAppError(error: unknown): AppError {
   return error instanceof AppError ? error : new AppError('INTERNAL', undefined, { cause: error });
 }
+
+/** A start-up failure whose message names the setting to fix (the process exits 1). */
+export class StartupError extends Error {
+  override readonly name = 'StartupError';
+}

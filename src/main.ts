@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig } from './config.js';
 import { startApp } from './app.js';
+import { StartupError } from './errors.js';
 import { createLogger } from './logger.js';
 
 /** Entry point: `npm start [-- --chat-port 7000 …]`. Exit codes: 0 clean stop, 1 start-up failure, 2 bad config. */
@@ -17,7 +18,13 @@ async function main(): Promise<void> {
   try {
     app = await startApp(config, logger);
   } catch (error) {
-    logger.fatal({ err: error }, 'start-up failed');
+    if (error instanceof StartupError) {
+      logger.fatal(error.message);
+      process.stderr.write(`parley: ${error.message}\n`);
+    } else {
+      logger.fatal({ err: error }, 'start-up failed');
+    }
+    logger.flush();
     process.exitCode = 1;
     return;
   }

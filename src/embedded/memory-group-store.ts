@@ -7,7 +7,8 @@ import type {
   GroupWithMembers,
   UserId,
 } from '../service/ports.js';
-import { type MemoryUserStore, nameKey } from './memory-user-store.js';
+import { nameKey } from '../service/text-rules.js';
+import type { MemoryUserStore } from './memory-user-store.js';
 
 interface GroupState extends GroupSummary {
   /** Insertion-ordered: the creator first, then members in joining order. */

@@ -10,6 +10,7 @@ import type {
   UserId,
   Clock,
 } from '../service/ports.js';
+import { conversationKey } from '../service/conversation.js';
 import type { MemoryGroupStore } from './memory-group-store.js';
 import type { MemoryUserStore } from './memory-user-store.js';
 
@@ -118,10 +119,4 @@ export class MemoryMessageStore implements MessageStore {
     if (!list) this.conversations.set(key, (list = []));
     return list;
   }
-}
-
-/** A 1:1 conversation is the same from both sides; a group conversation is the group. */
-function conversationKey(userId: UserId, target: Target): string {
-  if (target.kind === 'group') return `g:${target.id}`;
-  return userId < target.id ? `u:${userId}:${target.id}` : `u:${target.id}:${userId}`;
 }

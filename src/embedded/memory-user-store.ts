@@ -1,10 +1,6 @@
 import { AppError } from '../errors.js';
 import type { UserId, UserRecord, UserStore, UserSummary } from '../service/ports.js';
-
-/** Names are unique regardless of case, as under MySQL's case-insensitive collation. */
-export function nameKey(name: string): string {
-  return name.normalize('NFC').toLowerCase();
-}
+import { nameKey } from '../service/text-rules.js';
 
 export class MemoryUserStore implements UserStore {
   private readonly byId = new Map<UserId, UserRecord>();

@@ -33,6 +33,9 @@ export interface SyncPage {
  * store transaction) before the send resolves; the bus publish afterwards is only the fast path.
  */
 export class MessageService {
+  /** Counters for metrics: messages stored, and inbox entries written (fan-out). */
+  readonly counts = { stored: 0, duplicates: 0, inboxEntries: 0 };
+
   constructor(
     private readonly store: ChatStore,
     private readonly bus: MessageBus,
@@ -54,6 +57,9 @@ export class MessageService {
       },
       recipients,
     );
+    if (result.duplicate) this.counts.duplicates++;
+    else this.counts.stored++;
+    this.counts.inboxEntries += result.deliveries.length;
     if (result.deliveries.length > 0) this.publish(result);
     return result;
   }

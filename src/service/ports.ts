@@ -140,6 +140,8 @@ export interface ChatStore {
   readonly friends: FriendStore;
   readonly groups: GroupStore;
   readonly messages: MessageStore;
+  /** Gauges for metrics (e.g. connection pool sizes); absent when the store has none. */
+  stats?(): Readonly<Record<string, number>>;
   close(): Promise<void>;
 }
 

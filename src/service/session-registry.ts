@@ -93,6 +93,7 @@ export class SessionRegistry {
   async detach(session: LiveSession): Promise<void> {
     this.retire(session);
     await session.acks.flush();
+    session.acks.stop();
     if (this.sessions.get(session.userId) !== session) return;
     this.sessions.delete(session.userId);
     await Promise.all([

@@ -48,3 +48,8 @@ export function formatLegacyTime(ms: number): string {
   const pad = (n: number) => String(n).padStart(2, '0');
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
+
+/** The key names are unique by (case-insensitive); every store compares names through it. */
+export function nameKey(name: string): string {
+  return name.normalize('NFC').toLowerCase();
+}

@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
 import type { ChatStore, MessageDraft, UserId } from '../../src/service/ports.js';
 
@@ -20,6 +20,8 @@ export function storeContract(name: string, makeStore: () => Promise<ChatStore>)
       bob = (await store.users.create(`bob-${tag}`, 'hash-b')).id;
       carol = (await store.users.create(`carol-${tag}`, 'hash-c')).id;
     });
+
+    afterEach(() => store.close());
 
     const draft = (senderId: UserId, to: UserId, body: string, cmid: string | null = null): MessageDraft => ({
       senderId,

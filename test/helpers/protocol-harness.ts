@@ -1,4 +1,4 @@
-import { buildServices, createPorts } from '../../src/app.js';
+import { buildServices, createEmbeddedPorts } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { ClientContext } from '../../src/protocol/client-context.js';
@@ -23,7 +23,7 @@ export function protocolHarness(env: Record<string, string> = {}): {
 } {
   const config = loadConfig({ BCRYPT_COST: '4', LOG_LEVEL: 'silent', ...env });
   const logger = createLogger('silent');
-  const services = buildServices(config, createPorts(config, systemClock), logger, systemClock);
+  const services = buildServices(config, createEmbeddedPorts(config, systemClock), logger, systemClock);
   const dispatcher = new Dispatcher();
   let authBudget = Infinity;
   const limits = { takeRequest: () => true, takeAuthAttempt: () => authBudget-- > 0 };

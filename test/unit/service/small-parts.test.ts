@@ -62,6 +62,27 @@ describe('AckCoalescer', () => {
     expect(writes).toEqual([1, 5]);
   });
 
+  it('retries a failed write by itself after the retry delay', async () => {
+    vi.useFakeTimers();
+    try {
+      let fail = true;
+      const written: number[] = [];
+      const acks = new AckCoalescer(
+        (seq) => (fail ? Promise.reject(new Error('down')) : (written.push(seq), Promise.resolve())),
+        () => {},
+        1000,
+      );
+      acks.ack(3);
+      await acks.flush();
+      fail = false;
+      await vi.advanceTimersByTimeAsync(1000);
+      await acks.flush();
+      expect(written).toEqual([3]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('reports a failed write and writes again on the next ack', async () => {
     const errors: unknown[] = [];
     let fail = true;

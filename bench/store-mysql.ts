@@ -1,0 +1,127 @@
+/**
+ * Benchmark (not a test): the MySQL store. Inbox appends per second for 1:1 messages and for a 50-member
+ * group, password logins per second (bcrypt) and token resumes per second, for each pool size given.
+ * Starts a private MariaDB unless MYSQL_URL names a database to use (it must be empty and migrated).
+ *
+ *   npm run bench:store -- --pools 4,10,20 --seconds 5 --concurrency 64
+ */
+import { parseArgs } from 'node:util';
+import { createLogger } from '../src/logger.js';
+import { loadMigrations, migrate } from '../src/model/migrator.js';
+import { Database } from '../src/model/mysql-database.js';
+import { createMysqlStore } from '../src/model/mysql-store.js';
+import { MIGRATIONS_DIR } from '../src/model/open-mysql-store.js';
+import { AuthService } from '../src/service/auth-service.js';
+import { createBcryptHasher } from '../src/service/password-hasher.js';
+import { systemClock, type ChatStore, type UserRecord } from '../src/service/ports.js';
+import { SessionTokens } from '../src/service/session-tokens.js';
+import { MariaDb } from '../scripts/lib/mariadb.js';
+
+const { values } = parseArgs({
+  options: {
+    pools: { type: 'string', default: '4,10,20' },
+    seconds: { type: 'string', default: '5' },
+    concurrency: { type: 'string', default: '64' },
+    'bcrypt-cost': { type: 'string', default: '10' },
+  },
+});
+const seconds = Number(values.seconds);
+const concurrency = Number(values.concurrency);
+
+/** Runs `op` from `concurrency` workers for `seconds`; returns completed operations per second. */
+async function rate(op: (worker: number, i: number) => Promise<unknown>): Promise<number> {
+  const deadline = performance.now() + seconds * 1000;
+  let done = 0;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, worker) => {
+      for (let i = 0; performance.now() < deadline; i++) {
+        await op(worker, i);
+        done++;
+      }
+    }),
+  );
+  return Math.round(done / ((performance.now() - start) / 1000));
+}
+
+async function benchPool(
+  rootUrl: string,
+  mariadb: MariaDb | undefined,
+  pool: number,
+): Promise<Record<string, number>> {
+  const url = mariadb ? await mariadb.createDatabase('bench') : rootUrl;
+  const db = new Database({
+    url,
+    poolSize: pool,
+    acquireTimeoutMs: 30_000,
+    connectTimeoutMs: 5000,
+    logger: createLogger('warn'),
+  });
+  await migrate(db, await loadMigrations(MIGRATIONS_DIR));
+  const store: ChatStore = createMysqlStore(db, systemClock);
+  const hasher = createBcryptHasher(Number(values['bcrypt-cost']));
+  const auth = new AuthService(
+    store.users,
+    hasher,
+    new SessionTokens('bench-secret-0123456789', 3_600_000, systemClock),
+    systemClock,
+  );
+
+  const users: UserRecord[] = [];
+  for (let i = 0; i < 200; i++) users.push(await store.users.create(`user${i}`, await hasher.hash('pw')));
+  const group = await store.groups.create(users[0]!.id, 'fifty', '');
+  for (const member of users.slice(1, 50)) await store.groups.addMember(group.id, member.id);
+  const members = users.slice(1, 50).map((u) => u.id);
+
+  const direct = await rate((worker, i) => {
+    const from = users[worker % users.length]!.id;
+    const to = users[(worker * 7 + i + 1) % users.length]!.id;
+    return store.messages.append(
+      {
+        senderId: from,
+        target: { kind: 'user', id: to },
+        body: 'benchmark message body',
+        clientTime: 't',
+        cmid: null,
+      },
+      [to],
+    );
+  });
+  const groupMessages = await rate(() =>
+    store.messages.append(
+      {
+        senderId: users[0]!.id,
+        target: { kind: 'group', id: group.id },
+        body: 'group message',
+        clientTime: 't',
+        cmid: null,
+      },
+      members,
+    ),
+  );
+  const logins = await rate((worker) => auth.login({ id: users[worker % users.length]!.id }, 'pw'));
+  const tokens = users.map((u) => auth.issueToken(u));
+  const resumes = await rate((worker, i) => auth.resume(tokens[(worker + i) % tokens.length]!));
+  await store.close();
+  return {
+    pool,
+    directAppendsPerS: direct,
+    groupAppendsPerS: groupMessages,
+    groupInboxEntriesPerS: groupMessages * 49,
+    loginsPerS: logins,
+    resumesPerS: resumes,
+  };
+}
+
+const mariadb = process.env.MYSQL_URL ? undefined : await MariaDb.start();
+try {
+  const rows = [];
+  for (const pool of values.pools.split(',').map(Number))
+    rows.push(await benchPool(process.env.MYSQL_URL ?? '', mariadb, pool));
+  console.log(
+    `seconds per phase: ${seconds}, concurrency: ${concurrency}, bcrypt cost: ${values['bcrypt-cost']}`,
+  );
+  console.table(rows);
+} finally {
+  await mariadb?.destroy();
+}

@@ -1,0 +1,137 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mysql from 'mysql2/promise';
+import { freePort } from './free-port.js';
+
+function binary(name: string): string {
+  for (const dir of ['/usr/sbin', '/usr/bin', '/usr/local/bin', '/usr/local/sbin']) {
+    if (existsSync(join(dir, name))) return join(dir, name);
+  }
+  throw new Error(`${name} not found: MariaDB is required for these tests (apt-get install mariadb-server)`);
+}
+
+function run(command: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${command} exited ${code}: ${output}`)),
+    );
+  });
+}
+
+/**
+ * A private MariaDB for tests: its own data directory under the OS temp dir, a free loopback port, root
+ * without a password, nothing shared with a system MariaDB. Started with `start()`, stopped and restarted
+ * on the same data for fault tests, removed with `destroy()`.
+ */
+export class MariaDb {
+  private child: ChildProcess | undefined;
+
+  private constructor(
+    readonly dir: string,
+    readonly port: number,
+  ) {}
+
+  static async start(): Promise<MariaDb> {
+    const dir = await mkdtemp(join(tmpdir(), 'parley-mariadb-'));
+    await run(binary('mariadb-install-db'), [
+      '--no-defaults',
+      `--datadir=${join(dir, 'data')}`,
+      '--auth-root-authentication-method=normal',
+      '--skip-test-db',
+      '--user=root',
+    ]);
+    const server = new MariaDb(dir, await freePort());
+    await server.resume();
+    return server;
+  }
+
+  /** Base URL (no database) for the root user. */
+  get url(): string {
+    return `mysql://root@127.0.0.1:${this.port}`;
+  }
+
+  /** Creates a fresh database and returns its MYSQL_URL. */
+  createDatabase(prefix = 'parley'): Promise<string> {
+    return createDatabase(this.url, prefix);
+  }
+
+  /** Starts (again) on the same data directory and port; resolves when it accepts connections. */
+  resume(): Promise<void> {
+    const child = spawn(
+      binary('mariadbd'),
+      [
+        '--no-defaults',
+        `--datadir=${join(this.dir, 'data')}`,
+        `--socket=${join(this.dir, 'mysqld.sock')}`,
+        `--pid-file=${join(this.dir, 'mysqld.pid')}`,
+        `--port=${this.port}`,
+        '--bind-address=127.0.0.1',
+        '--user=root',
+        '--skip-name-resolve',
+        '--innodb-buffer-pool-size=64M',
+        '--max-connections=500',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    this.child = child;
+    return new Promise((resolve, reject) => {
+      let log = '';
+      const onData = (chunk: Buffer) => {
+        log += chunk.toString();
+        if (log.includes('ready for connections')) {
+          child.stderr.off('data', onData);
+          child.stderr.resume();
+          resolve();
+        }
+      };
+      child.stderr.on('data', onData);
+      child.once('exit', (code) => reject(new Error(`mariadbd exited ${code} before it was ready:\n${log}`)));
+    });
+  }
+
+  /** Stops the server (clean shutdown); data stays for resume(). */
+  async stop(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  }
+
+  /** Kills the server without a clean shutdown (crash recovery on resume). */
+  async kill(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  async destroy(): Promise<void> {
+    await this.stop();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Creates a fresh database on the server at rootUrl (`mysql://root@host:port`) and returns its URL. */
+export async function createDatabase(rootUrl: string, prefix = 'parley'): Promise<string> {
+  const name = `${prefix}_${Math.random().toString(36).slice(2, 10)}`;
+  const { hostname, port } = new URL(rootUrl);
+  const connection = await mysql.createConnection({ host: hostname, port: Number(port), user: 'root' });
+  try {
+    await connection.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+  } finally {
+    await connection.end();
+  }
+  return `${rootUrl}/${name}`;
+}

@@ -1,0 +1,47 @@
+/**
+ * `npm run migrate` — applies pending migrations from sql/ to MYSQL_URL (or --mysql-url URL).
+ * Safe to run while nodes start: a database lock makes concurrent runs wait for each other.
+ */
+import { parseArgs } from 'node:util';
+import { createLogger } from '../src/logger.js';
+import { loadMigrations, migrate, migrationStatus } from '../src/model/migrator.js';
+import { Database } from '../src/model/mysql-database.js';
+import { MIGRATIONS_DIR } from '../src/model/open-mysql-store.js';
+
+const { values } = parseArgs({
+  options: { 'mysql-url': { type: 'string' }, status: { type: 'boolean', default: false } },
+});
+const url = values['mysql-url'] ?? process.env.MYSQL_URL;
+if (!url) {
+  process.stderr.write('migrate: set MYSQL_URL (mysql://user:pass@host:3306/db) or pass --mysql-url\n');
+  process.exit(2);
+}
+const db = new Database({
+  url,
+  poolSize: 1,
+  acquireTimeoutMs: 10_000,
+  connectTimeoutMs: 5000,
+  logger: createLogger('warn'),
+});
+try {
+  const migrations = await loadMigrations(MIGRATIONS_DIR);
+  if (values.status) {
+    const status = await migrationStatus(db, migrations);
+    console.log(
+      `applied: ${status.applied.join(', ') || 'none'}; pending: ${status.pending.map((m) => m.name).join(', ') || 'none'}`,
+    );
+  } else {
+    const applied = await migrate(db, migrations);
+    console.log(
+      applied.length > 0 ? `applied: ${applied.map((m) => m.name).join(', ')}` : 'schema is up to date',
+    );
+  }
+} catch (error) {
+  const cause = (error as { cause?: { code?: string } }).cause;
+  process.stderr.write(
+    `migrate: ${error instanceof Error ? error.message : String(error)}${cause?.code ? ` (${cause.code})` : ''}\n`,
+  );
+  process.exitCode = 1;
+} finally {
+  await db.close();
+}

@@ -1,0 +1,83 @@
+import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import { AppError } from '../errors.js';
+import type { UserId, UserRecord, UserStore, UserSummary } from '../service/ports.js';
+import { nameKey } from '../service/text-rules.js';
+import { type Database, isDuplicate } from './mysql-database.js';
+
+interface UserRow {
+  id: number;
+  name: string;
+  password: string;
+  session_epoch: number;
+}
+
+const toUser = (row: UserRow): UserRecord => ({
+  id: row.id,
+  name: row.name,
+  passwordHash: row.password,
+  sessionEpoch: row.session_epoch,
+});
+
+/** Most ids in one IN (…) list. */
+const BATCH = 500;
+
+export class MysqlUserStore implements UserStore {
+  constructor(private readonly db: Database) {}
+
+  async create(name: string, passwordHash: string): Promise<UserRecord> {
+    try {
+      const result = await this.db.execute<ResultSetHeader>(
+        'INSERT INTO user (name, name_key, password) VALUES (?, ?, ?)',
+        [name, nameKey(name), passwordHash],
+      );
+      return { id: result.insertId, name, passwordHash, sessionEpoch: 0 };
+    } catch (error) {
+      if (isDuplicate(error, 'uq_user_name')) throw new AppError('USER_EXISTS');
+      throw error;
+    }
+  }
+
+  async findById(id: UserId): Promise<UserRecord | undefined> {
+    const rows = await this.db.execute<UserRow[]>(
+      'SELECT id, name, password, session_epoch FROM user WHERE id = ?',
+      [id],
+    );
+    return rows[0] && toUser(rows[0]);
+  }
+
+  async findByName(name: string): Promise<UserRecord | undefined> {
+    const rows = await this.db.execute<UserRow[]>(
+      'SELECT id, name, password, session_epoch FROM user WHERE name_key = ?',
+      [nameKey(name)],
+    );
+    return rows[0] && toUser(rows[0]);
+  }
+
+  async findSummaries(ids: readonly UserId[]): Promise<UserSummary[]> {
+    const found: UserSummary[] = [];
+    for (let i = 0; i < ids.length; i += BATCH) {
+      const batch = ids.slice(i, i + BATCH);
+      const rows = await this.db.execute<UserSummary[]>(
+        `SELECT id, name FROM user WHERE id IN (${batch.map(() => '?').join(',')})`,
+        batch,
+      );
+      found.push(...rows.map((r) => ({ id: r.id, name: r.name })));
+    }
+    return found;
+  }
+
+  async bumpSessionEpoch(id: UserId): Promise<number> {
+    return this.db.transaction(async (connection) => {
+      const [result] = await connection.execute<ResultSetHeader>(
+        'UPDATE user SET session_epoch = session_epoch + 1 WHERE id = ?',
+        [id],
+      );
+      if (result.affectedRows === 0) throw new AppError('USER_NOT_FOUND');
+      const [rows] = await connection.execute<(UserRow & RowDataPacket)[]>(
+        'SELECT session_epoch FROM user WHERE id = ?',
+        [id],
+      );
+      return rows[0]!.session_epoch;
+    });
+  }
+}

@@ -1,0 +1,57 @@
+import { fileURLToPath } from 'node:url';
+import { StartupError } from '../errors.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { ChatStore, Clock } from '../service/ports.js';
+import { loadMigrations, migrate, migrationStatus } from './migrator.js';
+import { Database } from './mysql-database.js';
+import { createMysqlStore } from './mysql-store.js';
+
+/** The migration files shipped with Parley. */
+export const MIGRATIONS_DIR = fileURLToPath(new URL('../../sql', import.meta.url));
+
+/** Opens the pool from config, checks the connection and the schema (or migrates with MIGRATE=auto). */
+export async function openMysqlStore(config: Config, clock: Clock, logger: Logger): Promise<ChatStore> {
+  const url = config.MYSQL_URL!;
+  let db: Database;
+  try {
+    db = new Database({
+      url,
+      poolSize: config.MYSQL_POOL_SIZE,
+      acquireTimeoutMs: config.MYSQL_ACQUIRE_TIMEOUT_MS,
+      connectTimeoutMs: config.MYSQL_CONNECT_TIMEOUT_MS,
+      logger,
+    });
+  } catch (error) {
+    throw new StartupError(error instanceof Error ? error.message : String(error));
+  }
+  try {
+    await db.probe();
+    const migrations = await loadMigrations(MIGRATIONS_DIR);
+    if (config.MIGRATE === 'auto') {
+      const applied = await migrate(db, migrations);
+      if (applied.length > 0) logger.info({ applied: applied.map((m) => m.name) }, 'migrations applied');
+    } else {
+      const { pending } = await migrationStatus(db, migrations);
+      if (pending.length > 0) {
+        throw new StartupError(
+          `MYSQL_URL: the database needs ${pending.length} migration(s) (${pending.map((m) => m.name).join(', ')}); run \`npm run migrate\` or start with MIGRATE=auto`,
+        );
+      }
+    }
+  } catch (error) {
+    await db.close().catch(() => undefined);
+    if (error instanceof StartupError) throw error;
+    const detail = (error as { cause?: unknown }).cause ?? error;
+    const { code, message } = (detail ?? {}) as { code?: string; message?: string };
+    const reason = code ?? message ?? String(detail);
+    throw new StartupError(`MYSQL_URL: cannot use the database at ${redact(url)} (${reason})`);
+  }
+  return createMysqlStore(db, clock);
+}
+
+function redact(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
+}

@@ -1,0 +1,152 @@
+import { readFile, writeFile, mkdtemp, cp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, inject, it } from 'vitest';
+import { createMysqlStore } from '../../src/model/mysql-store.js';
+import { loadMigrations, migrate, migrationStatus, splitStatements } from '../../src/model/migrator.js';
+import { systemClock } from '../../src/service/ports.js';
+import { storeContract } from '../contract/store-contract.js';
+import { createDatabase } from '../../scripts/lib/mariadb.js';
+import { freshMysqlStore, openDatabase, SQL_DIR } from '../helpers/mysql-store.js';
+
+const rootUrl = inject('mariadbUrl');
+
+storeContract('mysql', async () => (await freshMysqlStore(rootUrl)).store);
+
+describe('MySQL store beyond the contract', () => {
+  it('allocates gap-free sequences under concurrent senders on two "nodes" (separate pools)', async () => {
+    const { store, url } = await freshMysqlStore(rootUrl);
+    const other = createMysqlStore(openDatabase(url, 8), systemClock);
+    try {
+      const recipients = await Promise.all(
+        Array.from({ length: 6 }, (_, i) => store.users.create(`r${i}`, 'h')),
+      );
+      const senders = await Promise.all(
+        Array.from({ length: 4 }, (_, i) => store.users.create(`s${i}`, 'h')),
+      );
+      const group = await store.groups.create(senders[0]!.id, 'busy', '');
+      const ids = recipients.map((r) => r.id);
+      // 4 senders × 25 messages, alternating nodes, each a fan-out to all 6 recipients.
+      await Promise.all(
+        senders.map(async (sender, s) => {
+          for (let i = 0; i < 25; i++) {
+            const node = (s + i) % 2 ? store : other;
+            await node.messages.append(
+              {
+                senderId: sender.id,
+                target: { kind: 'group', id: group.id },
+                body: `${s}/${i}`,
+                clientTime: 't',
+                cmid: null,
+              },
+              ids,
+            );
+          }
+        }),
+      );
+      for (const id of ids) {
+        const inbox = await store.messages.readInbox(id, 0, 1000);
+        expect(inbox.map((e) => e.seq)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+        // Per sender, messages appear in the order they were sent.
+        for (let s = 0; s < 4; s++) {
+          const mine = inbox
+            .filter((e) => e.message.senderId === senders[s]!.id)
+            .map((e) => Number(e.message.body.split('/')[1]));
+          expect(mine).toEqual([...mine].sort((a, b) => a - b));
+        }
+      }
+    } finally {
+      await store.close();
+      await other.close();
+    }
+  });
+
+  it('fans a message out to a 50-member group in one append and keeps idempotency under concurrent resends', async () => {
+    const { store } = await freshMysqlStore(rootUrl);
+    try {
+      const members = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => store.users.create(`m${i}`, 'h')),
+      );
+      const group = await store.groups.create(members[0]!.id, 'fifty', '');
+      await Promise.all(members.slice(1).map((m) => store.groups.addMember(group.id, m.id)));
+      const draft = {
+        senderId: members[0]!.id,
+        target: { kind: 'group' as const, id: group.id },
+        body: 'hi all',
+        clientTime: 't',
+        cmid: 'once',
+      };
+      const recipients = members.slice(1).map((m) => m.id);
+      const results = await Promise.all(
+        Array.from({ length: 5 }, () => store.messages.append(draft, recipients)),
+      );
+      expect(results.filter((r) => !r.duplicate)).toHaveLength(1);
+      expect(new Set(results.map((r) => r.message.id)).size).toBe(1);
+      expect(results.find((r) => !r.duplicate)!.deliveries).toHaveLength(49);
+      for (const id of recipients.slice(0, 5))
+        expect(await store.messages.cursor(id)).toEqual({ ackedSeq: 0, lastSeq: 1 });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('stores text that broke the ancestor: quotes, long and non-Latin messages, emoji names', async () => {
+    const { store } = await freshMysqlStore(rootUrl);
+    try {
+      const a = await store.users.create("O'Brien 🎉", 'h');
+      const b = await store.users.create('李四', 'h');
+      const body = `'; DROP TABLE user; -- ${'长'.repeat(3000)} 🎉`;
+      await store.messages.append(
+        { senderId: a.id, target: { kind: 'user', id: b.id }, body, clientTime: 't', cmid: null },
+        [b.id],
+      );
+      const [entry] = await store.messages.readInbox(b.id, 0, 1);
+      expect(entry!.message.body).toBe(body);
+      expect(entry!.message.senderName).toBe("O'Brien 🎉");
+      expect((await store.users.findByName('李四'))?.id).toBe(b.id);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('migrations', () => {
+  it('applies once, records checksums, and lets concurrent runners start together', async () => {
+    const url = await createDatabase(rootUrl);
+    const dbs = [openDatabase(url), openDatabase(url), openDatabase(url)];
+    try {
+      const migrations = await loadMigrations(SQL_DIR);
+      const applied = await Promise.all(dbs.map((db) => migrate(db, migrations)));
+      expect(applied.map((done) => done.length).sort()).toEqual([0, 0, migrations.length]);
+      expect(await migrationStatus(dbs[0]!, migrations)).toEqual({
+        applied: migrations.map((m) => m.version),
+        pending: [],
+      });
+    } finally {
+      await Promise.all(dbs.map((db) => db.close()));
+    }
+  });
+
+  it('refuses to run when an applied migration file was changed', async () => {
+    const url = await createDatabase(rootUrl);
+    const db = openDatabase(url);
+    try {
+      await migrate(db, await loadMigrations(SQL_DIR));
+      const dir = await mkdtemp(join(tmpdir(), 'parley-sql-'));
+      await cp(SQL_DIR, dir, { recursive: true });
+      const file = join(dir, '001_initial.sql');
+      await writeFile(file, `${await readFile(file, 'utf8')}\n-- edited\n`);
+      await expect(migrate(db, await loadMigrations(dir))).rejects.toThrow(
+        /was changed after it was applied/,
+      );
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('splits statements on semicolons at line ends and drops comment lines', () => {
+    expect(
+      splitStatements("-- c\nCREATE TABLE a (x INT);\n\nCREATE TABLE b (y VARCHAR(3) DEFAULT ';');\n"),
+    ).toEqual(['CREATE TABLE a (x INT)', "CREATE TABLE b (y VARCHAR(3) DEFAULT ';')"]);
+  });
+});
