@@ -16,6 +16,7 @@ import { SessionRegistry } from './service/session-registry.js';
 import { SessionTokens } from './service/session-tokens.js';
 import { SocialService } from './service/social-service.js';
 import { openMysqlStore } from './model/open-mysql-store.js';
+import { openRedis } from './redis/open-redis.js';
 
 export interface AppPorts {
   readonly store: ChatStore;
@@ -45,12 +46,23 @@ export function createEmbeddedPorts(config: Config, clock: Clock): AppPorts {
 
 /** Picks and opens the adapters for the configuration; fails fast when a dependency is unreachable. */
 export async function createPorts(config: Config, clock: Clock, logger: Logger): Promise<AppPorts> {
-  if (config.REDIS_URL !== undefined) {
-    throw new StartupError('REDIS_URL: the Redis bus is not part of this build yet; unset it');
+  if (config.REDIS_URL !== undefined && config.MYSQL_URL === undefined) {
+    throw new StartupError(
+      'REDIS_URL: a cluster needs a shared database too; set MYSQL_URL (or unset REDIS_URL)',
+    );
   }
   if (config.MYSQL_URL === undefined) return createEmbeddedPorts(config, clock);
   const store = await openMysqlStore(config, clock, logger);
-  return { store, bus: new LocalBus(), presence: new LocalPresence(), mode: 'single node, data in MySQL' };
+  if (config.REDIS_URL === undefined) {
+    return { store, bus: new LocalBus(), presence: new LocalPresence(), mode: 'single node, data in MySQL' };
+  }
+  try {
+    const { bus, presence } = await openRedis(config, logger);
+    return { store, bus, presence, mode: `cluster node ${config.NODE_ID}, data in MySQL, bus on Redis` };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
 }
 
 /** Builds the chat services over a set of ports (also used by handler tests). */
@@ -80,6 +92,7 @@ export function buildServices(config: Config, ports: AppPorts, logger: Logger, c
     sessions,
     clock,
     logger,
+    nodeId: config.NODE_ID,
     limits: { v1OfflineBatch: config.V1_OFFLINE_BATCH, pageSize: config.PAGE_SIZE },
   };
 }

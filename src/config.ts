@@ -45,6 +45,10 @@ export const configSchema = z.object({
   MYSQL_CONNECT_TIMEOUT_MS: positiveInt.default(5000),
   /** Redis bus, e.g. redis://host:6379. Unset: in-process bus (single node). */
   REDIS_URL: optionalUrl('redis'),
+  /** Prefix of every Redis key and channel, so several clusters can share one Redis. @default parley: */
+  REDIS_PREFIX: z.string().max(64).default('parley:'),
+  /** A node's presence leases expire this long after its last heartbeat (heartbeat every third of it). @default 15000 */
+  PRESENCE_TTL_MS: z.coerce.number().int().min(1000).max(600_000).default(15_000),
   /** bcrypt cost factor for password hashes. @default 10 */
   BCRYPT_COST: z.coerce.number().int().min(4).max(15).default(10),
   /** HMAC secret for session tokens; set the same value on every node of a cluster. @default random per process */

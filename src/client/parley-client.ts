@@ -129,6 +129,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   private ackedSent = 0;
   private heartbeat: NodeJS.Timeout | undefined;
   private userValue: { id: number; name: string } | undefined;
+  private nodeValue: string | undefined;
   /** Messages dropped as duplicates (kept for tests and benchmarks). */
   duplicatesDropped = 0;
 
@@ -138,6 +139,11 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
 
   get user(): { id: number; name: string } | undefined {
     return this.userValue;
+  }
+
+  /** NODE_ID of the server node this client is attached to (changes after a failover). */
+  get node(): string | undefined {
+    return this.nodeValue;
   }
 
   /** Highest inbox sequence received. */
@@ -354,6 +360,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   private applySession(reply: Record<string, unknown>, fresh: boolean): void {
     this.token = reply.token as string;
     this.userValue = { id: reply.id as number, name: reply.name as string };
+    this.nodeValue = typeof reply.node === 'string' ? reply.node : undefined;
     const acked = reply.ackedSeq as number;
     if (fresh) {
       this.lastSeqValue = acked;

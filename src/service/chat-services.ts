@@ -13,6 +13,8 @@ export interface ChatServices {
   readonly sessions: SessionRegistry;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** This node's NODE_ID (told to v2 clients at login, for diagnostics). */
+  readonly nodeId: string;
   readonly limits: {
     /** Offline messages inside a v1 login ack. */
     readonly v1OfflineBatch: number;

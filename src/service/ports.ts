@@ -154,7 +154,9 @@ export type BusEvent =
       readonly message: StoredMessage;
     }
   /** A newer session of this user started; every other session of the user must close. */
-  | { readonly type: 'kick'; readonly userId: UserId; readonly sessionId: string };
+  | { readonly type: 'kick'; readonly userId: UserId; readonly sessionId: string }
+  /** The user's inbox changed but the exact event may have been lost: catch up from the store. */
+  | { readonly type: 'sync'; readonly userId: UserId };
 
 /**
  * The fast path between nodes. At-most-once: the inboxes are the truth, so a lost event only delays

@@ -111,6 +111,8 @@ export class SessionRegistry {
     if (!session) return;
     if (event.type === 'deliver') {
       session.pump.offer({ seq: event.seq, message: event.message });
+    } else if (event.type === 'sync') {
+      session.pump.requestCatchUp();
     } else if (event.sessionId !== session.sessionId) {
       this.sessions.delete(event.userId);
       this.retire(session);

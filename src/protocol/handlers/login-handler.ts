@@ -53,6 +53,7 @@ async function loginV2(context: ClientContext, user: UserRecord, reqId: unknown)
     token: context.services.auth.issueToken(user),
     ackedSeq: cursor.ackedSeq,
     lastSeq: cursor.lastSeq,
+    node: context.services.nodeId,
   });
   session.pump.start(cursor.ackedSeq);
 }

@@ -30,6 +30,7 @@ export const resumeHandler = defineHandler({
       token: context.services.auth.issueToken(user),
       ackedSeq: Math.max(cursor.ackedSeq, have),
       lastSeq: cursor.lastSeq,
+      node: context.services.nodeId,
     });
     session.pump.start(have);
   },

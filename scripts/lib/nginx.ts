@@ -1,0 +1,153 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const TEMPLATES = fileURLToPath(new URL('../../deploy/nginx', import.meta.url));
+const STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
+
+export interface Backend {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface NginxOptions {
+  readonly listen: string;
+  readonly chatBackends: readonly Backend[];
+  readonly adminListen: string;
+  readonly adminBackends: readonly Backend[];
+}
+
+export function nginxBinary(): string {
+  for (const dir of ['/usr/sbin', '/usr/bin', '/usr/local/sbin', '/usr/local/nginx/sbin'])
+    if (existsSync(join(dir, 'nginx'))) return join(dir, 'nginx');
+  throw new Error('nginx not found (apt-get install nginx libnginx-mod-stream)');
+}
+
+/** Fills `{{NAME}}` placeholders; an unknown placeholder left over is an error. */
+export function renderTemplate(template: string, values: Readonly<Record<string, string>>): string {
+  const out = template.replace(/\{\{([A-Z_]+)\}\}/g, (_, name: string) => {
+    const value = values[name];
+    if (value === undefined) throw new Error(`template value ${name} missing`);
+    return value;
+  });
+  return out;
+}
+
+const serverLines = (backends: readonly Backend[]) =>
+  backends.map((b) => `    server ${b.host}:${b.port} max_fails=2 fail_timeout=5s;`).join('\n');
+
+/** Writes nginx.conf + the two Parley blocks into `prefix`, rendered from deploy/nginx. */
+export async function renderNginxConfig(
+  prefix: string,
+  options: NginxOptions,
+  daemon = false,
+): Promise<string> {
+  await mkdir(join(prefix, 'tmp'), { recursive: true });
+  const read = (name: string) => readFile(join(TEMPLATES, name), 'utf8');
+  const builtInStream = spawnSync(nginxBinary(), ['-V'], { encoding: 'utf8' }).stderr.includes(
+    '--with-stream ',
+  );
+  const values = {
+    PREFIX: prefix,
+    LISTEN: options.listen,
+    UPSTREAM_SERVERS: serverLines(options.chatBackends),
+    ADMIN_LISTEN: options.adminListen,
+    ADMIN_UPSTREAM_SERVERS: serverLines(options.adminBackends),
+    LOAD_MODULE: builtInStream || !existsSync(STREAM_MODULE) ? '' : `load_module ${STREAM_MODULE};`,
+    DAEMON: daemon ? '' : 'daemon off;',
+  };
+  await writeFile(
+    join(prefix, 'parley-stream.conf'),
+    renderTemplate(await read('parley-stream.conf.template'), values),
+  );
+  await writeFile(
+    join(prefix, 'parley-admin-http.conf'),
+    renderTemplate(await read('parley-admin-http.conf.template'), values),
+  );
+  const conf = join(prefix, 'nginx.conf');
+  await writeFile(conf, renderTemplate(await read('nginx.conf.template'), values));
+  return conf;
+}
+
+/** `nginx -t` on a rendered config: ok, and nginx's own words. */
+export function testNginxConfig(prefix: string, conf: string): { ok: boolean; output: string } {
+  const result = spawnSync(nginxBinary(), ['-t', '-p', prefix, '-c', conf], { encoding: 'utf8' });
+  return { ok: result.status === 0, output: `${result.stdout}${result.stderr}` };
+}
+
+/** Resolves once something accepts TCP connections on host:port (or rejects after timeoutMs). */
+export async function waitForPort(host: string, port: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect({ host, port });
+      socket.once('connect', () => (socket.destroy(), resolve(true)));
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on ${host}:${port} after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** An nginx process with its own prefix directory (config, pid, logs). */
+export class NginxServer {
+  private child: ChildProcess | undefined;
+
+  private constructor(
+    readonly prefix: string,
+    readonly conf: string,
+    private readonly options: NginxOptions,
+  ) {}
+
+  static async start(options: NginxOptions): Promise<NginxServer> {
+    const prefix = await mkdtemp(join(tmpdir(), 'parley-nginx-'));
+    const conf = await renderNginxConfig(prefix, options);
+    const test = testNginxConfig(prefix, conf);
+    if (!test.ok) throw new Error(`nginx -t failed:\n${test.output}`);
+    const server = new NginxServer(prefix, conf, options);
+    await server.resume();
+    return server;
+  }
+
+  async resume(): Promise<void> {
+    const child = spawn(nginxBinary(), ['-p', this.prefix, '-c', this.conf], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    this.child = child;
+    let log = '';
+    child.stderr.on('data', (d: Buffer) => (log += d.toString()));
+    const exited = new Promise<never>((_, reject) =>
+      child.once('exit', (code) => reject(new Error(`nginx exited ${code}: ${log}`))),
+    );
+    const [host, port] = splitListen(this.options.listen);
+    await Promise.race([waitForPort(host, port), exited]);
+    exited.catch(() => undefined);
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    // SIGQUIT is nginx's graceful stop; SIGTERM stops at once.
+    child.kill(signal);
+    await exited;
+  }
+
+  async destroy(): Promise<void> {
+    await this.stop();
+    await rm(this.prefix, { recursive: true, force: true });
+  }
+}
+
+function splitListen(listen: string): [string, number] {
+  const colon = listen.lastIndexOf(':');
+  return colon === -1
+    ? ['127.0.0.1', Number(listen)]
+    : [listen.slice(0, colon), Number(listen.slice(colon + 1))];
+}

@@ -1,0 +1,84 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * One Parley node as a real process (`src/main.ts` under tsx) on fixed ports, so it can be killed and
+ * started again behind the same nginx upstream. Output is appended to `logFile`.
+ */
+export class NodeProcess {
+  private child: ChildProcess | undefined;
+  private log: WriteStream | undefined;
+
+  constructor(
+    readonly nodeId: string,
+    readonly chatPort: number,
+    readonly adminPort: number,
+    private readonly env: Readonly<Record<string, string>>,
+    readonly logFile: string,
+  ) {}
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Starts the node; resolves when it logged that it listens. */
+  start(): Promise<void> {
+    this.log ??= createWriteStream(this.logFile, { flags: 'a' });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? '',
+        ...this.env,
+        NODE_ID: this.nodeId,
+        CHAT_HOST: '127.0.0.1',
+        CHAT_PORT: String(this.chatPort),
+        ADMIN_HOST: '127.0.0.1',
+        ADMIN_PORT: String(this.adminPort),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    child.stderr.pipe(this.log, { end: false });
+    return new Promise((resolve, reject) => {
+      let head = '';
+      const onData = (chunk: Buffer) => {
+        this.log?.write(chunk);
+        if (head.length < 100_000) head += chunk.toString();
+        if (head.includes('Parley listening')) {
+          child.stdout.off('data', onData);
+          child.stdout.pipe(this.log!, { end: false });
+          resolve();
+        }
+      };
+      child.stdout.on('data', onData);
+      child.once('exit', (code, signal) =>
+        reject(
+          new Error(
+            `node ${this.nodeId} exited (${code ?? signal}) before listening; see ${this.logFile}\n${head.slice(-2000)}`,
+          ),
+        ),
+      );
+    });
+  }
+
+  /** Sends a signal and waits for the exit; SIGKILL is the crash case, SIGTERM a graceful drain. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    const child = this.child;
+    if (!child || !this.running) return child?.exitCode ?? null;
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill(signal);
+    return exited;
+  }
+
+  close(): void {
+    this.log?.end();
+    this.log = undefined;
+  }
+}

@@ -1,0 +1,195 @@
+import { ParleyClient, type ChatMessage } from '../../src/client/parley-client.js';
+
+export interface TrafficOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly transport?: 'tcp' | 'ws';
+  /** Number of clients; client i sends to client i^1 (pairs). */
+  readonly clients: number;
+  /** Concurrent sends per client ("lanes"); order is checked per sender and lane. */
+  readonly lanes?: number;
+  /** Fraction of sends that go to a group all clients belong to (fan-out to every member). */
+  readonly groupShare?: number;
+  /** Logins at once. */
+  readonly loginConcurrency?: number;
+  readonly namePrefix?: string;
+}
+
+export interface TrafficReport {
+  readonly sent: number;
+  readonly acked: number;
+  readonly delivered: number;
+  /** Acked messages some recipient never received. */
+  readonly lost: number;
+  /** Messages a client emitted twice. */
+  readonly duplicates: number;
+  /** Messages that arrived before an earlier one of the same sender and lane. */
+  readonly reordered: number;
+  readonly latenciesMs: Float64Array;
+  readonly resumes: number;
+}
+
+interface Expectation {
+  recipients: number;
+  received: number;
+}
+
+/**
+ * Many logged-in v2 clients chatting in pairs (and optionally in one group) through an endpoint, with
+ * exact accounting: every body names its sender, lane and counter, every acked send is expected at each
+ * recipient, and arrivals are checked for loss, duplicates and per-lane order.
+ */
+export class Traffic {
+  readonly clients: ParleyClient[] = [];
+  private running = false;
+  private lanes: Promise<void>[] = [];
+  private readonly expected = new Map<string, Expectation>();
+  private readonly lastCounter = new Map<string, number>();
+  private readonly seenAt = new Map<string, Set<string>>();
+  private groupId = 0;
+  private sent = 0;
+  private acked = 0;
+  private delivered = 0;
+  private duplicates = 0;
+  private reordered = 0;
+  private resumes = 0;
+  private latencies: number[] = [];
+  private waiters: (() => void)[] = [];
+  measureLatency = true;
+
+  constructor(private readonly options: TrafficOptions) {}
+
+  /** Registers, logs in and pairs every client (all join one group when groupShare > 0). */
+  async connect(): Promise<void> {
+    const prefix = this.options.namePrefix ?? `t${Math.random().toString(36).slice(2, 7)}`;
+    const concurrency = this.options.loginConcurrency ?? 50;
+    for (let i = 0; i < this.options.clients; i++) {
+      this.clients.push(
+        new ParleyClient({
+          host: this.options.host,
+          port: this.options.port,
+          transport: this.options.transport ?? 'tcp',
+          backoffMinMs: 50,
+          backoffMaxMs: 1000,
+          requestTimeoutMs: 30_000,
+        }),
+      );
+    }
+    for (let i = 0; i < this.clients.length; i += concurrency) {
+      await Promise.all(
+        this.clients.slice(i, i + concurrency).map(async (client, j) => {
+          const name = `${prefix}-${i + j}`;
+          await client.connect();
+          await client.register(name, 'pw');
+          await client.login({ name }, 'pw');
+          client.on('message', (m) => this.onMessage(client, m));
+          client.on('resumed', () => this.resumes++);
+        }),
+      );
+    }
+    if ((this.options.groupShare ?? 0) > 0) {
+      this.groupId = await this.clients[0]!.createGroup(`${prefix}-group`);
+      for (let i = 1; i < this.clients.length; i += concurrency) {
+        await Promise.all(this.clients.slice(i, i + concurrency).map((c) => c.joinGroup(this.groupId)));
+      }
+    }
+  }
+
+  /** Starts sending on every lane of every client until stop(). */
+  start(): void {
+    this.running = true;
+    const lanes = this.options.lanes ?? 1;
+    this.lanes = this.clients.flatMap((client, i) =>
+      Array.from({ length: lanes }, (_, lane) => this.lane(client, i, lane)),
+    );
+  }
+
+  /** Stops sending and waits for sends in flight to settle. */
+  async stop(): Promise<void> {
+    this.running = false;
+    await Promise.all(this.lanes);
+  }
+
+  /** Waits until every acked message reached every recipient, or the timeout; then reports. */
+  async drain(timeoutMs = 30_000): Promise<TrafficReport> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.missing() > 0 && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        this.waiters.push(resolve);
+        setTimeout(resolve, 200).unref();
+      });
+    }
+    return this.report();
+  }
+
+  report(): TrafficReport {
+    return {
+      sent: this.sent,
+      acked: this.acked,
+      delivered: this.delivered,
+      lost: this.missing(),
+      duplicates: this.duplicates,
+      reordered: this.reordered,
+      latenciesMs: Float64Array.from(this.latencies).sort(),
+      resumes: this.resumes,
+    };
+  }
+
+  close(): void {
+    for (const client of this.clients) client.close();
+  }
+
+  private missing(): number {
+    let missing = 0;
+    for (const e of this.expected.values())
+      if (e.received < e.recipients) missing += e.recipients - e.received;
+    return missing;
+  }
+
+  private async lane(client: ParleyClient, index: number, lane: number): Promise<void> {
+    const peer = this.clients[index ^ 1] ?? this.clients[0]!;
+    const groupShare = this.options.groupShare ?? 0;
+    for (let counter = 0; this.running; counter++) {
+      const toGroup = groupShare > 0 && Math.random() < groupShare;
+      const key = `${client.user!.id}/${lane}/${counter}`;
+      const body = `${key}/${performance.now()}`;
+      this.sent++;
+      try {
+        if (toGroup) await client.sendToGroup(this.groupId, body);
+        else await client.sendTo(peer.user!.id, body);
+        this.acked++;
+        const entry = this.expected.get(key) ?? { recipients: 0, received: 0 };
+        entry.recipients = toGroup ? this.clients.length - 1 : 1;
+        this.expected.set(key, entry);
+      } catch {
+        // Not acked (e.g. UNAVAILABLE, or the client gave up): not counted as owed to anyone.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+  }
+
+  private onMessage(receiver: ParleyClient, message: ChatMessage): void {
+    const [sender, lane, counter, sentAt] = message.msg.split('/');
+    const key = `${sender}/${lane}/${counter}`;
+    const seen = this.seenAt.get(key) ?? new Set<string>();
+    const me = String(receiver.user?.id);
+    if (seen.has(me)) {
+      this.duplicates++;
+      return;
+    }
+    seen.add(me);
+    this.seenAt.set(key, seen);
+    this.delivered++;
+    if (this.measureLatency) this.latencies.push(performance.now() - Number(sentAt));
+    // An arrival before its ack is fine: the expectation is created (or completed) by whichever comes first.
+    const entry = this.expected.get(key) ?? { recipients: Number.MAX_SAFE_INTEGER, received: 0 };
+    entry.received++;
+    this.expected.set(key, entry);
+    // One lane's sends are sequential, so each recipient's inbox holds them in counter order (1:1 and group alike).
+    const laneKey = `${me}<${sender}/${lane}`;
+    const last = this.lastCounter.get(laneKey) ?? -1;
+    if (Number(counter) < last) this.reordered++;
+    else this.lastCounter.set(laneKey, Number(counter));
+    for (const wake of this.waiters.splice(0)) wake();
+  }
+}

@@ -1,0 +1,45 @@
+import { z } from 'zod';
+import type { BusEvent } from '../service/ports.js';
+
+/** Version of the envelope on the wire between nodes; bumped on incompatible change. */
+export const ENVELOPE_VERSION = 1;
+
+const id = z.number().int().positive();
+const target = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('user'), id }),
+  z.object({ kind: z.literal('group'), id }),
+]);
+const message = z.object({
+  id,
+  senderId: id,
+  senderName: z.string(),
+  target,
+  groupName: z.string().optional(),
+  body: z.string(),
+  clientTime: z.string(),
+  cmid: z.string().nullable(),
+  createdAt: z.number(),
+});
+const event = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('deliver'), userId: id, seq: z.number().int().positive(), message }),
+  z.object({ type: z.literal('kick'), userId: id, sessionId: z.string().min(1).max(100) }),
+  z.object({ type: z.literal('sync'), userId: id }),
+]);
+const envelope = z.object({ v: z.literal(ENVELOPE_VERSION), node: z.string().min(1).max(64), event });
+
+/** Wraps an event with the envelope version and the sending node's id. */
+export function encodeEnvelope(nodeId: string, busEvent: BusEvent): string {
+  return JSON.stringify({ v: ENVELOPE_VERSION, node: nodeId, event: busEvent });
+}
+
+/** Parses and validates an envelope; undefined for anything malformed or of another version. */
+export function decodeEnvelope(payload: string): { node: string; event: BusEvent } | undefined {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(payload);
+  } catch {
+    return undefined;
+  }
+  const parsed = envelope.safeParse(raw);
+  return parsed.success ? parsed.data : undefined;
+}

@@ -1,0 +1,193 @@
+import { Redis } from 'ioredis';
+import type { Logger } from '../logger.js';
+import type { BusEvent, MessageBus, UserId } from '../service/ports.js';
+import { decodeEnvelope, encodeEnvelope } from './bus-envelope.js';
+import type { RedisKeys } from './redis-keys.js';
+
+export interface RedisBusOptions {
+  readonly url: string;
+  readonly keys: RedisKeys;
+  readonly nodeId: string;
+  readonly logger: Logger;
+}
+
+/** Longest a login waits for its SUBSCRIBE to be confirmed. */
+const SUBSCRIBE_WAIT_MS = 1000;
+/** Delay of the `sync` pokes after the publisher reconnected. */
+const SYNC_POKE_DELAY_MS = 500;
+
+/**
+ * The node-to-node fast path over Redis pub/sub, one channel per user id. Two connections: `pub`
+ * (commands) and `sub` (subscriber mode). Pub/sub is at-most-once, so:
+ * - events for users with a session on this node are delivered locally, without Redis, and this node's
+ *   own echoes are ignored by node id — local users keep chatting while Redis is away;
+ * - users whose events could not be published are remembered and poked with a `sync` event once Redis is
+ *   back, and after `sub` reconnects every local session catches up from its inbox (onResync).
+ */
+export class RedisBus implements MessageBus {
+  private readonly pub: Redis;
+  private readonly sub: Redis;
+  /** Local subscriptions per user (reference counts); the channel is subscribed while > 0. */
+  private readonly refs = new Map<UserId, number>();
+  /** Users whose events were not published (Redis down); poked with `sync` when it returns. */
+  private readonly missed = new Set<UserId>();
+  private handler: (event: BusEvent) => void = () => {};
+  private readonly resyncListeners: (() => void)[] = [];
+  private subReadyCount = 0;
+  private closed = false;
+
+  constructor(private readonly options: RedisBusOptions) {
+    const common = {
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+      retryStrategy: (times: number) => Math.min(100 * 2 ** times, 2000),
+    };
+    // Publishing while Redis is down must fail at once, not queue: the inbox already holds the message.
+    this.pub = new Redis(options.url, {
+      ...common,
+      enableOfflineQueue: false,
+      connectionName: `parley-pub-${options.nodeId}`,
+    });
+    this.sub = new Redis(options.url, {
+      ...common,
+      autoResubscribe: false,
+      connectionName: `parley-sub-${options.nodeId}`,
+    });
+    this.pub.on('error', (error) => this.logError('redis publisher', error));
+    this.sub.on('error', (error) => this.logError('redis subscriber', error));
+    this.pub.on('ready', () => this.onPubReady());
+    this.sub.on('ready', () => this.onSubReady());
+    this.sub.on('message', (channel: string, payload: string) => this.onMessage(channel, payload));
+  }
+
+  /** Connects both connections; rejects (naming REDIS_URL) when Redis is unreachable. */
+  async connect(): Promise<void> {
+    await Promise.all([this.pub.connect(), this.sub.connect()]);
+    await this.pub.ping();
+  }
+
+  async publish(events: readonly BusEvent[]): Promise<void> {
+    const remote: BusEvent[] = [];
+    const local: BusEvent[] = [];
+    for (const event of events) {
+      // Deliveries to a user with a session here stay local; kicks always go out (the user may be elsewhere too).
+      if (this.refs.has(event.userId)) local.push(event);
+      if (event.type === 'kick' || !this.refs.has(event.userId)) remote.push(event);
+    }
+    if (local.length > 0) {
+      queueMicrotask(() => {
+        for (const event of local) this.handler(event);
+      });
+    }
+    if (remote.length === 0) return;
+    const pipeline = this.pub.pipeline();
+    for (const event of remote)
+      pipeline.publish(
+        this.options.keys.userChannel(event.userId),
+        encodeEnvelope(this.options.nodeId, event),
+      );
+    try {
+      const results = (await pipeline.exec()) ?? [];
+      if (results.some(([error]) => error)) throw results.find(([error]) => error)![0]!;
+    } catch (error) {
+      for (const event of remote) if (event.type !== 'kick') this.missed.add(event.userId);
+      throw error;
+    }
+  }
+
+  async subscribe(userId: UserId): Promise<void> {
+    const count = this.refs.get(userId) ?? 0;
+    this.refs.set(userId, count + 1);
+    if (count === 0 && this.sub.status === 'ready') {
+      // Awaited (bounded) so the subscription is live before the login reads the inbox: an event published
+      // between that read and a late SUBSCRIBE would otherwise wait for the next one. A login never fails
+      // or hangs on Redis: a subscription lost here is restored, with a catch-up, when the subscriber returns.
+      const subscribed = this.sub
+        .subscribe(this.options.keys.userChannel(userId))
+        .catch((error: unknown) => this.logError('subscribe', error));
+      await Promise.race([
+        subscribed,
+        new Promise((resolve) => setTimeout(resolve, SUBSCRIBE_WAIT_MS).unref()),
+      ]);
+    }
+  }
+
+  unsubscribe(userId: UserId): Promise<void> {
+    const count = this.refs.get(userId) ?? 0;
+    if (count > 1) {
+      this.refs.set(userId, count - 1);
+      return Promise.resolve();
+    }
+    this.refs.delete(userId);
+    if (this.sub.status === 'ready') {
+      this.sub
+        .unsubscribe(this.options.keys.userChannel(userId))
+        .catch((error: unknown) => this.logError('unsubscribe', error));
+    }
+    return Promise.resolve();
+  }
+
+  setHandler(handler: (event: BusEvent) => void): void {
+    this.handler = handler;
+  }
+
+  onResync(listener: () => void): void {
+    this.resyncListeners.push(listener);
+  }
+
+  /** Channels this node is subscribed to (for tests and the cluster view). */
+  get subscriptions(): number {
+    return this.refs.size;
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    this.pub.disconnect();
+    this.sub.disconnect();
+    return Promise.resolve();
+  }
+
+  private onMessage(channel: string, payload: string): void {
+    const decoded = decodeEnvelope(payload);
+    if (!decoded) {
+      this.options.logger.warn({ channel }, 'dropped a malformed bus envelope');
+      return;
+    }
+    if (decoded.node === this.options.nodeId) return;
+    if (this.options.keys.userOfChannel(channel) !== decoded.event.userId) return;
+    this.handler(decoded.event);
+  }
+
+  private onSubReady(): void {
+    this.subReadyCount++;
+    const channels = [...this.refs.keys()].map((userId) => this.options.keys.userChannel(userId));
+    if (channels.length > 0) {
+      this.sub.subscribe(...channels).catch((error: unknown) => this.logError('resubscribe', error));
+    }
+    if (this.subReadyCount > 1) {
+      this.options.logger.info(
+        { channels: channels.length },
+        'redis subscriber reconnected; catching up local sessions',
+      );
+      for (const listener of this.resyncListeners) listener();
+    }
+  }
+
+  private onPubReady(): void {
+    if (this.missed.size === 0) return;
+    // Give other nodes' subscribers, which lost Redis too, a moment to resubscribe before poking them.
+    setTimeout(() => {
+      const users = [...this.missed];
+      this.missed.clear();
+      if (users.length === 0 || this.closed) return;
+      this.publish(users.map((userId) => ({ type: 'sync' as const, userId }))).catch((error: unknown) =>
+        this.logError('sync after reconnect', error),
+      );
+    }, SYNC_POKE_DELAY_MS).unref();
+  }
+
+  private logError(what: string, error: unknown): void {
+    if (this.closed) return;
+    this.options.logger.warn({ err: error }, `${what} failed`);
+  }
+}

@@ -1,0 +1,38 @@
+import type { UserId } from '../service/ports.js';
+
+/**
+ * Every Redis key and channel name Parley uses, built here and nowhere else. As in the ancestor design,
+ * messages for a user travel on a channel keyed by that user's id; the prefix lets several clusters (or
+ * test runs) share one Redis.
+ */
+export class RedisKeys {
+  constructor(readonly prefix: string) {}
+
+  /** Pub/sub channel of one user. */
+  userChannel(userId: UserId): string {
+    return `${this.prefix}user:${userId}`;
+  }
+
+  /** Pattern-free parse of a user channel back to the id (undefined for foreign channels). */
+  userOfChannel(channel: string): UserId | undefined {
+    const head = `${this.prefix}user:`;
+    if (!channel.startsWith(head)) return undefined;
+    const id = Number(channel.slice(head.length));
+    return Number.isSafeInteger(id) ? id : undefined;
+  }
+
+  /** Presence lease of a user: which node and session hold them; expires unless refreshed. */
+  presence(userId: UserId): string {
+    return `${this.prefix}presence:${userId}`;
+  }
+
+  /** Liveness lease of a node. */
+  node(nodeId: string): string {
+    return `${this.prefix}node:${nodeId}`;
+  }
+
+  /** Sorted set of node ids by lease expiry, to list the live nodes without SCAN. */
+  get nodes(): string {
+    return `${this.prefix}nodes`;
+  }
+}

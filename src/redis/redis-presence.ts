@@ -1,0 +1,142 @@
+import { Redis } from 'ioredis';
+import type { Logger } from '../logger.js';
+import type { Presence, UserId } from '../service/ports.js';
+import type { RedisKeys } from './redis-keys.js';
+
+export interface RedisPresenceOptions {
+  readonly url: string;
+  readonly keys: RedisKeys;
+  readonly nodeId: string;
+  /** A lease not refreshed within this time expires: the user reads as offline. @default 15000 */
+  readonly ttlMs: number;
+  readonly logger: Logger;
+}
+
+// Deletes the lease only if it still names this session (a newer login elsewhere may own it now).
+const RELEASE_IF_MINE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+/**
+ * Presence as leases in Redis: `presence:<user>` = `<node>/<session>` with a TTL, refreshed (re-SET, so a
+ * lease lost with a Redis restart is re-asserted) every ttl/3 for every session on this node, plus a
+ * node lease. When a node dies its leases simply expire: no other node resets anyone, and nothing is
+ * marked offline at start-up. While Redis is away, lookups fall back to this node's own sessions.
+ */
+export class RedisPresence implements Presence {
+  private readonly redis: Redis;
+  private readonly local = new Map<UserId, string>();
+  private readonly timer: NodeJS.Timeout;
+  private readonly startedAt = Date.now();
+
+  constructor(private readonly options: RedisPresenceOptions) {
+    this.redis = new Redis(options.url, {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      connectionName: `parley-presence-${options.nodeId}`,
+      retryStrategy: (times: number) => Math.min(100 * 2 ** times, 2000),
+    });
+    this.redis.on('error', (error) =>
+      options.logger.debug({ err: error }, 'redis presence connection error'),
+    );
+    this.redis.on('ready', () => void this.heartbeat());
+    this.timer = setInterval(() => void this.heartbeat(), Math.max(250, Math.floor(options.ttlMs / 3)));
+    this.timer.unref();
+  }
+
+  async connect(): Promise<void> {
+    await this.redis.connect();
+  }
+
+  async attach(userId: UserId, sessionId: string): Promise<void> {
+    this.local.set(userId, sessionId);
+    try {
+      await this.redis.set(
+        this.options.keys.presence(userId),
+        this.value(sessionId),
+        'PX',
+        this.options.ttlMs,
+      );
+    } catch (error) {
+      this.options.logger.debug(
+        { err: error, userId },
+        'presence attach not written; the heartbeat will retry',
+      );
+    }
+  }
+
+  async detach(userId: UserId, sessionId: string): Promise<void> {
+    if (this.local.get(userId) === sessionId) this.local.delete(userId);
+    try {
+      await this.redis.eval(RELEASE_IF_MINE, 1, this.options.keys.presence(userId), this.value(sessionId));
+    } catch (error) {
+      this.options.logger.debug({ err: error, userId }, 'presence detach not written; the lease will expire');
+    }
+  }
+
+  async onlineAmong(userIds: readonly UserId[]): Promise<Set<UserId>> {
+    if (userIds.length === 0) return new Set();
+    try {
+      const values = await this.redis.mget(...userIds.map((id) => this.options.keys.presence(id)));
+      return new Set(userIds.filter((_, i) => values[i] !== null));
+    } catch {
+      return new Set(userIds.filter((id) => this.local.has(id)));
+    }
+  }
+
+  /** Live nodes (their leases), for the cluster view. */
+  async liveNodes(): Promise<string[]> {
+    await this.redis.zremrangebyscore(this.options.keys.nodes, 0, Date.now());
+    return this.redis.zrange(this.options.keys.nodes, 0, -1);
+  }
+
+  get localCount(): number {
+    return this.local.size;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    try {
+      const pipeline = this.redis.pipeline();
+      for (const [userId, sessionId] of this.local)
+        pipeline.eval(RELEASE_IF_MINE, 1, this.options.keys.presence(userId), this.value(sessionId));
+      pipeline.del(this.options.keys.node(this.options.nodeId));
+      pipeline.zrem(this.options.keys.nodes, this.options.nodeId);
+      await pipeline.exec();
+    } catch {
+      // Leases expire on their own.
+    }
+    this.local.clear();
+    this.redis.disconnect();
+  }
+
+  private value(sessionId: string): string {
+    return `${this.options.nodeId}/${sessionId}`;
+  }
+
+  /** Re-asserts every local lease and the node lease, in pipelines of 1000. */
+  private async heartbeat(): Promise<void> {
+    if (this.redis.status !== 'ready') return;
+    const { keys, ttlMs, nodeId } = this.options;
+    try {
+      const entries = [...this.local];
+      for (let i = 0; i < entries.length; i += 1000) {
+        const pipeline = this.redis.pipeline();
+        for (const [userId, sessionId] of entries.slice(i, i + 1000))
+          pipeline.set(keys.presence(userId), this.value(sessionId), 'PX', ttlMs);
+        await pipeline.exec();
+      }
+      await this.redis
+        .pipeline()
+        .set(
+          keys.node(nodeId),
+          JSON.stringify({ nodeId, startedAt: this.startedAt, sessions: this.local.size }),
+          'PX',
+          ttlMs,
+        )
+        .zadd(keys.nodes, Date.now() + ttlMs, nodeId)
+        .exec();
+    } catch (error) {
+      this.options.logger.debug({ err: error }, 'presence heartbeat failed');
+    }
+  }
+}

@@ -1,0 +1,136 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createLogger } from '../../src/logger.js';
+import { RedisBus } from '../../src/redis/redis-bus.js';
+import { RedisKeys } from '../../src/redis/redis-keys.js';
+import { RedisPresence } from '../../src/redis/redis-presence.js';
+import type { BusEvent } from '../../src/service/ports.js';
+import { RedisServer } from '../../scripts/lib/redis.js';
+import { busContract } from '../contract/bus-contract.js';
+
+const logger = createLogger('silent');
+const prefix = () => `t${Math.random().toString(36).slice(2, 8)}:`;
+
+async function bus(url: string, keys: RedisKeys, nodeId: string): Promise<RedisBus> {
+  const b = new RedisBus({ url, keys, nodeId, logger });
+  await b.connect();
+  return b;
+}
+
+busContract('redis', async () => {
+  const keys = new RedisKeys(prefix());
+  return [await bus(inject('redisUrl'), keys, 'node-a'), await bus(inject('redisUrl'), keys, 'node-b')];
+});
+
+const message = {
+  id: 1,
+  senderId: 1,
+  senderName: 'a',
+  target: { kind: 'user' as const, id: 2 },
+  body: 'x',
+  clientTime: 't',
+  cmid: null,
+  createdAt: 0,
+};
+
+function collector(target: RedisBus): { events: BusEvent[]; next: () => Promise<BusEvent> } {
+  const events: BusEvent[] = [];
+  let waiting: ((e: BusEvent) => void) | undefined;
+  target.setHandler((event) => {
+    if (waiting) {
+      const wake = waiting;
+      waiting = undefined;
+      wake(event);
+    } else events.push(event);
+  });
+  return {
+    events,
+    next: () =>
+      events.length > 0 ? Promise.resolve(events.shift()!) : new Promise((resolve) => (waiting = resolve)),
+  };
+}
+
+describe('Redis bus beyond the contract', () => {
+  let redis: RedisServer;
+  beforeAll(async () => (redis = await RedisServer.start()));
+  afterAll(() => redis.destroy());
+
+  it('ignores malformed envelopes and its own echoes', async () => {
+    const keys = new RedisKeys(prefix());
+    const a = await bus(redis.url, keys, 'a');
+    const b = await bus(redis.url, keys, 'b');
+    const got = collector(b);
+    await b.subscribe(2);
+    const raw = await bus(redis.url, keys, 'raw');
+    // Published straight to the channel: not JSON, wrong version, wrong user for the channel.
+    const { Redis } = await import('ioredis');
+    const client = new Redis(redis.url);
+    await client.publish(keys.userChannel(2), 'not json');
+    await client.publish(
+      keys.userChannel(2),
+      JSON.stringify({ v: 99, node: 'x', event: { type: 'sync', userId: 2 } }),
+    );
+    await client.publish(
+      keys.userChannel(2),
+      JSON.stringify({ v: 1, node: 'x', event: { type: 'sync', userId: 3 } }),
+    );
+    await a.publish([{ type: 'deliver', userId: 2, seq: 1, message }]);
+    expect(await got.next()).toMatchObject({ type: 'deliver', seq: 1 });
+    expect(got.events).toEqual([]);
+    client.disconnect();
+    await Promise.all([a.close(), b.close(), raw.close()]);
+  });
+
+  it('delivers locally while Redis is down, catches up remote nodes when it returns', async () => {
+    const keys = new RedisKeys(prefix());
+    const a = await bus(redis.url, keys, 'a');
+    const b = await bus(redis.url, keys, 'b');
+    const atA = collector(a);
+    const atB = collector(b);
+    let resyncs = 0;
+    const resynced = new Promise<void>((resolve) => b.onResync(() => (resyncs++, resolve())));
+    await a.subscribe(1);
+    await b.subscribe(2);
+    await redis.stop();
+    // A local recipient still gets its event; a remote one cannot, and publish says so.
+    await expect(a.publish([{ type: 'deliver', userId: 2, seq: 5, message }])).rejects.toThrow();
+    await a.publish([
+      { type: 'deliver', userId: 1, seq: 1, message: { ...message, target: { kind: 'user', id: 1 } } },
+    ]);
+    expect(await atA.next()).toMatchObject({ userId: 1, seq: 1 });
+    await redis.resume();
+    await resynced;
+    expect(resyncs).toBe(1);
+    // The user whose event was lost gets a sync poke once the publisher is back.
+    expect(await atB.next()).toEqual({ type: 'sync', userId: 2 });
+    await Promise.all([a.close(), b.close()]);
+  });
+});
+
+describe('Redis presence leases', () => {
+  it('shows users online across nodes, releases on detach, and expires with a dead node', async () => {
+    const url = inject('redisUrl');
+    const keys = new RedisKeys(prefix());
+    const a = new RedisPresence({ url, keys, nodeId: 'a', ttlMs: 1000, logger });
+    const b = new RedisPresence({ url, keys, nodeId: 'b', ttlMs: 1000, logger });
+    await Promise.all([a.connect(), b.connect()]);
+    await a.attach(1, 's1');
+    await a.attach(2, 's2');
+    expect(await b.onlineAmong([1, 2, 3])).toEqual(new Set([1, 2]));
+    await a.detach(2, 's2');
+    expect(await b.onlineAmong([2])).toEqual(new Set());
+    // A newer session on b owns user 1 now; a's late detach of the old session must not remove it.
+    await b.attach(1, 's3');
+    await a.detach(1, 's1');
+    expect(await a.onlineAmong([1])).toEqual(new Set([1]));
+    expect(await a.liveNodes()).toEqual(expect.arrayContaining(['a', 'b']));
+    // b "dies" (stops heartbeating without cleaning up): its lease runs out within the TTL.
+    const { Redis } = await import('ioredis');
+    const probe = new Redis(url);
+    const ttl = await probe.pttl(keys.presence(1));
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(1000);
+    probe.disconnect();
+    await a.close();
+    await b.close();
+  });
+});
