@@ -28,7 +28,7 @@ export class NodeProcess {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  /** Starts the node; resolves when it logged that it listens. */
+  /** Starts the node; resolves when its /healthz answers 200. */
   start(): Promise<void> {
     this.log ??= createWriteStream(this.logFile, { flags: 'a' });
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
@@ -46,26 +46,29 @@ export class NodeProcess {
     });
     this.child = child;
     child.stderr.pipe(this.log, { end: false });
-    return new Promise((resolve, reject) => {
-      let head = '';
-      const onData = (chunk: Buffer) => {
-        this.log?.write(chunk);
-        if (head.length < 100_000) head += chunk.toString();
-        if (head.includes('Parley listening')) {
-          child.stdout.off('data', onData);
-          child.stdout.pipe(this.log!, { end: false });
-          resolve();
-        }
-      };
-      child.stdout.on('data', onData);
+    child.stdout.pipe(this.log, { end: false });
+    // Ready when /healthz answers 200 (independent of LOG_LEVEL), or failed when the process exits first.
+    const exited = new Promise<never>((_, reject) =>
       child.once('exit', (code, signal) =>
-        reject(
-          new Error(
-            `node ${this.nodeId} exited (${code ?? signal}) before listening; see ${this.logFile}\n${head.slice(-2000)}`,
-          ),
-        ),
-      );
-    });
+        reject(new Error(`node ${this.nodeId} exited (${code ?? signal}) before it was healthy; see ${this.logFile}`)),
+      ),
+    );
+    exited.catch(() => undefined);
+    return Promise.race([this.waitHealthy(), exited]);
+  }
+
+  private async waitHealthy(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline && this.running) {
+      try {
+        const response = await fetch(`http://127.0.0.1:${this.adminPort}/healthz`);
+        if (response.status === 200) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    if (this.running) throw new Error(`node ${this.nodeId} not healthy after ${timeoutMs} ms; see ${this.logFile}`);
   }
 
   /** Sends a signal and waits for the exit; SIGKILL is the crash case, SIGTERM a graceful drain. */

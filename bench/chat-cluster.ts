@@ -1,0 +1,81 @@
+/**
+ * Benchmark (not a test): a local cluster (MariaDB, Redis, N nodes, nginx) driven through the load
+ * balancer by many v2 clients in pairs (about half the pairs land on different nodes) plus a share of
+ * group messages. Prints delivered msgs/s, delivery latency percentiles, lost / duplicated / reordered,
+ * and, with --storm, the time for every client to resume and catch up after all connections drop at once.
+ *
+ *   npm run bench:cluster -- --nodes 2 --clients 1000 --seconds 10 --lanes 2 --group-share 0.05 --storm
+ */
+import { parseArgs } from 'node:util';
+import { LocalCluster } from '../scripts/lib/cluster.js';
+import { Traffic } from '../scripts/lib/traffic.js';
+
+const { values } = parseArgs({
+  options: {
+    nodes: { type: 'string', default: '2' },
+    clients: { type: 'string', default: '1000' },
+    seconds: { type: 'string', default: '10' },
+    lanes: { type: 'string', default: '2' },
+    'group-share': { type: 'string', default: '0' },
+    transport: { type: 'string', default: 'tcp' },
+    storm: { type: 'boolean', default: false },
+  },
+});
+
+const percentile = (sorted: Float64Array, p: number) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!);
+const round = (n: number) => Math.round(n * 100) / 100;
+
+const cluster = await LocalCluster.start({ nodes: Number(values.nodes), port: 0, env: { LOG_LEVEL: 'warn', LOGIN_BURST: '1000', LOGIN_RATE_PER_S: '1000', BCRYPT_COST: '4' } });
+try {
+  const traffic = new Traffic({
+    host: '127.0.0.1',
+    port: cluster.port,
+    transport: values.transport === 'ws' ? 'ws' : 'tcp',
+    clients: Number(values.clients),
+    lanes: Number(values.lanes),
+    groupShare: Number(values['group-share']),
+    loginConcurrency: 100,
+  });
+  const loginStart = performance.now();
+  await traffic.connect();
+  const loginSeconds = (performance.now() - loginStart) / 1000;
+  const crossPairs = traffic.clients.filter((c, i) => i % 2 === 0 && c.node !== traffic.clients[i + 1]?.node).length;
+
+  const start = performance.now();
+  traffic.start();
+  await new Promise((resolve) => setTimeout(resolve, Number(values.seconds) * 1000));
+  await traffic.stop();
+  const elapsed = (performance.now() - start) / 1000;
+  const report = await traffic.drain(30_000);
+  const result: Record<string, unknown> = {
+    nodes: cluster.nodes.length,
+    clients: traffic.clients.length,
+    lanesPerClient: Number(values.lanes),
+    groupShare: Number(values['group-share']),
+    crossNodePairs: `${crossPairs}/${traffic.clients.length / 2}`,
+    registerAndLoginPerS: Math.round(traffic.clients.length / loginSeconds),
+    acked: report.acked,
+    delivered: report.delivered,
+    deliveredPerS: Math.round(report.delivered / elapsed),
+    latencyMs: { p50: round(percentile(report.latenciesMs, 50)), p99: round(percentile(report.latenciesMs, 99)), p999: round(percentile(report.latenciesMs, 99.9)) },
+    lost: report.lost,
+    duplicates: report.duplicates,
+    reordered: report.reordered,
+  };
+  if (values.storm) {
+    traffic.measureLatency = false;
+    const stormStart = performance.now();
+    await Promise.all(
+      traffic.clients.map((client) => {
+        const resumed = new Promise<void>((resolve) => client.once('resumed', () => resolve()));
+        client.dropConnection();
+        return resumed;
+      }),
+    );
+    result.stormAllResumedS = round((performance.now() - stormStart) / 1000);
+  }
+  console.log(JSON.stringify(result, null, 2));
+  traffic.close();
+} finally {
+  await cluster.stop();
+}
