@@ -19,13 +19,21 @@ const { values } = parseArgs({
     'group-share': { type: 'string', default: '0' },
     transport: { type: 'string', default: 'tcp' },
     storm: { type: 'boolean', default: false },
+    /** Extra node flags for the server nodes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof". */
+    'node-args': { type: 'string', default: '' },
   },
 });
 
-const percentile = (sorted: Float64Array, p: number) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!);
+const percentile = (sorted: Float64Array, p: number) =>
+  sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 const round = (n: number) => Math.round(n * 100) / 100;
 
-const cluster = await LocalCluster.start({ nodes: Number(values.nodes), port: 0, env: { LOG_LEVEL: 'warn', LOGIN_BURST: '1000', LOGIN_RATE_PER_S: '1000', BCRYPT_COST: '4' } });
+const cluster = await LocalCluster.start({
+  nodes: Number(values.nodes),
+  port: 0,
+  nodeArgs: values['node-args'].split(' ').filter(Boolean),
+  env: { LOG_LEVEL: 'warn', LOGIN_BURST: '1000', LOGIN_RATE_PER_S: '1000', BCRYPT_COST: '4' },
+});
 try {
   const traffic = new Traffic({
     host: '127.0.0.1',
@@ -39,7 +47,7 @@ try {
   const loginStart = performance.now();
   await traffic.connect();
   const loginSeconds = (performance.now() - loginStart) / 1000;
-  const crossPairs = traffic.clients.filter((c, i) => i % 2 === 0 && c.node !== traffic.clients[i + 1]?.node).length;
+  const pairs = traffic.crossNodePairs();
 
   const start = performance.now();
   traffic.start();
@@ -52,12 +60,16 @@ try {
     clients: traffic.clients.length,
     lanesPerClient: Number(values.lanes),
     groupShare: Number(values['group-share']),
-    crossNodePairs: `${crossPairs}/${traffic.clients.length / 2}`,
+    crossNodePairs: `${pairs.cross}/${pairs.total}`,
     registerAndLoginPerS: Math.round(traffic.clients.length / loginSeconds),
     acked: report.acked,
     delivered: report.delivered,
     deliveredPerS: Math.round(report.delivered / elapsed),
-    latencyMs: { p50: round(percentile(report.latenciesMs, 50)), p99: round(percentile(report.latenciesMs, 99)), p999: round(percentile(report.latenciesMs, 99.9)) },
+    latencyMs: {
+      p50: round(percentile(report.latenciesMs, 50)),
+      p99: round(percentile(report.latenciesMs, 99)),
+      p999: round(percentile(report.latenciesMs, 99.9)),
+    },
     lost: report.lost,
     duplicates: report.duplicates,
     reordered: report.reordered,

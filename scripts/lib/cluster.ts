@@ -18,6 +18,8 @@ export interface ClusterOptions {
   readonly redisUrl?: string | undefined;
   /** Extra environment for every node (e.g. PRESENCE_TTL_MS for faster tests). */
   readonly env?: Readonly<Record<string, string>>;
+  /** Extra node flags for every node process (profiling). */
+  readonly nodeArgs?: readonly string[];
 }
 
 /**
@@ -61,7 +63,14 @@ export class LocalCluster {
       const nodes: NodeProcess[] = [];
       for (let i = 1; i <= options.nodes; i++) {
         nodes.push(
-          new NodeProcess(`node-${i}`, await freePort(), await freePort(), env, join(dir, `node-${i}.log`)),
+          new NodeProcess(
+            `node-${i}`,
+            await freePort(),
+            await freePort(),
+            env,
+            join(dir, `node-${i}.log`),
+            options.nodeArgs,
+          ),
         );
       }
       await Promise.all(nodes.map((node) => node.start()));

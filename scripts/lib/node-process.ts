@@ -18,6 +18,8 @@ export class NodeProcess {
     readonly adminPort: number,
     private readonly env: Readonly<Record<string, string>>,
     readonly logFile: string,
+    /** Extra node flags, e.g. ['--cpu-prof'] for profiling. */
+    private readonly nodeArgs: readonly string[] = [],
   ) {}
 
   get pid(): number | undefined {
@@ -31,7 +33,7 @@ export class NodeProcess {
   /** Starts the node; resolves when its /healthz answers 200. */
   start(): Promise<void> {
     this.log ??= createWriteStream(this.logFile, { flags: 'a' });
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    const child = spawn(process.execPath, [...this.nodeArgs, '--import', 'tsx', 'src/main.ts'], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? '',
@@ -50,7 +52,11 @@ export class NodeProcess {
     // Ready when /healthz answers 200 (independent of LOG_LEVEL), or failed when the process exits first.
     const exited = new Promise<never>((_, reject) =>
       child.once('exit', (code, signal) =>
-        reject(new Error(`node ${this.nodeId} exited (${code ?? signal}) before it was healthy; see ${this.logFile}`)),
+        reject(
+          new Error(
+            `node ${this.nodeId} exited (${code ?? signal}) before it was healthy; see ${this.logFile}`,
+          ),
+        ),
       ),
     );
     exited.catch(() => undefined);
@@ -68,7 +74,8 @@ export class NodeProcess {
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    if (this.running) throw new Error(`node ${this.nodeId} not healthy after ${timeoutMs} ms; see ${this.logFile}`);
+    if (this.running)
+      throw new Error(`node ${this.nodeId} not healthy after ${timeoutMs} ms; see ${this.logFile}`);
   }
 
   /** Sends a signal and waits for the exit; SIGKILL is the crash case, SIGTERM a graceful drain. */

@@ -4,12 +4,14 @@ export interface TrafficOptions {
   readonly host: string;
   readonly port: number;
   readonly transport?: 'tcp' | 'ws';
-  /** Number of clients; client i sends to client i^1 (pairs). */
+  /** Number of clients, paired after login: half the pairs on one node, half across nodes (as placement allows). */
   readonly clients: number;
   /** Concurrent sends per client ("lanes"); order is checked per sender and lane. */
   readonly lanes?: number;
-  /** Fraction of sends that go to a group all clients belong to (fan-out to every member). */
+  /** Fraction of sends that go to the sender's group (fan-out to every other member). */
   readonly groupShare?: number;
+  /** Members per group; clients are split into groups of this size. @default 10 */
+  readonly groupSize?: number;
   /** Logins at once. */
   readonly loginConcurrency?: number;
   readonly namePrefix?: string;
@@ -46,7 +48,8 @@ export class Traffic {
   private readonly expected = new Map<string, Expectation>();
   private readonly lastCounter = new Map<string, number>();
   private readonly seenAt = new Map<string, Set<string>>();
-  private groupId = 0;
+  private readonly peers = new Map<ParleyClient, ParleyClient>();
+  private readonly groupOf = new Map<ParleyClient, { id: number; size: number }>();
   private sent = 0;
   private acked = 0;
   private delivered = 0;
@@ -87,20 +90,60 @@ export class Traffic {
         }),
       );
     }
+    this.pair();
     if ((this.options.groupShare ?? 0) > 0) {
-      this.groupId = await this.clients[0]!.createGroup(`${prefix}-group`);
-      for (let i = 1; i < this.clients.length; i += concurrency) {
-        await Promise.all(this.clients.slice(i, i + concurrency).map((c) => c.joinGroup(this.groupId)));
+      const size = this.options.groupSize ?? 10;
+      for (let i = 0; i < this.clients.length; i += size) {
+        const members = this.clients.slice(i, i + size);
+        const id = await members[0]!.createGroup(`${prefix}-group-${i / size}`);
+        await Promise.all(members.slice(1).map((c) => c.joinGroup(id)));
+        for (const member of members) this.groupOf.set(member, { id, size: members.length });
       }
     }
+  }
+
+  /** Pairs of clients on different nodes (cross) and on the same node, alternately, as placement allows. */
+  private pair(): void {
+    const byNode = new Map<string, ParleyClient[]>();
+    for (const client of this.clients) {
+      const list = byNode.get(client.node ?? '') ?? [];
+      list.push(client);
+      byNode.set(client.node ?? '', list);
+    }
+    const pools = [...byNode.values()];
+    const largest = () => pools.filter((p) => p.length > 0).sort((a, b) => b.length - a.length);
+    const link = (a: ParleyClient, b: ParleyClient) => (this.peers.set(a, b), this.peers.set(b, a));
+    for (let cross = true; ; cross = !cross) {
+      const open = largest();
+      if (open.length === 0) break;
+      if (open.length === 1 && open[0]!.length === 1) {
+        link(open[0]!.pop()!, this.clients[0]!);
+        break;
+      }
+      if (cross && open.length >= 2) link(open[0]!.pop()!, open[1]!.pop()!);
+      else if (open[0]!.length >= 2) link(open[0]!.pop()!, open[0]!.pop()!);
+      else link(open[0]!.pop()!, open[1]!.pop()!);
+    }
+  }
+
+  /** Pairs whose two clients sit on different nodes, and all pairs. */
+  crossNodePairs(): { cross: number; total: number } {
+    let cross = 0;
+    let total = 0;
+    for (const [a, b] of this.peers) {
+      if (a.user!.id > b.user!.id) continue;
+      total++;
+      if (a.node !== b.node) cross++;
+    }
+    return { cross, total };
   }
 
   /** Starts sending on every lane of every client until stop(). */
   start(): void {
     this.running = true;
     const lanes = this.options.lanes ?? 1;
-    this.lanes = this.clients.flatMap((client, i) =>
-      Array.from({ length: lanes }, (_, lane) => this.lane(client, i, lane)),
+    this.lanes = this.clients.flatMap((client) =>
+      Array.from({ length: lanes }, (_, lane) => this.lane(client, lane)),
     );
   }
 
@@ -146,20 +189,21 @@ export class Traffic {
     return missing;
   }
 
-  private async lane(client: ParleyClient, index: number, lane: number): Promise<void> {
-    const peer = this.clients[index ^ 1] ?? this.clients[0]!;
+  private async lane(client: ParleyClient, lane: number): Promise<void> {
+    const peer = this.peers.get(client)!;
+    const group = this.groupOf.get(client);
     const groupShare = this.options.groupShare ?? 0;
     for (let counter = 0; this.running; counter++) {
-      const toGroup = groupShare > 0 && Math.random() < groupShare;
+      const toGroup = group !== undefined && group.size > 1 && Math.random() < groupShare;
       const key = `${client.user!.id}/${lane}/${counter}`;
       const body = `${key}/${performance.now()}`;
       this.sent++;
       try {
-        if (toGroup) await client.sendToGroup(this.groupId, body);
+        if (toGroup) await client.sendToGroup(group.id, body);
         else await client.sendTo(peer.user!.id, body);
         this.acked++;
         const entry = this.expected.get(key) ?? { recipients: 0, received: 0 };
-        entry.recipients = toGroup ? this.clients.length - 1 : 1;
+        entry.recipients = toGroup ? group.size - 1 : 1;
         this.expected.set(key, entry);
       } catch {
         // Not acked (e.g. UNAVAILABLE, or the client gave up): not counted as owed to anyone.

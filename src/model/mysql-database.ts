@@ -146,6 +146,17 @@ export class Database {
     );
   }
 
+  /**
+   * A statement with client-side parameter escaping, for statements whose placeholder count varies (batch
+   * inserts, IN lists): as prepared statements each arity would be prepared and cached separately, which
+   * exhausts the server's max_prepared_stmt_count. Values are still never spliced into SQL by us.
+   */
+  async query<T>(sql: string, params: Params = []): Promise<T> {
+    return this.withConnection(
+      async (connection) => (await connection.query(sql, params as never[]))[0] as T,
+    );
+  }
+
   stats(): PoolStats {
     return {
       size: this.pool.size,

@@ -96,7 +96,7 @@ export class MysqlGroupStore implements GroupStore {
       [userId],
     );
     if (groups.length === 0) return [];
-    const members = await this.db.execute<MemberRow[]>(
+    const members = await this.db.query<MemberRow[]>(
       `SELECT gu.groupid, u.id, u.name, gu.grouprole FROM groupuser gu JOIN user u ON u.id = gu.userid
        WHERE gu.groupid IN (${groups.map(() => '?').join(',')})
        ORDER BY gu.groupid, gu.grouprole = 'creator' DESC, gu.joined_at, u.id`,

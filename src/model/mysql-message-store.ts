@@ -56,28 +56,65 @@ function toMessage(row: MessageRow): StoredMessage {
   };
 }
 
+interface PendingAppend {
+  readonly draft: MessageDraft;
+  readonly recipients: readonly UserId[];
+  readonly resolve: (result: AppendResult) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+export interface MessageStoreTuning {
+  /** Most appends written in one transaction. @default 500 */
+  readonly maxBatch: number;
+  /** Most inbox rows written in one transaction (a big group counts per member). @default 20000 */
+  readonly maxRows: number;
+  /** Batches committing at once (each holds one pooled connection); fewer means larger batches. @default 2 */
+  readonly maxInFlight: number;
+}
+
+const DEFAULT_TUNING: MessageStoreTuning = { maxBatch: 500, maxRows: 20_000, maxInFlight: 2 };
+/** Names cached per store (users and groups are never renamed). */
+const NAME_CACHE_MAX = 100_000;
+
+function remember(cache: Map<number, string>, id: number, name: string): void {
+  cache.set(id, name);
+  if (cache.size > NAME_CACHE_MAX) cache.delete(cache.keys().next().value!);
+}
+
 /**
- * Messages, per-user inboxes and cursors in MySQL. An append is one transaction: insert the message,
- * bump every recipient's counter row (locked in id order, so concurrent senders on any node serialise per
- * recipient and sequences stay gap-free), insert the inbox rows in multi-row statements, commit.
+ * Messages, per-user inboxes and cursors in MySQL, with group commit: appends that arrive while other
+ * batches are committing queue up and go into the next transaction together. One transaction reserves
+ * a block of message ids, inserts the messages, bumps each recipient's counter row once by the number of
+ * messages it receives (rows locked in id order, so concurrent batches on any node serialise per
+ * recipient and sequences stay gap-free), inserts the inbox rows in multi-row statements, and commits —
+ * one fsync for the whole batch. A batch that fails on a duplicate cmid or a deadlock is retried one
+ * append at a time, so one bad append never fails the others.
  */
 export class MysqlMessageStore implements MessageStore {
+  private readonly queue: PendingAppend[] = [];
+  private inFlight = 0;
+  private readonly pendingAcks = new Map<
+    UserId,
+    { seq: number; waiters: { resolve: () => void; reject: (e: unknown) => void }[] }
+  >();
+  private ackInFlight = false;
+  private readonly userNames = new Map<number, string>();
+  private readonly groupNames = new Map<number, string>();
+  private readonly tuning: MessageStoreTuning;
+
   constructor(
     private readonly db: Database,
     private readonly clock: Clock,
-  ) {}
+    tuning: Partial<MessageStoreTuning> = {},
+  ) {
+    this.tuning = { ...DEFAULT_TUNING, ...tuning };
+  }
 
-  async append(draft: MessageDraft, recipients: readonly UserId[]): Promise<AppendResult> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.db.transaction((connection) => this.appendIn(connection, draft, recipients));
-      } catch (error) {
-        if (draft.cmid !== null && isDuplicate(error, 'uq_message_cmid'))
-          return this.existing(draft.senderId, draft.cmid);
-        const deadlock = (error as { code?: string } | null)?.code === 'ER_LOCK_DEADLOCK';
-        if (!deadlock || attempt >= DEADLOCK_RETRIES) throw error;
-      }
-    }
+  append(draft: MessageDraft, recipients: readonly UserId[]): Promise<AppendResult> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ draft, recipients, resolve, reject });
+      this.pump();
+    });
   }
 
   async readInbox(userId: UserId, afterSeq: number, limit: number): Promise<InboxEntry[]> {
@@ -98,11 +135,43 @@ export class MysqlMessageStore implements MessageStore {
     return { ackedSeq: Number(row?.acked_seq ?? 0), lastSeq: Number(row?.last_seq ?? 0) };
   }
 
-  async ack(userId: UserId, seq: number): Promise<void> {
-    await this.db.execute(
-      'UPDATE inbox_cursor SET acked_seq = GREATEST(acked_seq, LEAST(?, last_seq)) WHERE user_id = ?',
-      [seq, userId],
-    );
+  /**
+   * Acks from every session of this node are coalesced: one UPDATE (and one commit) per flush instead of
+   * one per client ack. Resolves once the ack is written.
+   */
+  ack(userId: UserId, seq: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const entry = this.pendingAcks.get(userId);
+      if (entry) {
+        entry.seq = Math.max(entry.seq, seq);
+        entry.waiters.push({ resolve, reject });
+      } else {
+        this.pendingAcks.set(userId, { seq, waiters: [{ resolve, reject }] });
+      }
+      if (!this.ackInFlight) void this.flushAcks();
+    });
+  }
+
+  private async flushAcks(): Promise<void> {
+    this.ackInFlight = true;
+    try {
+      while (this.pendingAcks.size > 0) {
+        const batch = [...this.pendingAcks].slice(0, CHUNK);
+        for (const [userId] of batch) this.pendingAcks.delete(userId);
+        try {
+          await this.db.query(
+            `UPDATE inbox_cursor SET acked_seq = GREATEST(acked_seq, LEAST(last_seq, CASE user_id ${batch.map(() => 'WHEN ? THEN ?').join(' ')} END))
+             WHERE user_id IN (${batch.map(() => '?').join(',')})`,
+            [...batch.flatMap(([userId, entry]) => [userId, entry.seq]), ...batch.map(([userId]) => userId)],
+          );
+          for (const [, entry] of batch) for (const waiter of entry.waiters) waiter.resolve();
+        } catch (error) {
+          for (const [, entry] of batch) for (const waiter of entry.waiters) waiter.reject(error);
+        }
+      }
+    } finally {
+      this.ackInFlight = false;
+    }
   }
 
   async history(query: HistoryQuery): Promise<StoredMessage[]> {
@@ -121,63 +190,201 @@ export class MysqlMessageStore implements MessageStore {
     return rows.map(toMessage);
   }
 
-  private async appendIn(
-    connection: Connection,
-    draft: MessageDraft,
-    recipients: readonly UserId[],
-  ): Promise<AppendResult> {
-    const target = draft.target;
-    const [inserted] = await connection.execute<ResultSetHeader>(
-      `INSERT INTO message (sender_id, to_user_id, group_id, conversation, body, client_time, cmid, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      [
-        draft.senderId,
-        target.kind === 'user' ? target.id : null,
-        target.kind === 'group' ? target.id : null,
-        conversationKey(draft.senderId, target),
-        draft.body,
-        draft.clientTime,
-        draft.cmid,
-        this.clock.now(),
-      ],
-    );
-    const messageId = inserted.insertId;
-    const deliveries = await this.allocate(connection, messageId, recipients);
-    const [rows] = await connection.execute<MessageRow[]>(
-      `SELECT ${MESSAGE_COLUMNS} FROM message m ${MESSAGE_JOINS} WHERE m.id = ?`,
-      [messageId],
-    );
-    if (!rows[0]) throw new AppError('USER_NOT_FOUND', 'sender does not exist');
-    return { message: toMessage(rows[0]), deliveries, duplicate: false };
+  private pump(): void {
+    while (this.inFlight < this.tuning.maxInFlight && this.queue.length > 0) {
+      const batch: PendingAppend[] = [];
+      let rows = 0;
+      while (this.queue.length > 0 && batch.length < this.tuning.maxBatch) {
+        const next = this.queue[0]!;
+        if (batch.length > 0 && rows + next.recipients.length > this.tuning.maxRows) break;
+        batch.push(this.queue.shift()!);
+        rows += next.recipients.length;
+      }
+      this.inFlight++;
+      void this.runBatch(batch).finally(() => {
+        this.inFlight--;
+        this.pump();
+      });
+    }
   }
 
-  /** Gives each recipient its next sequence number and writes the inbox rows. */
-  private async allocate(
+  private async runBatch(batch: readonly PendingAppend[]): Promise<void> {
+    try {
+      const results = await this.withDeadlockRetry(() => this.writeBatch(batch));
+      batch.forEach((item, i) => item.resolve(results[i]!));
+    } catch (error) {
+      if (batch.length === 1) {
+        const [item] = batch;
+        if (item!.draft.cmid !== null && isDuplicate(error, 'uq_message_cmid')) {
+          this.existing(item!.draft.senderId, item!.draft.cmid).then(item!.resolve, item!.reject);
+        } else item!.reject(error);
+        return;
+      }
+      // Isolate the failure: each append on its own, in order.
+      for (const item of batch) await this.runBatch([item]);
+    }
+  }
+
+  private async withDeadlockRetry<T>(fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (error) {
+        const deadlock = (error as { code?: string } | null)?.code === 'ER_LOCK_DEADLOCK';
+        if (!deadlock || attempt >= DEADLOCK_RETRIES) throw error;
+      }
+    }
+  }
+
+  private writeBatch(batch: readonly PendingAppend[]): Promise<AppendResult[]> {
+    return this.db.withConnection(async (connection) => {
+      const results: (AppendResult | undefined)[] = new Array<AppendResult | undefined>(batch.length);
+      // Resends: a cmid already stored answers with the stored message; a cmid twice in this batch follows the first.
+      const firstOfKey = new Map<string, number>();
+      const followers: [number, number][] = [];
+      const fresh: number[] = [];
+      batch.forEach((item, i) => {
+        const cmid = item.draft.cmid;
+        if (cmid === null) return fresh.push(i);
+        const key = `${item.draft.senderId}\u0000${cmid}`;
+        const first = firstOfKey.get(key);
+        if (first === undefined) {
+          firstOfKey.set(key, i);
+          fresh.push(i);
+        } else followers.push([i, first]);
+      });
+      // No pre-check for stored cmids: a resend hits uq_message_cmid, and runBatch retries the batch one
+      // append at a time, where the duplicate answers with the stored message. Resends are rare.
+      const toInsert = fresh.filter((i) => results[i] === undefined);
+      if (toInsert.length > 0) {
+        const firstId = await this.reserveIds(connection, toInsert.length);
+        await connection.query('START TRANSACTION');
+        try {
+          const stored = await this.insertBatch(
+            connection,
+            toInsert.map((i) => batch[i]!),
+            firstId,
+          );
+          await connection.query('COMMIT');
+          toInsert.forEach((i, k) => (results[i] = stored[k]));
+        } catch (error) {
+          await connection.query('ROLLBACK').catch(() => undefined);
+          throw error;
+        }
+      }
+      for (const [i, first] of followers)
+        results[i] = { message: results[first]!.message, deliveries: [], duplicate: true };
+      return results as AppendResult[];
+    });
+  }
+
+  /** Reserves `count` consecutive message ids (autocommit, so the sequence row is not held by the batch). */
+  private async reserveIds(connection: Connection, count: number): Promise<number> {
+    const [result] = await connection.execute<ResultSetHeader>(
+      'UPDATE message_id_seq SET next_id = LAST_INSERT_ID(next_id + ?) WHERE id = 1',
+      [count],
+    );
+    return Number(result.insertId) - count;
+  }
+
+  private async insertBatch(
     connection: Connection,
-    messageId: number,
-    recipients: readonly UserId[],
-  ): Promise<Delivery[]> {
-    const users = [...new Set(recipients)].sort((a, b) => a - b);
-    const deliveries: Delivery[] = [];
+    items: readonly PendingAppend[],
+    firstId: number,
+  ): Promise<AppendResult[]> {
+    const now = this.clock.now();
+    for (let i = 0; i < items.length; i += CHUNK / 2) {
+      const chunk = items.slice(i, i + CHUNK / 2);
+      await connection.query(
+        `INSERT INTO message (id, sender_id, to_user_id, group_id, conversation, body, client_time, cmid, created_at)
+         VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(',')}`,
+        chunk.flatMap(({ draft }, k) => [
+          firstId + i + k,
+          draft.senderId,
+          draft.target.kind === 'user' ? draft.target.id : null,
+          draft.target.kind === 'group' ? draft.target.id : null,
+          conversationKey(draft.senderId, draft.target),
+          draft.body,
+          draft.clientTime,
+          draft.cmid,
+          now,
+        ]),
+      );
+    }
+    // Each recipient's counter moves once, by the number of messages it receives in this batch.
+    const perItem = items.map((item) => [...new Set(item.recipients)]);
+    const counts = new Map<UserId, number>();
+    for (const users of perItem) for (const user of users) counts.set(user, (counts.get(user) ?? 0) + 1);
+    const users = [...counts.keys()].sort((a, b) => a - b);
+    const next = new Map<UserId, number>();
     for (let i = 0; i < users.length; i += CHUNK) {
       const chunk = users.slice(i, i + CHUNK);
-      const marks = chunk.map(() => '?').join(',');
-      await connection.execute(
-        `INSERT INTO inbox_cursor (user_id, last_seq) VALUES ${chunk.map(() => '(?, 1)').join(',')}
-         ON DUPLICATE KEY UPDATE last_seq = last_seq + 1`,
+      await connection.query(
+        `INSERT INTO inbox_cursor (user_id, last_seq) VALUES ${chunk.map(() => '(?, ?)').join(',')}
+         ON DUPLICATE KEY UPDATE last_seq = last_seq + VALUES(last_seq)`,
+        chunk.flatMap((user) => [user, counts.get(user)!]),
+      );
+      const [rows] = await connection.query<({ user_id: number; last_seq: number } & RowDataPacket)[]>(
+        `SELECT user_id, last_seq FROM inbox_cursor WHERE user_id IN (${chunk.map(() => '?').join(',')})`,
         chunk,
       );
-      const [seqs] = await connection.execute<{ user_id: number; last_seq: number }[] & RowDataPacket[]>(
-        `SELECT user_id, last_seq FROM inbox_cursor WHERE user_id IN (${marks})`,
-        chunk,
-      );
-      await connection.execute(
-        `INSERT INTO inbox (user_id, seq, message_id) VALUES ${seqs.map(() => '(?, ?, ?)').join(',')}`,
-        seqs.flatMap((row) => [row.user_id, row.last_seq, messageId]),
-      );
-      for (const row of seqs) deliveries.push({ userId: row.user_id, seq: Number(row.last_seq) });
+      for (const row of rows) next.set(row.user_id, Number(row.last_seq) - counts.get(row.user_id)! + 1);
     }
-    return deliveries;
+    const deliveries: Delivery[][] = perItem.map((recipients) =>
+      recipients.map((userId) => {
+        const seq = next.get(userId)!;
+        next.set(userId, seq + 1);
+        return { userId, seq };
+      }),
+    );
+    const inboxRows = deliveries.flatMap((list, k) => list.map((d) => [d.userId, d.seq, firstId + k]));
+    for (let i = 0; i < inboxRows.length; i += CHUNK) {
+      const chunk = inboxRows.slice(i, i + CHUNK);
+      await connection.query(
+        `INSERT INTO inbox (user_id, seq, message_id) VALUES ${chunk.map(() => '(?, ?, ?)').join(',')}`,
+        chunk.flat(),
+      );
+    }
+    const names = await this.namesOf(connection, items);
+    return items.map(({ draft }, k) => {
+      const message: StoredMessage = {
+        ...draft,
+        id: firstId + k,
+        senderName: names.users.get(draft.senderId) ?? '',
+        ...(draft.target.kind === 'group' ? { groupName: names.groups.get(draft.target.id) ?? '' } : {}),
+        createdAt: now,
+      };
+      return { message, deliveries: deliveries[k]!, duplicate: false };
+    });
+  }
+
+  /** Sender and group names; cached because users and groups are never renamed. */
+  private async namesOf(
+    connection: Connection,
+    items: readonly PendingAppend[],
+  ): Promise<{ users: Map<number, string>; groups: Map<number, string> }> {
+    const senders = [...new Set(items.map((item) => item.draft.senderId))].filter(
+      (id) => !this.userNames.has(id),
+    );
+    const groupIds = [
+      ...new Set(items.flatMap((item) => (item.draft.target.kind === 'group' ? [item.draft.target.id] : []))),
+    ].filter((id) => !this.groupNames.has(id));
+    if (senders.length > 0) {
+      const [rows] = await connection.query<({ id: number; name: string } & RowDataPacket)[]>(
+        `SELECT id, name FROM user WHERE id IN (${senders.map(() => '?').join(',')})`,
+        senders,
+      );
+      if (rows.length < senders.length) throw new AppError('USER_NOT_FOUND', 'sender does not exist');
+      for (const row of rows) remember(this.userNames, row.id, row.name);
+    }
+    if (groupIds.length > 0) {
+      const [rows] = await connection.query<({ id: number; groupname: string } & RowDataPacket)[]>(
+        `SELECT id, groupname FROM allgroup WHERE id IN (${groupIds.map(() => '?').join(',')})`,
+        groupIds,
+      );
+      for (const row of rows) remember(this.groupNames, row.id, row.groupname);
+    }
+    return { users: this.userNames, groups: this.groupNames };
   }
 
   private async existing(senderId: UserId, cmid: string): Promise<AppendResult> {

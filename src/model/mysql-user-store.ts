@@ -57,7 +57,7 @@ export class MysqlUserStore implements UserStore {
     const found: UserSummary[] = [];
     for (let i = 0; i < ids.length; i += BATCH) {
       const batch = ids.slice(i, i + BATCH);
-      const rows = await this.db.execute<UserSummary[]>(
+      const rows = await this.db.query<UserSummary[]>(
         `SELECT id, name FROM user WHERE id IN (${batch.map(() => '?').join(',')})`,
         batch,
       );

@@ -13,6 +13,9 @@ import type {
 } from './ports.js';
 import { checkBody, formatLegacyTime } from './text-rules.js';
 
+/** User ids remembered as existing (a few MB at most). */
+const KNOWN_USERS_MAX = 100_000;
+
 export interface SendRequest {
   readonly senderId: UserId;
   readonly target: Target;
@@ -35,6 +38,7 @@ export interface SyncPage {
 export class MessageService {
   /** Counters for metrics: messages stored, and inbox entries written (fan-out). */
   readonly counts = { stored: 0, duplicates: 0, inboxEntries: 0 };
+  private readonly knownUsers = new Set<UserId>();
 
   constructor(
     private readonly store: ChatStore,
@@ -103,13 +107,25 @@ export class MessageService {
 
   private async recipientsOf(senderId: UserId, target: Target): Promise<UserId[]> {
     if (target.kind === 'user') {
-      if (!(await this.store.users.findById(target.id))) throw new AppError('USER_NOT_FOUND');
+      if (!(await this.userExists(target.id))) throw new AppError('USER_NOT_FOUND');
       return [target.id];
     }
-    if (!(await this.store.groups.find(target.id))) throw new AppError('GROUP_NOT_FOUND');
+    // One query in the common case; the group lookup only tells a missing group from a non-member.
     const members = await this.store.groups.memberIds(target.id);
-    if (!members.includes(senderId)) throw new AppError('NOT_MEMBER');
+    if (!members.includes(senderId)) {
+      throw new AppError((await this.store.groups.find(target.id)) ? 'NOT_MEMBER' : 'GROUP_NOT_FOUND');
+    }
     return members.filter((id) => id !== senderId);
+  }
+
+  /** Users are never deleted, so a positive answer is cached (bounded); misses always ask the store. */
+  private async userExists(id: UserId): Promise<boolean> {
+    if (this.knownUsers.has(id)) return true;
+    if (!(await this.store.users.findById(id))) return false;
+    this.knownUsers.add(id);
+    if (this.knownUsers.size > KNOWN_USERS_MAX)
+      this.knownUsers.delete(this.knownUsers.values().next().value!);
+    return true;
   }
 
   private publish(result: AppendResult): void {
