@@ -62,6 +62,7 @@ try {
     groupShare: Number(values['group-share']),
     crossNodePairs: `${pairs.cross}/${pairs.total}`,
     registerAndLoginPerS: Math.round(traffic.clients.length / loginSeconds),
+    connectRetries: traffic.connectRetries,
     acked: report.acked,
     delivered: report.delivered,
     deliveredPerS: Math.round(report.delivered / elapsed),

@@ -101,6 +101,8 @@ export class LocalCluster {
       }),
     );
     await Promise.all([this.redis?.destroy(), this.mariadb?.destroy()]);
-    await rm(this.dir, { recursive: true, force: true });
+    // PARLEY_KEEP_LOGS=1 keeps the node logs for a look after a run.
+    if (process.env.PARLEY_KEEP_LOGS) console.error(`cluster logs kept in ${this.dir}`);
+    else await rm(this.dir, { recursive: true, force: true });
   }
 }

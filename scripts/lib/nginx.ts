@@ -141,7 +141,7 @@ export class NginxServer {
 
   async destroy(): Promise<void> {
     await this.stop();
-    await rm(this.prefix, { recursive: true, force: true });
+    if (!process.env.PARLEY_KEEP_LOGS) await rm(this.prefix, { recursive: true, force: true });
   }
 }
 

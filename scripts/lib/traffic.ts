@@ -56,6 +56,8 @@ export class Traffic {
   private duplicates = 0;
   private reordered = 0;
   private resumes = 0;
+  /** Connect/register/login attempts that failed and were retried. */
+  connectRetries = 0;
   private latencies: number[] = [];
   private waiters: (() => void)[] = [];
   measureLatency = true;
@@ -66,29 +68,42 @@ export class Traffic {
   async connect(): Promise<void> {
     const prefix = this.options.namePrefix ?? `t${Math.random().toString(36).slice(2, 7)}`;
     const concurrency = this.options.loginConcurrency ?? 50;
-    for (let i = 0; i < this.options.clients; i++) {
-      this.clients.push(
-        new ParleyClient({
-          host: this.options.host,
-          port: this.options.port,
-          transport: this.options.transport ?? 'tcp',
-          backoffMinMs: 50,
-          backoffMaxMs: 1000,
-          requestTimeoutMs: 30_000,
-        }),
-      );
-    }
-    for (let i = 0; i < this.clients.length; i += concurrency) {
-      await Promise.all(
-        this.clients.slice(i, i + concurrency).map(async (client, j) => {
+    const open = () =>
+      new ParleyClient({
+        host: this.options.host,
+        port: this.options.port,
+        transport: this.options.transport ?? 'tcp',
+        backoffMinMs: 50,
+        backoffMaxMs: 1000,
+        requestTimeoutMs: 30_000,
+      });
+    for (let i = 0; i < this.options.clients; i += concurrency) {
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(concurrency, this.options.clients - i) }, async (_, j) => {
           const name = `${prefix}-${i + j}`;
-          await client.connect();
-          await client.register(name, 'pw');
-          await client.login({ name }, 'pw');
-          client.on('message', (m) => this.onMessage(client, m));
-          client.on('resumed', () => this.resumes++);
+          // A real client retries a failed first connect; the retries are counted.
+          for (let attempt = 0; ; attempt++) {
+            const client = open();
+            try {
+              await client.connect();
+              if (attempt === 0 || !(await this.loginOnly(client, name)))
+                await client.register(name, 'pw').catch(() => undefined);
+              if (!client.user) await client.login({ name }, 'pw');
+              return client;
+            } catch (error) {
+              client.close();
+              this.connectRetries++;
+              if (attempt >= 5) throw error;
+              await new Promise((resolve) => setTimeout(resolve, 100 * (attempt + 1)));
+            }
+          }
         }),
       );
+      for (const client of batch) {
+        this.clients.push(client);
+        client.on('message', (m) => this.onMessage(client, m));
+        client.on('resumed', () => this.resumes++);
+      }
     }
     this.pair();
     if ((this.options.groupShare ?? 0) > 0) {
@@ -99,6 +114,16 @@ export class Traffic {
         await Promise.all(members.slice(1).map((c) => c.joinGroup(id)));
         for (const member of members) this.groupOf.set(member, { id, size: members.length });
       }
+    }
+  }
+
+  /** Tries to log in (after a retry the account may exist already); false when it does not. */
+  private async loginOnly(client: ParleyClient, name: string): Promise<boolean> {
+    try {
+      await client.login({ name }, 'pw');
+      return true;
+    } catch {
+      return false;
     }
   }
 
