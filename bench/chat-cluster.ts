@@ -32,7 +32,13 @@ const cluster = await LocalCluster.start({
   nodes: Number(values.nodes),
   port: 0,
   nodeArgs: values['node-args'].split(' ').filter(Boolean),
-  env: { LOG_LEVEL: 'warn', LOGIN_BURST: '1000', LOGIN_RATE_PER_S: '1000', BCRYPT_COST: '4' },
+  env: {
+    LOG_LEVEL: 'warn',
+    LOGIN_BURST: '1000',
+    LOGIN_RATE_PER_S: '1000',
+    BCRYPT_COST: '4',
+    MYSQL_POOL_SIZE: process.env.MYSQL_POOL_SIZE ?? '10',
+  },
 });
 try {
   const traffic = new Traffic({

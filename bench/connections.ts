@@ -1,0 +1,133 @@
+/**
+ * Benchmark (not a test): how many concurrent logged-in v2 clients a local cluster holds through nginx.
+ * The clients are spread over several worker processes (a process may hold at most ~20,000 open files),
+ * every client logs in, then each answers a ping while all are connected.
+ *
+ *   npm run bench:connections -- --clients 20000 --workers 4 --nodes 2
+ */
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { LocalCluster } from '../scripts/lib/cluster.js';
+import { Traffic } from '../scripts/lib/traffic.js';
+
+const { values } = parseArgs({
+  options: {
+    clients: { type: 'string', default: '20000' },
+    workers: { type: 'string', default: '4' },
+    nodes: { type: 'string', default: '2' },
+    worker: { type: 'string' },
+    port: { type: 'string' },
+  },
+});
+
+interface WorkerReport {
+  loggedIn: number;
+  pinged: number;
+  retries: number;
+  seconds: number;
+}
+
+if (values.worker !== undefined) {
+  // Worker: log in its share, report, hold until told to finish, then ping every client once more.
+  const traffic = new Traffic({
+    host: '127.0.0.1',
+    port: Number(values.port),
+    clients: Number(values.clients),
+    loginConcurrency: 50,
+    namePrefix: `w${values.worker}`,
+  });
+  const start = performance.now();
+  await traffic.connect();
+  process.send!({
+    phase: 'connected',
+    loggedIn: traffic.clients.length,
+    seconds: (performance.now() - start) / 1000,
+  });
+  await new Promise<void>((resolve) => process.once('message', () => resolve()));
+  let pinged = 0;
+  for (let i = 0; i < traffic.clients.length; i += 500) {
+    const results = await Promise.allSettled(traffic.clients.slice(i, i + 500).map((c) => c.ping()));
+    pinged += results.filter((r) => r.status === 'fulfilled').length;
+  }
+  const report: WorkerReport = {
+    loggedIn: traffic.clients.length,
+    pinged,
+    retries: traffic.connectRetries,
+    seconds: (performance.now() - start) / 1000,
+  };
+  process.send!({ phase: 'done', ...report });
+  traffic.close();
+  process.exit(0);
+}
+
+const total = Number(values.clients);
+const workers = Number(values.workers);
+const cluster = await LocalCluster.start({
+  nodes: Number(values.nodes),
+  port: 0,
+  env: { LOG_LEVEL: 'warn', BCRYPT_COST: '4', LOGIN_BURST: '1000', LOGIN_RATE_PER_S: '1000' },
+});
+try {
+  const start = performance.now();
+  const children = Array.from({ length: workers }, (_, w) =>
+    fork(
+      fileURLToPath(import.meta.url),
+      [
+        '--worker',
+        String(w),
+        '--port',
+        String(cluster.port),
+        '--clients',
+        String(Math.ceil(total / workers)),
+      ],
+      {
+        execArgv: ['--import', 'tsx'],
+      },
+    ),
+  );
+  const connected = await Promise.all(
+    children.map(
+      (child) =>
+        new Promise<{ loggedIn: number }>((resolve) =>
+          child.on(
+            'message',
+            (m: { phase: string; loggedIn: number }) => m.phase === 'connected' && resolve(m),
+          ),
+        ),
+    ),
+  );
+  const loginSeconds = (performance.now() - start) / 1000;
+  const sessions = await Promise.all(
+    cluster.nodes.map(async (node) => {
+      const metrics = await (await fetch(`http://127.0.0.1:${node.adminPort}/metrics`)).text();
+      return Number(/^parley_sessions (\d+)/m.exec(metrics)?.[1] ?? 0);
+    }),
+  );
+  const done = children.map(
+    (child) =>
+      new Promise<WorkerReport>((resolve) =>
+        child.on('message', (m: { phase: string } & WorkerReport) => m.phase === 'done' && resolve(m)),
+      ),
+  );
+  for (const child of children) child.send('finish');
+  const reports = await Promise.all(done);
+  console.log(
+    JSON.stringify(
+      {
+        clients: total,
+        workers,
+        nodes: cluster.nodes.length,
+        loggedIn: connected.reduce((n, c) => n + c.loggedIn, 0),
+        sessionsPerNode: sessions,
+        allConnectedAfterS: Math.round(loginSeconds * 10) / 10,
+        pingedWhileAllConnected: reports.reduce((n, r) => n + r.pinged, 0),
+        connectRetries: reports.reduce((n, r) => n + r.retries, 0),
+      },
+      null,
+      2,
+    ),
+  );
+} finally {
+  await cluster.stop();
+}
