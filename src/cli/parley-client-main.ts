@@ -1,0 +1,24 @@
+import { InteractiveClient } from './interactive.js';
+import { parseCliOptions, UsageError, USAGE } from './options.js';
+import { runScripted } from './scripted.js';
+
+/** Entry point of `parley-client`: interactive on a terminal, scripted otherwise (or with --exec). */
+export async function main(argv: readonly string[]): Promise<number> {
+  let options;
+  try {
+    options = parseCliOptions(argv, process.env);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`parley-client: ${error.message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (options.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (options.exec !== undefined || !process.stdin.isTTY)
+    return runScripted(options, process.stdin, process.stdout, process.stderr);
+  return new InteractiveClient(options, process.stdin, process.stdout).run();
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,115 @@
+import { createInterface } from 'node:readline';
+import { ClientError, ParleyClient, type ChatMessage } from '../client/parley-client.js';
+import { parseCommand } from './commands.js';
+import { identity, type CliOptions } from './options.js';
+import { formatMessage, makePaint } from './render.js';
+import { runCommand } from './run-command.js';
+
+/**
+ * Scripted mode: log in, run commands one per line, print one event per line (text or JSON lines).
+ * Resolves with the exit code: 0 when every command succeeded, 1 at the first failure (named on stderr).
+ */
+export async function runScripted(
+  options: CliOptions,
+  input: NodeJS.ReadableStream,
+  out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream,
+): Promise<number> {
+  const paint = makePaint(false);
+  const emit = (event: Record<string, unknown>, text: string) =>
+    out.write(`${options.json ? JSON.stringify(event) : text}\n`);
+  const fail = (message: string) => {
+    err.write(`parley-client: ${message}\n`);
+    return 1;
+  };
+  if (!options.user || !options.password)
+    return fail('scripted mode needs --user and a password (--password or PARLEY_PASSWORD)');
+
+  const client = new ParleyClient({
+    host: options.host,
+    port: options.port,
+    transport: options.transport,
+    requestTimeoutMs: options.timeoutMs,
+  });
+  let received = 0;
+  let waiters: (() => void)[] = [];
+  client.on('message', (message: ChatMessage) => {
+    received++;
+    emit({ event: 'message', ...message }, `message ${formatMessage(message, paint)}`);
+    for (const wake of waiters.splice(0)) wake();
+  });
+  client.on('reconnecting', () => emit({ event: 'reconnecting' }, 'reconnecting'));
+  client.on('resumed', () => emit({ event: 'resumed' }, 'resumed'));
+  let ended: string | undefined;
+  const end = (reason: string) => {
+    ended = reason;
+    for (const wake of waiters.splice(0)) wake();
+  };
+  client.on('kicked', () => {
+    emit({ event: 'kicked' }, 'kicked: this account logged in elsewhere');
+    end('this account logged in elsewhere (KICKED)');
+  });
+  client.on('session-lost', () => end('the session could not be resumed (TOKEN_INVALID)'));
+
+  try {
+    await client.connect();
+  } catch (error) {
+    return fail(`cannot connect to ${options.host}:${options.port} (${(error as Error).message})`);
+  }
+  try {
+    const who = identity(options.user);
+    if (options.register && 'name' in who) {
+      await client.register(who.name, options.password).catch((error: unknown) => {
+        if (!(error instanceof ClientError && error.code === 'USER_EXISTS')) throw error;
+      });
+    }
+    const user = await client.login(who, options.password);
+    emit({ event: 'login', ...user, node: client.node }, `login ok id=${user.id} name=${user.name}`);
+
+    const lines = options.exec !== undefined ? options.exec.split(';') : readLines(input);
+    for await (const raw of lines) {
+      const line = raw.trim();
+      if (line === '' || line.startsWith('#')) continue;
+      const parsed = parseCommand(line);
+      if (!parsed.ok) return fail(parsed.error);
+      const { command } = parsed;
+      if (command.kind === 'quit') break;
+      if (command.kind === 'sleep') {
+        await new Promise((resolve) => setTimeout(resolve, command.ms));
+        continue;
+      }
+      if (command.kind === 'wait') {
+        // wait:N — until N messages have arrived since login (offline ones included), or the timeout.
+        const deadline = Date.now() + options.timeoutMs;
+        while (received < command.count && ended === undefined && Date.now() < deadline) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+            waiters.push(() => {
+              clearTimeout(timer);
+              resolve();
+            });
+          });
+        }
+        if (ended !== undefined) return fail(ended);
+        if (received < command.count)
+          return fail(`wait:${command.count} timed out after ${options.timeoutMs} ms (${received} received)`);
+        continue;
+      }
+      if (ended !== undefined) return fail(ended);
+      const outcome = await runCommand(client, command, paint);
+      emit(outcome.event, outcome.lines.join('\n'));
+    }
+    return 0;
+  } catch (error) {
+    if (error instanceof ClientError) return fail(`${error.message} (${error.code})`);
+    return fail((error as Error).message);
+  } finally {
+    waiters = [];
+    client.close();
+  }
+}
+
+async function* readLines(input: NodeJS.ReadableStream): AsyncGenerator<string> {
+  const rl = createInterface({ input, crlfDelay: Infinity, terminal: false });
+  for await (const line of rl) yield line;
+}
