@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import type { Config } from './config.js';
 import { StartupError } from './errors.js';
 import { LocalBus } from './embedded/local-bus.js';
@@ -5,7 +6,10 @@ import { LocalPresence } from './embedded/local-presence.js';
 import { createMemoryStore } from './embedded/memory-store.js';
 import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
-import { AdminServer } from './net/admin-server.js';
+import { handleKvCommand, handleTreeKeys } from './kv/kv-http.js';
+import { openKvStore } from './kv/open-kv-store.js';
+import { AdminServer, sendJson } from './net/admin-server.js';
+import { RedisPresence } from './redis/redis-presence.js';
 import { ChatServer } from './net/chat-server.js';
 import { AuthService } from './service/auth-service.js';
 import type { ChatServices } from './service/chat-services.js';
@@ -17,6 +21,34 @@ import { SessionTokens } from './service/session-tokens.js';
 import { SocialService } from './service/social-service.js';
 import { openMysqlStore } from './model/open-mysql-store.js';
 import { openRedis } from './redis/open-redis.js';
+
+/** The web admin page (static files, no build step). */
+const WEB_DIR = fileURLToPath(new URL('../web', import.meta.url));
+
+/** Messages stored per second on this node, over the last 5 s window. */
+class MessageRate {
+  private last: number;
+  private rate = 0;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly services: ChatServices) {
+    this.last = services.messages.counts.stored;
+    this.timer = setInterval(() => {
+      const now = this.services.messages.counts.stored;
+      this.rate = (now - this.last) / 5;
+      this.last = now;
+    }, 5000);
+    this.timer.unref();
+  }
+
+  perSecond(): number {
+    return this.rate;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
 
 export interface AppPorts {
   readonly store: ChatStore;
@@ -124,8 +156,48 @@ export async function startApp(
     },
     logger,
   );
-  const admin = new AdminServer(logger);
-  const metrics = createMetrics(chatServer, services, ports.store);
+  const admin = new AdminServer(logger, { token: config.ADMIN_TOKEN, webDir: WEB_DIR });
+  const kv = openKvStore(
+    {
+      arrayCapacity: config.KV_ARRAY_CAPACITY,
+      hashCapacity: config.KV_HASH_CAPACITY,
+      rbtreeCapacity: config.KV_RBTREE_CAPACITY,
+      maxKeyBytes: config.KV_MAX_KEY_BYTES,
+      maxValueBytes: config.KV_MAX_VALUE_BYTES,
+    },
+    config.KV_DATA_DIR,
+    config.KV_FSYNC,
+    logger,
+  );
+  const kvBodyLimit = config.KV_MAX_KEY_BYTES + config.KV_MAX_VALUE_BYTES + 4096;
+  admin.route('POST /api/kv', (request, response) =>
+    handleKvCommand(kv.store, request, response, sendJson, kvBodyLimit),
+  );
+  admin.route('GET /api/stats', (_request, response) => sendJson(response, 200, kv.store.stats()));
+  admin.route('GET /api/kv/rbtree/keys', (request, response) =>
+    handleTreeKeys(kv.store, request, response, sendJson),
+  );
+  admin.route('GET /readyz', (_request, response) =>
+    sendJson(response, admin.isDraining ? 503 : 200, {
+      status: admin.isDraining ? 'draining' : 'ready',
+      mode: ports.mode,
+    }),
+  );
+  const rates = new MessageRate(services);
+  admin.route('GET /api/cluster', async (_request, response) => {
+    const here = {
+      nodeId: config.NODE_ID,
+      mode: ports.mode,
+      uptimeS: Math.round(process.uptime()),
+      connections: chatServer.stats().connections,
+      sessions: services.sessions.size,
+      messagesPerS: rates.perSecond(),
+    };
+    const nodes =
+      ports.presence instanceof RedisPresence ? await ports.presence.nodeInfos().catch(() => []) : [];
+    sendJson(response, 200, { status: 'OK', data: { node: here, nodes } });
+  });
+  const metrics = createMetrics(chatServer, services, ports.store, kv.store);
   admin.route('GET /metrics', async (_request, response) => {
     const body = await metrics.metrics();
     response.writeHead(200, {
@@ -168,6 +240,8 @@ export async function startApp(
       await Promise.allSettled([ports.bus.close(), ports.presence.close()]);
       await ports.store.close();
       await admin.close();
+      rates.stop();
+      kv.close();
     })();
     return stopping;
   };

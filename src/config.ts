@@ -90,6 +90,27 @@ export const configSchema = z.object({
   PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(200),
   /** Embedded store only: messages kept per conversation for history. @default 10000 */
   EMBEDDED_HISTORY_LIMIT: positiveInt.default(10_000),
+  /** KV array engine capacity (entries). @default 524288 */
+  KV_ARRAY_CAPACITY: positiveInt.default(524_288),
+  /** KV hash engine capacity (entries). @default 131072 */
+  KV_HASH_CAPACITY: positiveInt.default(131_072),
+  /** KV red-black tree capacity (entries). @default 524288 */
+  KV_RBTREE_CAPACITY: positiveInt.default(524_288),
+  /** Longest KV key in UTF-8 bytes; longer is an error, never truncated. @default 1024 */
+  KV_MAX_KEY_BYTES: z.coerce.number().int().min(1).max(65_536).default(1024),
+  /** Longest KV value in UTF-8 bytes. @default 65536 */
+  KV_MAX_VALUE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(16 * 1024 * 1024)
+    .default(65_536),
+  /** Directory of the KV append-only logs; unset keeps KV data in memory only. */
+  KV_DATA_DIR: z.string().min(1).optional(),
+  /** KV log fsync policy: always | everysec | no. @default everysec */
+  KV_FSYNC: z.enum(['always', 'everysec', 'no']).default('everysec'),
+  /** When set, every /api/* call on the admin port needs `Authorization: Bearer <token>`. */
+  ADMIN_TOKEN: z.string().min(8, 'at least 8 characters').optional(),
   /** Grace period on SIGTERM/SIGINT before remaining connections are cut. @default 5000 */
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(5000),
 });

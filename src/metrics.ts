@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { KvStore } from './kv/kv-store.js';
 import type { ChatServer } from './net/chat-server.js';
 import type { ChatServices } from './service/chat-services.js';
 import type { ChatStore } from './service/ports.js';
@@ -7,7 +8,12 @@ import type { ChatStore } from './service/ports.js';
  * Prometheus metrics of one node. One registry per app instance, so several nodes can run in one test
  * process. Values are read from the components when scraped; labels never carry user ids.
  */
-export function createMetrics(chatServer: ChatServer, services: ChatServices, store: ChatStore): Registry {
+export function createMetrics(
+  chatServer: ChatServer,
+  services: ChatServices,
+  store: ChatStore,
+  kv: KvStore,
+): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'parley_process_' });
 
@@ -56,6 +62,25 @@ export function createMetrics(chatServer: ChatServer, services: ChatServices, st
     registers: [registry],
     collect() {
       for (const [stat, value] of Object.entries(store.stats?.() ?? {})) this.set({ stat }, value);
+    },
+  });
+  new Gauge({
+    name: 'parley_kv_ops_total',
+    help: 'KV commands executed, and how many answered ERROR',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      this.set({ outcome: 'all' }, kv.ops.total);
+      this.set({ outcome: 'error' }, kv.ops.errors);
+    },
+  });
+  new Gauge({
+    name: 'parley_kv_entries',
+    help: 'KV entries per engine',
+    labelNames: ['engine'],
+    registers: [registry],
+    collect() {
+      for (const [engine, stats] of Object.entries(kv.stats().data)) this.set({ engine }, stats.count);
     },
   });
   return registry;

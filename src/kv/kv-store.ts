@@ -40,8 +40,10 @@ export class KvStore {
   constructor(
     private readonly limits: KvLimits,
     private readonly logs?: Record<EngineName, KvLog>,
+    /** Engines already filled (from a log replay). */
+    engines?: Record<EngineName, KvEngine>,
   ) {
-    this.engines = {
+    this.engines = engines ?? {
       array: new ArrayEngine(limits.arrayCapacity),
       hash: new HashEngine(limits.hashCapacity),
       rbtree: new RbTreeEngine(limits.rbtreeCapacity),

@@ -83,6 +83,16 @@ export class RedisPresence implements Presence {
     }
   }
 
+  /** What every live node last reported in its lease (id, start time, sessions), for the cluster view. */
+  async nodeInfos(): Promise<{ nodeId: string; startedAt: number; sessions: number }[]> {
+    const ids = await this.liveNodes();
+    if (ids.length === 0) return [];
+    const values = await this.redis.mget(...ids.map((id) => this.options.keys.node(id)));
+    return values.flatMap((value) =>
+      value ? [JSON.parse(value) as { nodeId: string; startedAt: number; sessions: number }] : [],
+    );
+  }
+
   /** Live nodes (their leases), for the cluster view. */
   async liveNodes(): Promise<string[]> {
     await this.redis.zremrangebyscore(this.options.keys.nodes, 0, Date.now());

@@ -142,7 +142,7 @@ describe('KV store commands (the original semantics, bugs fixed)', () => {
       { key: 'a', value: 'a' },
       { key: 'ab', value: 'ab' },
     ]);
-    expect(kv.execute('RRANGE', 'ab', 'b', undefined).result).toEqual([
+    expect(kv.execute('RRANGE', 'ab', 'b').result).toEqual([
       { key: 'ab', value: 'ab' },
       { key: 'b', value: 'b' },
     ]);
@@ -197,7 +197,7 @@ describe('KV append-only log', () => {
     opened.log.append('S', 'bad', '2');
     opened.log.close();
     const bytes = readFileSync(path);
-    bytes[bytes.length - 3] ^= 0xff;
+    bytes.writeUInt8(bytes.readUInt8(bytes.length - 3) ^ 0xff, bytes.length - 3);
     writeFileSync(path, bytes);
     const tree = new RbTreeEngine(10);
     expect(KvLog.open(path, 'no', tree).replayed).toBe(1);
