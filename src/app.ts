@@ -197,7 +197,7 @@ export async function startApp(
       ports.presence instanceof RedisPresence ? await ports.presence.nodeInfos().catch(() => []) : [];
     sendJson(response, 200, { status: 'OK', data: { node: here, nodes } });
   });
-  const metrics = createMetrics(chatServer, services, ports.store, kv.store);
+  const metrics = createMetrics(chatServer, services, ports.store, kv.store, ports.bus);
   admin.route('GET /metrics', async (_request, response) => {
     const body = await metrics.metrics();
     response.writeHead(200, {

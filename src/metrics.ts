@@ -2,7 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { KvStore } from './kv/kv-store.js';
 import type { ChatServer } from './net/chat-server.js';
 import type { ChatServices } from './service/chat-services.js';
-import type { ChatStore } from './service/ports.js';
+import type { ChatStore, MessageBus } from './service/ports.js';
 
 /**
  * Prometheus metrics of one node. One registry per app instance, so several nodes can run in one test
@@ -13,6 +13,7 @@ export function createMetrics(
   services: ChatServices,
   store: ChatStore,
   kv: KvStore,
+  bus: MessageBus,
 ): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'parley_process_' });
@@ -62,6 +63,15 @@ export function createMetrics(
     registers: [registry],
     collect() {
       for (const [stat, value] of Object.entries(store.stats?.() ?? {})) this.set({ stat }, value);
+    },
+  });
+  new Gauge({
+    name: 'parley_bus',
+    help: 'Node-to-node bus: users subscribed here, events published and received, failed publishes',
+    labelNames: ['stat'],
+    registers: [registry],
+    collect() {
+      for (const [stat, value] of Object.entries(bus.stats())) this.set({ stat }, value);
     },
   });
   new Gauge({

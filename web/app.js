@@ -116,7 +116,9 @@
         headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify(payload),
       });
-      const cls = STATUS_CLASS[body.status] || 'info';
+      // EXIST answers "yes" to an EXIST query: show it as success there (the original showed a warning).
+      const cls =
+        /^[HR]?EXIST$/.test(cmd) && body.status === 'EXIST' ? 'ok' : STATUS_CLASS[body.status] || 'info';
       let text = body.message || FALLBACK[body.status] || 'Unknown status';
       if (Array.isArray(body.result)) text += `: ${body.result.map((e) => `${e.key}=${e.value}`).join(', ')}`;
       showReply(`${body.status}: ${text}`, cls);

@@ -7,11 +7,15 @@ import type { BusEvent, MessageBus, UserId } from '../service/ports.js';
 export class LocalBus implements MessageBus {
   private readonly subscriptions = new Map<UserId, number>();
   private handler: (event: BusEvent) => void = () => {};
+  private published = 0;
+  private received = 0;
 
   publish(events: readonly BusEvent[]): Promise<void> {
     const wanted = events.filter((event) => this.subscriptions.has(event.userId));
+    this.published += events.length;
     if (wanted.length > 0) {
       queueMicrotask(() => {
+        this.received += wanted.length;
         for (const event of wanted) this.handler(event);
       });
     }
@@ -36,6 +40,15 @@ export class LocalBus implements MessageBus {
 
   onResync(): void {
     // An in-process bus never loses events.
+  }
+
+  stats(): { subscriptions: number; published: number; received: number; publishFailures: number } {
+    return {
+      subscriptions: this.subscriptions.size,
+      published: this.published,
+      received: this.received,
+      publishFailures: 0,
+    };
   }
 
   close(): Promise<void> {

@@ -34,6 +34,7 @@ export class RedisBus implements MessageBus {
   private handler: (event: BusEvent) => void = () => {};
   private readonly resyncListeners: (() => void)[] = [];
   private subReadyCount = 0;
+  private readonly counts = { published: 0, received: 0, publishFailures: 0 };
   private closed = false;
 
   constructor(private readonly options: RedisBusOptions) {
@@ -74,8 +75,10 @@ export class RedisBus implements MessageBus {
       if (this.refs.has(event.userId)) local.push(event);
       if (event.type === 'kick' || !this.refs.has(event.userId)) remote.push(event);
     }
+    this.counts.published += events.length;
     if (local.length > 0) {
       queueMicrotask(() => {
+        this.counts.received += local.length;
         for (const event of local) this.handler(event);
       });
     }
@@ -90,6 +93,7 @@ export class RedisBus implements MessageBus {
       const results = (await pipeline.exec()) ?? [];
       if (results.some(([error]) => error)) throw results.find(([error]) => error)![0]!;
     } catch (error) {
+      this.counts.publishFailures += remote.length;
       for (const event of remote) if (event.type !== 'kick') this.missed.add(event.userId);
       throw error;
     }
@@ -135,9 +139,8 @@ export class RedisBus implements MessageBus {
     this.resyncListeners.push(listener);
   }
 
-  /** Channels this node is subscribed to (for tests and the cluster view). */
-  get subscriptions(): number {
-    return this.refs.size;
+  stats(): { subscriptions: number; published: number; received: number; publishFailures: number } {
+    return { subscriptions: this.refs.size, ...this.counts };
   }
 
   close(): Promise<void> {
@@ -155,6 +158,7 @@ export class RedisBus implements MessageBus {
     }
     if (decoded.node === this.options.nodeId) return;
     if (this.options.keys.userOfChannel(channel) !== decoded.event.userId) return;
+    this.counts.received++;
     this.handler(decoded.event);
   }
 

@@ -170,6 +170,13 @@ export interface MessageBus {
   setHandler(handler: (event: BusEvent) => void): void;
   /** Called after the bus lost events (e.g. reconnected): every local session must catch up from its inbox. */
   onResync(listener: () => void): void;
+  /** Counters for metrics: users subscribed here, events published and received, publish failures. */
+  stats(): {
+    readonly subscriptions: number;
+    readonly published: number;
+    readonly received: number;
+    readonly publishFailures: number;
+  };
   close(): Promise<void>;
 }
 

@@ -169,6 +169,8 @@ describe('KV HTTP API (original shapes)', () => {
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/parley_kv_ops_total\{outcome="all"\} \d+/);
     expect(metrics).toMatch(/parley_kv_entries\{engine="rbtree"\} \d+/);
+    expect(metrics).toMatch(/parley_bus\{stat="subscriptions"\} 0/);
+    expect(metrics).toMatch(/parley_connections\{transport="tcp"\} \d+/);
   });
 });
 

@@ -1,0 +1,174 @@
+/**
+ * Benchmark (not a test): the KV admin plane. wrk against POST /api/kv (random-key HSET, per-engine
+ * GET/SET mixes, 1/50/200 connections, keep-alive and Connection: close, pipelined), then the engines
+ * in-process at 10k/100k/500k keys. Needs wrk (apt-get install wrk).
+ *
+ *   npm run bench:kv -- --seconds 10 --sustained 30
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { ArrayEngine } from '../src/kv/array-engine.js';
+import { HashEngine } from '../src/kv/hash-engine.js';
+import type { KvEngine } from '../src/kv/kv-engine.js';
+import { RbTreeEngine } from '../src/kv/rbtree-engine.js';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '10' },
+    sustained: { type: 'string', default: '30' },
+    'skip-http': { type: 'boolean', default: false },
+  },
+});
+
+const LUA = `
+local cmd, keyspace, close, depth, mix = "HSET", 100000, false, 1, false
+local headers = { ["Content-Type"] = "application/json" }
+function init(args)
+  cmd = args[1] or cmd
+  keyspace = tonumber(args[2] or keyspace)
+  close = args[3] == "close"
+  depth = tonumber(args[4] or 1)
+  mix = args[5] == "mix"
+  if close then headers["Connection"] = "close" end
+end
+local ops = { "SET", "GET", "MOD", "DEL", "EXIST" }
+local function one()
+  local c = cmd
+  if mix then c = cmd .. ops[math.random(1, #ops)] end
+  local key = "k" .. math.random(1, keyspace)
+  return wrk.format("POST", "/api/kv", headers, '{"cmd":"' .. c .. '","key":"' .. key .. '","value":"v"}')
+end
+request = function()
+  if depth == 1 then return one() end
+  local batch = {}
+  for i = 1, depth do batch[i] = one() end
+  return table.concat(batch)
+end
+`;
+
+interface WrkResult {
+  rps: number;
+  p50: string;
+  p99: string;
+  errors: string;
+}
+
+function wrk(port: number, script: string, connections: number, seconds: number, args: string[]): WrkResult {
+  const threads = Math.min(2, connections);
+  const result = spawnSync(
+    'wrk',
+    [
+      `-t${threads}`,
+      `-c${connections}`,
+      `-d${seconds}s`,
+      '--latency',
+      '-s',
+      script,
+      `http://127.0.0.1:${port}`,
+      '--',
+      ...args,
+    ],
+    { encoding: 'utf8' },
+  );
+  const out = result.stdout;
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+  const p50 = /^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? '?';
+  const p99 = /^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? '?';
+  const errors =
+    [/Socket errors:[^\n]*/.exec(out)?.[0], /Non-2xx[^\n]*/.exec(out)?.[0]].filter(Boolean).join('; ') ||
+    'none';
+  return { rps: Math.round(rps), p50, p99, errors };
+}
+
+async function startNode(): Promise<{ port: number; stop: () => Promise<void> }> {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: root,
+    env: { ...process.env, CHAT_PORT: '0', ADMIN_PORT: '0', LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const match = /"admin":"[^"]*:(\d+)"/.exec(out);
+      if (match) resolve(Number(match[1]));
+    });
+  });
+  return {
+    port,
+    stop: () => new Promise((resolve) => (child.once('exit', () => resolve()), child.kill('SIGTERM'))),
+  };
+}
+
+if (!values['skip-http']) {
+  if (spawnSync('wrk', ['--version']).error) {
+    console.error('wrk not found: apt-get install wrk');
+    process.exit(1);
+  }
+  const script = join(mkdtempSync(join(tmpdir(), 'parley-wrk-')), 'kv.lua');
+  writeFileSync(script, LUA);
+  const seconds = Number(values.seconds);
+  const rows: Record<string, unknown>[] = [];
+  const run = async (label: string, connections: number, args: string[], duration = seconds) => {
+    const node = await startNode(); // fresh node per run, like the seed's measurements
+    rows.push({
+      run: label,
+      conns: connections,
+      seconds: duration,
+      ...wrk(node.port, script, connections, duration, args),
+    });
+    await node.stop();
+  };
+  for (const c of [1, 50, 200]) await run('HSET random keys, keep-alive', c, ['HSET', '100000']);
+  await run('HSET random keys, keep-alive (sustained)', 50, ['HSET', '100000'], Number(values.sustained));
+  for (const c of [1, 50, 200])
+    await run('HSET random keys, Connection: close', c, ['HSET', '100000', 'close']);
+  await run('SET (array) random keys, keep-alive', 50, ['SET', '100000']);
+  await run('RSET random keys, keep-alive', 50, ['RSET', '100000']);
+  for (const family of ['', 'H', 'R'])
+    await run(`${family || 'array '}mix SET/GET/MOD/DEL/EXIST over 100 keys`, 50, [
+      family,
+      '100',
+      'keep',
+      '1',
+      'mix',
+    ]);
+  await run('HSET pipelined ×16, keep-alive', 50, ['HSET', '100000', 'keep', '16']);
+  console.table(rows);
+}
+
+// In-process engine operations.
+function time(fn: () => void): number {
+  const start = performance.now();
+  fn();
+  return performance.now() - start;
+}
+const engineRows: Record<string, unknown>[] = [];
+for (const n of [10_000, 100_000, 500_000]) {
+  for (const make of [
+    () => new HashEngine(n),
+    () => new RbTreeEngine(n),
+    () => new ArrayEngine(n),
+  ] as (() => KvEngine)[]) {
+    const engine = make();
+    // The linear array is O(n) per operation by design: 100k+ keys would take minutes, so it stops at 10k.
+    if (engine.name === 'array' && n > 10_000) continue;
+    const keys = Array.from({ length: n }, (_, i) => `key:${(i * 2654435761) % 4294967296}`);
+    const setMs = time(() => keys.forEach((k) => engine.set(k, 'v')));
+    const getMs = time(() => keys.forEach((k) => engine.get(k)));
+    const delMs = time(() => keys.forEach((k) => engine.delete(k)));
+    engineRows.push({
+      engine: engine.name,
+      keys: n,
+      setOpsPerS: Math.round(n / (setMs / 1000)),
+      getOpsPerS: Math.round(n / (getMs / 1000)),
+      delOpsPerS: Math.round(n / (delMs / 1000)),
+    });
+  }
+}
+console.table(engineRows);
