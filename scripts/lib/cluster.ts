@@ -82,6 +82,7 @@ export class LocalCluster {
         chatBackends: nodes.map((n) => ({ host: '127.0.0.1', port: n.chatPort })),
         adminListen: `127.0.0.1:${adminPort}`,
         adminBackends: nodes.map((n) => ({ host: '127.0.0.1', port: n.adminPort })),
+        healthPort: await freePort(),
       });
       return new LocalCluster(dir, nodes, nginx, port, adminPort, mysqlUrl, redisUrl, mariadb, redis);
     } catch (error) {

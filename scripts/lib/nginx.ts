@@ -19,6 +19,8 @@ export interface NginxOptions {
   readonly chatBackends: readonly Backend[];
   readonly adminListen: string;
   readonly adminBackends: readonly Backend[];
+  /** Port of nginx's own health endpoint on 127.0.0.1 (probed by keepalived's check script). */
+  readonly healthPort: number;
 }
 
 export function nginxBinary(): string {
@@ -59,6 +61,7 @@ export async function renderNginxConfig(
     ADMIN_UPSTREAM_SERVERS: serverLines(options.adminBackends),
     LOAD_MODULE: builtInStream || !existsSync(STREAM_MODULE) ? '' : `load_module ${STREAM_MODULE};`,
     DAEMON: daemon ? '' : 'daemon off;',
+    HEALTH_PORT: String(options.healthPort),
   };
   await writeFile(
     join(prefix, 'parley-stream.conf'),
@@ -112,6 +115,11 @@ export class NginxServer {
     const server = new NginxServer(prefix, conf, options);
     await server.resume();
     return server;
+  }
+
+  /** nginx's own health endpoint (for keepalived's check script). */
+  get healthPort(): number {
+    return this.options.healthPort;
   }
 
   async resume(): Promise<void> {
