@@ -3,7 +3,10 @@
  * The clients are spread over several worker processes (a process may hold at most ~20,000 open files),
  * every client logs in, then each answers a ping while all are connected.
  *
- *   npm run bench:connections -- --clients 20000 --workers 4 --nodes 2
+ *   npm run bench:connections -- --clients 20000 --workers 4 --nodes 2 [--storm]
+ *
+ * With --storm, every worker drops all its connections at the same moment and the time until every
+ * client has resumed (token resume through nginx) is reported.
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +21,7 @@ const { values } = parseArgs({
     nodes: { type: 'string', default: '2' },
     worker: { type: 'string' },
     port: { type: 'string' },
+    storm: { type: 'boolean', default: false },
   },
 });
 
@@ -44,7 +48,30 @@ if (values.worker !== undefined) {
     loggedIn: traffic.clients.length,
     seconds: (performance.now() - start) / 1000,
   });
-  await new Promise<void>((resolve) => process.once('message', () => resolve()));
+  let command = await new Promise<string>((resolve) => process.once('message', (m: string) => resolve(m)));
+  if (command === 'storm') {
+    // Drop every connection of this worker at once; report when all have resumed.
+    const stormStart = performance.now();
+    let resumedCount = 0;
+    const progress = setInterval(
+      () =>
+        process.stderr.write(`worker ${values.worker}: ${resumedCount}/${traffic.clients.length} resumed\n`),
+      5000,
+    );
+    progress.unref();
+    await Promise.all(
+      traffic.clients.map((client) => {
+        const resumed = new Promise<void>((resolve) =>
+          client.once('resumed', () => (resumedCount++, resolve())),
+        );
+        client.dropConnection();
+        return resumed;
+      }),
+    );
+    clearInterval(progress);
+    process.send!({ phase: 'stormed', seconds: (performance.now() - stormStart) / 1000 });
+    command = await new Promise<string>((resolve) => process.once('message', (m: string) => resolve(m)));
+  }
   let pinged = 0;
   for (let i = 0; i < traffic.clients.length; i += 500) {
     const results = await Promise.allSettled(traffic.clients.slice(i, i + 500).map((c) => c.ping()));
@@ -104,6 +131,20 @@ try {
       return Number(/^parley_sessions (\d+)/m.exec(metrics)?.[1] ?? 0);
     }),
   );
+  let stormSeconds: number | undefined;
+  if (values.storm) {
+    const stormed = children.map(
+      (child) =>
+        new Promise<number>((resolve) =>
+          child.on(
+            'message',
+            (m: { phase: string; seconds: number }) => m.phase === 'stormed' && resolve(m.seconds),
+          ),
+        ),
+    );
+    for (const child of children) child.send('storm');
+    stormSeconds = Math.max(...(await Promise.all(stormed)));
+  }
   const done = children.map(
     (child) =>
       new Promise<WorkerReport>((resolve) =>
@@ -123,6 +164,7 @@ try {
         allConnectedAfterS: Math.round(loginSeconds * 10) / 10,
         pingedWhileAllConnected: reports.reduce((n, r) => n + r.pinged, 0),
         connectRetries: reports.reduce((n, r) => n + r.retries, 0),
+        ...(stormSeconds === undefined ? {} : { stormAllResumedS: Math.round(stormSeconds * 100) / 100 }),
       },
       null,
       2,
