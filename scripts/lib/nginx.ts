@@ -5,6 +5,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stopChild } from './child.js';
 
 const TEMPLATES = fileURLToPath(new URL('../../deploy/nginx', import.meta.url));
 const STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
@@ -140,11 +141,8 @@ export class NginxServer {
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     const child = this.child;
     this.child = undefined;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
     // SIGQUIT is nginx's graceful stop; SIGTERM stops at once.
-    child.kill(signal);
-    await exited;
+    await stopChild(child, signal);
   }
 
   async destroy(): Promise<void> {

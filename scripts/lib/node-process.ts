@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { stopChild } from './child.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -79,12 +80,8 @@ export class NodeProcess {
   }
 
   /** Sends a signal and waits for the exit; SIGKILL is the crash case, SIGTERM a graceful drain. */
-  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-    const child = this.child;
-    if (!child || !this.running) return child?.exitCode ?? null;
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    child.kill(signal);
-    return exited;
+  stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    return stopChild(this.child, signal);
   }
 
   close(): void {

@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
+import { stopChild } from './child.js';
 
 function binary(): string {
   for (const dir of ['/usr/bin', '/usr/local/bin', '/usr/sbin'])
@@ -76,10 +77,7 @@ export class RedisServer {
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     const child = this.child;
     this.child = undefined;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill(signal);
-    await exited;
+    await stopChild(child, signal);
   }
 
   async destroy(): Promise<void> {
