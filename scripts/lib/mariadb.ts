@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { freePort } from './free-port.js';
-import { stopChild } from './child.js';
+import { spawnUntilReady, stopChild } from './child.js';
 
 function binary(name: string): string {
   for (const dir of ['/usr/sbin', '/usr/bin', '/usr/local/bin', '/usr/local/sbin']) {
@@ -65,8 +65,8 @@ export class MariaDb {
   }
 
   /** Starts (again) on the same data directory and port; resolves when it accepts connections. */
-  resume(): Promise<void> {
-    const child = spawn(
+  async resume(): Promise<void> {
+    this.child = await spawnUntilReady(
       binary('mariadbd'),
       [
         '--no-defaults',
@@ -80,22 +80,8 @@ export class MariaDb {
         '--innodb-buffer-pool-size=64M',
         '--max-connections=500',
       ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
+      'ready for connections',
     );
-    this.child = child;
-    return new Promise((resolve, reject) => {
-      let log = '';
-      const onData = (chunk: Buffer) => {
-        log += chunk.toString();
-        if (log.includes('ready for connections')) {
-          child.stderr.off('data', onData);
-          child.stderr.resume();
-          resolve();
-        }
-      };
-      child.stderr.on('data', onData);
-      child.once('exit', (code) => reject(new Error(`mariadbd exited ${code} before it was ready:\n${log}`)));
-    });
   }
 
   /** Stops the server (clean shutdown); data stays for resume(). */

@@ -1,10 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
-import { stopChild } from './child.js';
+import { spawnUntilReady, stopChild } from './child.js';
 
 function binary(): string {
   for (const dir of ['/usr/bin', '/usr/local/bin', '/usr/sbin'])
@@ -34,8 +34,8 @@ export class RedisServer {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  resume(): Promise<void> {
-    const child = spawn(
+  async resume(): Promise<void> {
+    this.child = await spawnUntilReady(
       binary(),
       [
         '--port',
@@ -53,25 +53,8 @@ export class RedisServer {
         '--daemonize',
         'no',
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      'Ready to accept connections',
     );
-    this.child = child;
-    return new Promise((resolve, reject) => {
-      let log = '';
-      const onData = (chunk: Buffer) => {
-        log += chunk.toString();
-        if (log.includes('Ready to accept connections')) {
-          child.stdout.off('data', onData);
-          child.stdout.resume();
-          resolve();
-        }
-      };
-      child.stdout.on('data', onData);
-      child.stderr.resume();
-      child.once('exit', (code) =>
-        reject(new Error(`redis-server exited ${code} before it was ready:\n${log}`)),
-      );
-    });
   }
 
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
