@@ -36,6 +36,11 @@ export interface ParleyClientOptions extends Endpoint {
   readonly backoffMaxMs?: number;
   /** Interval of application pings (the server closes v2 connections silent for 45 s). @default 15000 */
   readonly heartbeatMs?: number;
+  /**
+   * A link that brings no frame for this long (not even the pong to a heartbeat) is treated as dead and
+   * replaced: a silently vanished server or load balancer sends no FIN or RST. @default 3 × heartbeatMs
+   */
+  readonly silenceTimeoutMs?: number;
   /** A request without a reply after this long fails with TIMEOUT. @default 15000 */
   readonly requestTimeoutMs?: number;
   /** Acks of received messages are coalesced for this long. @default 25 */
@@ -128,6 +133,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   private ackTimer: NodeJS.Timeout | undefined;
   private ackedSent = 0;
   private heartbeat: NodeJS.Timeout | undefined;
+  private lastHeardAt = 0;
   private userValue: { id: number; name: string } | undefined;
   private nodeValue: string | undefined;
   /** Messages dropped as duplicates (kept for tests and benchmarks). */
@@ -307,6 +313,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   }
 
   private onFrame(text: string): void {
+    this.lastHeardAt = Date.now();
     let frame: Record<string, unknown>;
     try {
       frame = JSON.parse(text) as Record<string, unknown>;
@@ -469,10 +476,14 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
 
   private startHeartbeat(): void {
     clearInterval(this.heartbeat);
-    this.heartbeat = setInterval(
-      () => this.link?.send(JSON.stringify({ msgid: PING })),
-      this.options.heartbeatMs ?? 15_000,
-    );
+    const interval = this.options.heartbeatMs ?? 15_000;
+    const silenceLimit = this.options.silenceTimeoutMs ?? 3 * interval;
+    this.lastHeardAt = Date.now();
+    this.heartbeat = setInterval(() => {
+      // Closing the dead link takes the ordinary path: reconnect, resume, resend unacked sends.
+      if (Date.now() - this.lastHeardAt > silenceLimit) this.link?.close();
+      else this.link?.send(JSON.stringify({ msgid: PING }));
+    }, Math.min(interval, silenceLimit));
     this.heartbeat.unref();
   }
 

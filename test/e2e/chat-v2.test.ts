@@ -3,6 +3,7 @@ import type { RunningApp } from '../../src/app.js';
 import { ParleyClient, type ChatMessage, type ParleyClientOptions } from '../../src/client/parley-client.js';
 import { collect, once } from '../helpers/events.js';
 import { startTestApp } from '../helpers/test-app.js';
+import { tcpProxy } from '../helpers/tcp-proxy.js';
 
 let app: RunningApp;
 beforeAll(async () => (app = await startTestApp()));
@@ -144,6 +145,23 @@ describe.each(['tcp', 'ws'] as const)('protocol v2 over %s', (transport) => {
     await allSeen;
     expect(dropped).toBe(4);
     expect(seen).toEqual(Array.from({ length: total }, (_, i) => `m${i}`));
+  });
+
+  it('replaces a link that went silent (frozen load balancer) and resumes', async () => {
+    const proxy = await tcpProxy(app.chatPort);
+    try {
+      const name = unique('frozen');
+      const alice = await user(name, { port: proxy.port, heartbeatMs: 100, silenceTimeoutMs: 400 });
+      const bob = await user();
+      const resumed = once(alice, 'resumed');
+      proxy.freeze();
+      const got = collect<ChatMessage>(alice, 'message', 1);
+      await bob.sendTo(alice.user!.id, 'while frozen');
+      await resumed;
+      expect((await got)[0]!.msg).toBe('while frozen');
+    } finally {
+      proxy.close();
+    }
   });
 
   it('resends an unacknowledged send after reconnecting and stores it once', async () => {

@@ -1,10 +1,10 @@
-import { createServer, connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningApp } from '../../src/app.js';
 import { parseCommand } from '../../src/cli/commands.js';
 import { ParleyClient } from '../../src/client/parley-client.js';
 import { CliProcess } from '../helpers/cli-process.js';
 import { startTestApp } from '../helpers/test-app.js';
+import { tcpProxy } from '../helpers/tcp-proxy.js';
 
 let app: RunningApp;
 let port: string;
@@ -158,29 +158,9 @@ describe('parley-client, scripted', () => {
   });
 });
 
-/** A TCP proxy in front of the node whose connections can be cut, as a failing load balancer would. */
-async function cuttableProxy(target: number): Promise<{ port: number; cut: () => void; close: () => void }> {
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = connect(target, '127.0.0.1');
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => {});
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as { port: number }).port,
-    cut: () => sockets.forEach((s) => s.destroy()),
-    close: () => (sockets.forEach((s) => s.destroy()), server.close()),
-  };
-}
-
 describe('parley-client, failover', () => {
   it('reconnects, resumes without a password prompt and shows every message once, in order', async () => {
-    const proxy = await cuttableProxy(app.chatPort);
+    const proxy = await tcpProxy(app.chatPort);
     const ivyId = await account('f-ivy');
     const ivy = CliProcess.run(['127.0.0.1', String(proxy.port), '--user', 'f-ivy', '--exec', 'wait:6'], pw);
     await ivy.waitFor('login ok');
