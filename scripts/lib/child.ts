@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Signals a child and resolves with its exit code once it has exited (at once when it already has). */
 export function stopChild(
@@ -20,8 +21,9 @@ export function spawnUntilReady(
   command: string,
   args: readonly string[],
   readyText: string,
+  netns?: string,
 ): Promise<ChildProcess> {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(...inNamespace(netns, command, args), { stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((resolve, reject) => {
     let log = '';
     const onData = (chunk: Buffer) => {
@@ -37,4 +39,48 @@ export function spawnUntilReady(
     child.stderr.on('data', onData);
     child.once('exit', (code) => reject(new Error(`${command} exited ${code} before it was ready:\n${log}`)));
   });
+}
+
+/**
+ * The command line that runs `command` inside a network namespace (`ip netns exec`, root), or as is when
+ * `netns` is undefined. `ip netns exec` execs in place, so the spawned pid is the command's own pid.
+ */
+export function inNamespace(
+  netns: string | undefined,
+  command: string,
+  args: readonly string[],
+): [string, string[]] {
+  return netns ? ['ip', ['netns', 'exec', netns, command, ...args]] : [command, [...args]];
+}
+
+/** Where a server runs: a network namespace and the address it binds (default: this host's loopback). */
+export interface Placement {
+  readonly netns?: string;
+  readonly host?: string;
+}
+
+/** Pids whose parent is `pid` (from /proc; no procps needed). */
+export function childPids(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // Field 4 of /proc/PID/stat is the parent pid; the command name (field 2) may contain spaces.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) children.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return children;
+}
+
+/** SIGKILL, ignoring a process that is already gone. */
+export function killQuietly(pid: number, signal: NodeJS.Signals = 'SIGKILL'): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
 }

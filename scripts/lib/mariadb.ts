@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { freePort } from './free-port.js';
-import { spawnUntilReady, stopChild } from './child.js';
+import { spawnUntilReady, stopChild, type Placement } from './child.js';
 
 function binary(name: string): string {
   for (const dir of ['/usr/sbin', '/usr/bin', '/usr/local/bin', '/usr/local/sbin']) {
@@ -38,9 +38,11 @@ export class MariaDb {
   private constructor(
     readonly dir: string,
     readonly port: number,
+    readonly placement: Placement,
   ) {}
 
-  static async start(): Promise<MariaDb> {
+  /** On a free loopback port by default; `placement` runs it in a network namespace on that host's address. */
+  static async start(placement: Placement = {}): Promise<MariaDb> {
     const dir = await mkdtemp(join(tmpdir(), 'parley-mariadb-'));
     await run(binary('mariadb-install-db'), [
       '--no-defaults',
@@ -49,14 +51,14 @@ export class MariaDb {
       '--skip-test-db',
       '--user=root',
     ]);
-    const server = new MariaDb(dir, await freePort());
+    const server = new MariaDb(dir, placement.netns ? 3306 : await freePort(), placement);
     await server.resume();
     return server;
   }
 
   /** Base URL (no database) for the root user. */
   get url(): string {
-    return `mysql://root@127.0.0.1:${this.port}`;
+    return `mysql://root@${this.placement.host ?? '127.0.0.1'}:${this.port}`;
   }
 
   /** Creates a fresh database and returns its MYSQL_URL. */
@@ -74,14 +76,26 @@ export class MariaDb {
         `--socket=${join(this.dir, 'mysqld.sock')}`,
         `--pid-file=${join(this.dir, 'mysqld.pid')}`,
         `--port=${this.port}`,
-        '--bind-address=127.0.0.1',
+        `--bind-address=${this.placement.host ?? '127.0.0.1'}`,
         '--user=root',
         '--skip-name-resolve',
         '--innodb-buffer-pool-size=64M',
         '--max-connections=500',
       ],
       'ready for connections',
+      this.placement.netns,
     );
+  }
+
+  /** Runs SQL as root over the server's Unix socket (works from outside its network namespace). */
+  sql(statements: string): Promise<void> {
+    return run(binary('mariadb'), [
+      '--no-defaults',
+      `--socket=${join(this.dir, 'mysqld.sock')}`,
+      '--user=root',
+      '--execute',
+      statements,
+    ]);
   }
 
   /** Stops the server (clean shutdown); data stays for resume(). */

@@ -5,7 +5,9 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { stopChild } from './child.js';
+import { childPids, inNamespace, killQuietly, stopChild } from './child.js';
+
+const CHECK_SCRIPT = fileURLToPath(new URL('../../deploy/keepalived/check-nginx.sh', import.meta.url));
 
 const TEMPLATES = fileURLToPath(new URL('../../deploy/nginx', import.meta.url));
 const STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
@@ -22,6 +24,8 @@ export interface NginxOptions {
   readonly adminBackends: readonly Backend[];
   /** Port of nginx's own health endpoint on 127.0.0.1 (probed by keepalived's check script). */
   readonly healthPort: number;
+  /** Run inside this network namespace (the drill's LB hosts). */
+  readonly netns?: string;
 }
 
 export function nginxBinary(): string {
@@ -78,8 +82,14 @@ export async function renderNginxConfig(
 }
 
 /** `nginx -t` on a rendered config: ok, and nginx's own words. */
-export function testNginxConfig(prefix: string, conf: string): { ok: boolean; output: string } {
-  const result = spawnSync(nginxBinary(), ['-t', '-p', prefix, '-c', conf], { encoding: 'utf8' });
+export function testNginxConfig(
+  prefix: string,
+  conf: string,
+  netns?: string,
+): { ok: boolean; output: string } {
+  const result = spawnSync(...inNamespace(netns, nginxBinary(), ['-t', '-p', prefix, '-c', conf]), {
+    encoding: 'utf8',
+  });
   return { ok: result.status === 0, output: `${result.stdout}${result.stderr}` };
 }
 
@@ -111,7 +121,7 @@ export class NginxServer {
   static async start(options: NginxOptions): Promise<NginxServer> {
     const prefix = await mkdtemp(join(tmpdir(), 'parley-nginx-'));
     const conf = await renderNginxConfig(prefix, options);
-    const test = testNginxConfig(prefix, conf);
+    const test = testNginxConfig(prefix, conf, options.netns);
     if (!test.ok) throw new Error(`nginx -t failed:\n${test.output}`);
     const server = new NginxServer(prefix, conf, options);
     await server.resume();
@@ -124,9 +134,12 @@ export class NginxServer {
   }
 
   async resume(): Promise<void> {
-    const child = spawn(nginxBinary(), ['-p', this.prefix, '-c', this.conf], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const child = spawn(
+      ...inNamespace(this.options.netns, nginxBinary(), ['-p', this.prefix, '-c', this.conf]),
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     this.child = child;
     let log = '';
     child.stderr.on('data', (d: Buffer) => (log += d.toString()));
@@ -134,8 +147,40 @@ export class NginxServer {
       child.once('exit', (code) => reject(new Error(`nginx exited ${code}: ${log}`))),
     );
     const [host, port] = splitListen(this.options.listen);
-    await Promise.race([waitForPort(host, port), exited]);
+    // In a namespace, ready means the health endpoint answers there (what keepalived's check sees).
+    const ready = this.options.netns ? this.waitHealthy() : waitForPort(host, port);
+    await Promise.race([ready, exited]);
     exited.catch(() => undefined);
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Does the health endpoint answer, as seen by keepalived's check script in nginx's namespace? */
+  healthy(): boolean {
+    const [command, args] = inNamespace(this.options.netns, 'bash', [CHECK_SCRIPT, String(this.healthPort)]);
+    return spawnSync(command, args, { stdio: 'ignore' }).status === 0;
+  }
+
+  private async waitHealthy(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.healthy()) {
+      if (Date.now() > deadline)
+        throw new Error(`nginx in ${this.options.netns} not healthy after ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /**
+   * A crash: SIGKILL to the master and its workers. (Killing only the master leaves the workers serving,
+   * and the health check passing.)
+   */
+  async crash(): Promise<void> {
+    const child = this.child;
+    if (!child?.pid) return;
+    for (const pid of childPids(child.pid)) killQuietly(pid);
+    await this.stop('SIGKILL');
   }
 
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {

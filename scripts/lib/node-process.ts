@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { stopChild } from './child.js';
+import { inNamespace, stopChild, type Placement } from './child.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -21,7 +21,13 @@ export class NodeProcess {
     readonly logFile: string,
     /** Extra node flags, e.g. ['--cpu-prof'] for profiling. */
     private readonly nodeArgs: readonly string[] = [],
+    /** A network namespace and the address to bind there (the drill's app hosts); default loopback. */
+    readonly placement: Placement = {},
   ) {}
+
+  get host(): string {
+    return this.placement.host ?? '127.0.0.1';
+  }
 
   get pid(): number | undefined {
     return this.child?.pid;
@@ -34,15 +40,21 @@ export class NodeProcess {
   /** Starts the node; resolves when its /healthz answers 200. */
   start(): Promise<void> {
     this.log ??= createWriteStream(this.logFile, { flags: 'a' });
-    const child = spawn(process.execPath, [...this.nodeArgs, '--import', 'tsx', 'src/main.ts'], {
+    const [command, args] = inNamespace(this.placement.netns, process.execPath, [
+      ...this.nodeArgs,
+      '--import',
+      'tsx',
+      'src/main.ts',
+    ]);
+    const child = spawn(command, args, {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? '',
         ...this.env,
         NODE_ID: this.nodeId,
-        CHAT_HOST: '127.0.0.1',
+        CHAT_HOST: this.host,
         CHAT_PORT: String(this.chatPort),
-        ADMIN_HOST: '127.0.0.1',
+        ADMIN_HOST: this.host,
         ADMIN_PORT: String(this.adminPort),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -67,16 +79,28 @@ export class NodeProcess {
   private async waitHealthy(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline && this.running) {
-      try {
-        const response = await fetch(`http://127.0.0.1:${this.adminPort}/healthz`);
-        if (response.status === 200) return;
-      } catch {
-        // not listening yet
-      }
+      if (await this.healthy()) return;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     if (this.running)
       throw new Error(`node ${this.nodeId} not healthy after ${timeoutMs} ms; see ${this.logFile}`);
+  }
+
+  /** Does /healthz answer 200? Asked from inside the node's network namespace when it has one. */
+  async healthy(): Promise<boolean> {
+    const url = `http://${this.host}:${this.adminPort}/healthz`;
+    if (!this.placement.netns) {
+      try {
+        return (await fetch(url)).status === 200;
+      } catch {
+        return false;
+      }
+    }
+    const probe = `fetch('${url}').then((r) => process.exit(r.status === 200 ? 0 : 1), () => process.exit(1))`;
+    const [command, args] = inNamespace(this.placement.netns, process.execPath, ['-e', probe]);
+    return new Promise((resolve) =>
+      spawn(command, args, { stdio: 'ignore' }).once('exit', (code) => resolve(code === 0)),
+    );
   }
 
   /** Sends a signal and waits for the exit; SIGKILL is the crash case, SIGTERM a graceful drain. */

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
-import { spawnUntilReady, stopChild } from './child.js';
+import { spawnUntilReady, stopChild, type Placement } from './child.js';
 
 function binary(): string {
   for (const dir of ['/usr/bin', '/usr/local/bin', '/usr/sbin'])
@@ -19,19 +19,22 @@ export class RedisServer {
   private constructor(
     readonly dir: string,
     readonly port: number,
+    readonly placement: Placement,
   ) {}
 
-  static async start(port?: number): Promise<RedisServer> {
+  /** On loopback by default; `placement` runs it in a network namespace bound to that host's address. */
+  static async start(port?: number, placement: Placement = {}): Promise<RedisServer> {
     const server = new RedisServer(
       await mkdtemp(join(tmpdir(), 'parley-redis-')),
       port ?? (await freePort()),
+      placement,
     );
     await server.resume();
     return server;
   }
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `redis://${this.placement.host ?? '127.0.0.1'}:${this.port}`;
   }
 
   async resume(): Promise<void> {
@@ -41,7 +44,7 @@ export class RedisServer {
         '--port',
         String(this.port),
         '--bind',
-        '127.0.0.1',
+        this.placement.host ?? '127.0.0.1',
         '--save',
         '',
         '--appendonly',
@@ -54,6 +57,7 @@ export class RedisServer {
         'no',
       ],
       'Ready to accept connections',
+      this.placement.netns,
     );
   }
 

@@ -1,4 +1,4 @@
-import { ParleyClient, type ChatMessage } from '../../src/client/parley-client.js';
+import { ParleyClient, type ChatMessage, type ParleyClientOptions } from '../../src/client/parley-client.js';
 
 export interface TrafficOptions {
   readonly host: string;
@@ -15,6 +15,10 @@ export interface TrafficOptions {
   /** Logins at once. */
   readonly loginConcurrency?: number;
   readonly namePrefix?: string;
+  /** Pause between two sends of one lane (0: as fast as acks come back). @default 0 */
+  readonly intervalMs?: number;
+  /** Client settings (heartbeat, silence and connect timeouts) for every client. */
+  readonly clientOptions?: Partial<ParleyClientOptions>;
 }
 
 export interface TrafficReport {
@@ -61,6 +65,8 @@ export class Traffic {
   private latencies: number[] = [];
   private waiters: (() => void)[] = [];
   measureLatency = true;
+  /** Called on every acked send with the time (performance.now()) the send was started. */
+  onAcked: ((client: ParleyClient, startedAt: number) => void) | undefined;
 
   constructor(private readonly options: TrafficOptions) {}
 
@@ -76,6 +82,7 @@ export class Traffic {
         backoffMinMs: 50,
         backoffMaxMs: 1000,
         requestTimeoutMs: 30_000,
+        ...this.options.clientOptions,
       });
     for (let i = 0; i < this.options.clients; i += concurrency) {
       const batch = await Promise.all(
@@ -221,15 +228,19 @@ export class Traffic {
     for (let counter = 0; this.running; counter++) {
       const toGroup = group !== undefined && group.size > 1 && Math.random() < groupShare;
       const key = `${client.user!.id}/${lane}/${counter}`;
-      const body = `${key}/${performance.now()}`;
+      const startedAt = performance.now();
+      const body = `${key}/${startedAt}`;
       this.sent++;
       try {
         if (toGroup) await client.sendToGroup(group.id, body);
         else await client.sendTo(peer.user!.id, body);
         this.acked++;
+        this.onAcked?.(client, startedAt);
         const entry = this.expected.get(key) ?? { recipients: 0, received: 0 };
         entry.recipients = toGroup ? group.size - 1 : 1;
         this.expected.set(key, entry);
+        const pause = this.options.intervalMs ?? 0;
+        if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
       } catch {
         // Not acked (e.g. UNAVAILABLE, or the client gave up): not counted as owed to anyone.
         await new Promise((resolve) => setTimeout(resolve, 50));

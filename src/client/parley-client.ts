@@ -134,6 +134,9 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   private ackedSent = 0;
   private heartbeat: NodeJS.Timeout | undefined;
   private lastHeardAt = 0;
+  /** This client instance's id and its resume attempts, so it can recognise its own stale attempts. */
+  private readonly cid = randomUUID();
+  private attempt = 0;
   private userValue: { id: number; name: string } | undefined;
   private nodeValue: string | undefined;
   /** Messages dropped as duplicates (kept for tests and benchmarks). */
@@ -178,7 +181,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     who: { id: number } | { name: string },
     password: string,
   ): Promise<{ id: number; name: string }> {
-    await this.request({ msgid: LOGIN, v: 2, ...who, password });
+    await this.request({ msgid: LOGIN, v: 2, ...who, password, cid: this.cid });
     return this.userValue!;
   }
 
@@ -330,10 +333,18 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
       case GROUP_CHAT:
         if (typeof frame.seq === 'number') this.onDelivery(toChatMessage(frame));
         break;
-      case KICKED:
+      case KICKED: {
+        const by = frame.by as { cid?: unknown; attempt?: unknown } | undefined;
+        if (by?.cid === this.cid && typeof by.attempt === 'number' && by.attempt < this.attempt) {
+          // An earlier reconnect attempt of ours reached a node late (say, from a frozen load balancer's
+          // backlog) and displaced this session. Not a takeover: the server closes this link, and the
+          // ordinary reconnect resumes with a newer attempt, which displaces the stale one in turn.
+          break;
+        }
         this.close();
         this.emit('kicked');
         break;
+      }
       case SERVER_NOTICE:
         this.emit('notice', { code: String(frame.code), reconnectInMs: Number(frame.reconnectInMs) || 0 });
         break;
@@ -434,7 +445,12 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   private async resume(): Promise<boolean> {
     const reqId = this.nextReqId++;
     const reply = await new Promise<Record<string, unknown> | undefined>((resolve) => {
-      const timer = setTimeout(() => resolve(undefined), this.options.requestTimeoutMs ?? 15_000);
+      // A link that does not answer RESUME within the silence limit is as dead as a silent one (e.g. a
+      // frozen load balancer whose kernel still accepts connections); try a fresh one.
+      const timer = setTimeout(
+        () => resolve(undefined),
+        Math.min(this.options.requestTimeoutMs ?? 15_000, this.silenceLimitMs),
+      );
       this.pending.set(reqId, {
         frame: {},
         resend: false,
@@ -451,7 +467,15 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
         reject: (error) => resolve({ errno: error.errno ?? -1, code: error.code, errmsg: error.message }),
       });
       this.link?.send(
-        JSON.stringify({ msgid: RESUME, v: 2, reqId, token: this.token, lastSeq: this.lastSeqValue }),
+        JSON.stringify({
+          msgid: RESUME,
+          v: 2,
+          reqId,
+          token: this.token,
+          lastSeq: this.lastSeqValue,
+          cid: this.cid,
+          attempt: ++this.attempt,
+        }),
       );
     });
     if (!reply || (this.state !== 'reconnecting' && this.state !== 'open')) {
@@ -474,16 +498,23 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     return true;
   }
 
+  private get silenceLimitMs(): number {
+    return this.options.silenceTimeoutMs ?? 3 * (this.options.heartbeatMs ?? 15_000);
+  }
+
   private startHeartbeat(): void {
     clearInterval(this.heartbeat);
     const interval = this.options.heartbeatMs ?? 15_000;
-    const silenceLimit = this.options.silenceTimeoutMs ?? 3 * interval;
+    const silenceLimit = this.silenceLimitMs;
     this.lastHeardAt = Date.now();
-    this.heartbeat = setInterval(() => {
-      // Closing the dead link takes the ordinary path: reconnect, resume, resend unacked sends.
-      if (Date.now() - this.lastHeardAt > silenceLimit) this.link?.close();
-      else this.link?.send(JSON.stringify({ msgid: PING }));
-    }, Math.min(interval, silenceLimit));
+    this.heartbeat = setInterval(
+      () => {
+        // Closing the dead link takes the ordinary path: reconnect, resume, resend unacked sends.
+        if (Date.now() - this.lastHeardAt > silenceLimit) this.link?.close();
+        else this.link?.send(JSON.stringify({ msgid: PING }));
+      },
+      Math.min(interval, silenceLimit),
+    );
     this.heartbeat.unref();
   }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ChatServices } from '../service/chat-services.js';
-import type { InboxEntry, UserRecord } from '../service/ports.js';
+import type { InboxEntry, SessionOrigin, UserRecord } from '../service/ports.js';
 import type { LiveSession } from '../service/session-registry.js';
 import type { SessionSink } from '../service/session-sink.js';
 import { errorReply, v1Message, v2Delivery } from './encode.js';
@@ -60,12 +60,16 @@ export class ClientContext {
    * Makes this connection the user's live session (ending any earlier session on it). The pump is not
    * started: the caller sends its login reply first and then starts it.
    */
-  async beginSession(user: UserRecord, version: ProtocolVersion): Promise<LiveSession> {
+  async beginSession(
+    user: UserRecord,
+    version: ProtocolVersion,
+    origin?: SessionOrigin,
+  ): Promise<LiveSession> {
     await this.endSession();
     this.version = version;
     this.user = { id: user.id, name: user.name };
     const sink = new ConnectionSink(this, randomUUID());
-    const session = await this.services.sessions.attach(user.id, sink, { ackOnFlush: version === 1 });
+    const session = await this.services.sessions.attach(user.id, sink, { ackOnFlush: version === 1, origin });
     // The connection may have closed while this login was in flight; then nobody will detach it later.
     if (this.out.closed) await this.services.sessions.detach(session);
     else this.session = session;
@@ -112,14 +116,20 @@ class ConnectionSink implements SessionSink {
     return this.context.out.waitWritable();
   }
 
-  kick(): void {
+  kick(by?: SessionOrigin): void {
     if (!this.current || this.context.out.closed) return;
     // The registry already replaced this session; forget it without detaching the new one.
     this.context.session = undefined;
     this.context.user = undefined;
     if (this.context.version === 2) {
       const error = new AppError('KICKED');
-      this.context.send({ msgid: MsgId.KICKED, errno: error.errno, code: error.code, errmsg: error.message });
+      this.context.send({
+        msgid: MsgId.KICKED,
+        errno: error.errno,
+        code: error.code,
+        errmsg: error.message,
+        ...(by ? { by } : {}),
+      });
     }
     this.context.out.close('KICKED');
   }

@@ -22,6 +22,8 @@ export const loginSchema = z
     id: id.optional(),
     name: z.string().max(200).optional(),
     password: z.string().max(1024),
+    /** v2: the client instance's own id, echoed in a later KICKED so it can spot its own stale attempts. */
+    cid: z.string().min(1).max(64).optional(),
   })
   .refine((m) => m.id !== undefined || m.name !== undefined, { message: 'id or name is required' });
 export const registerSchema = z.object({
@@ -68,7 +70,14 @@ export const historySchema = z
     message: 'give exactly one of with, groupid',
   });
 export const pingSchema = z.object({ ...base });
-export const resumeSchema = z.object({ ...base, token: z.string().min(1).max(512), lastSeq: seq.default(0) });
+export const resumeSchema = z.object({
+  ...base,
+  token: z.string().min(1).max(512),
+  lastSeq: seq.default(0),
+  cid: z.string().min(1).max(64).optional(),
+  /** Which reconnect of this client instance this is (1, 2, …). */
+  attempt: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+});
 export const emptyQuerySchema = z.object({ ...base });
 export const userLookupSchema = z.object({ ...base, name: z.string().min(1).max(200) });
 

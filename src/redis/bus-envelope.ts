@@ -22,7 +22,12 @@ const message = z.object({
 });
 const event = z.discriminatedUnion('type', [
   z.object({ type: z.literal('deliver'), userId: id, seq: z.number().int().positive(), message }),
-  z.object({ type: z.literal('kick'), userId: id, sessionId: z.string().min(1).max(100) }),
+  z.object({
+    type: z.literal('kick'),
+    userId: id,
+    sessionId: z.string().min(1).max(100),
+    origin: z.object({ cid: z.string().min(1).max(64), attempt: z.number().int().min(0) }).optional(),
+  }),
   z.object({ type: z.literal('sync'), userId: id }),
 ]);
 const envelope = z.object({ v: z.literal(ENVELOPE_VERSION), node: z.string().min(1).max(64), event });

@@ -154,7 +154,12 @@ export type BusEvent =
       readonly message: StoredMessage;
     }
   /** A newer session of this user started; every other session of the user must close. */
-  | { readonly type: 'kick'; readonly userId: UserId; readonly sessionId: string }
+  | {
+      readonly type: 'kick';
+      readonly userId: UserId;
+      readonly sessionId: string;
+      readonly origin?: SessionOrigin | undefined;
+    }
   /** The user's inbox changed but the exact event may have been lost: catch up from the store. */
   | { readonly type: 'sync'; readonly userId: UserId };
 
@@ -199,3 +204,13 @@ export interface Clock {
 }
 
 export const systemClock: Clock = { now: () => Date.now() };
+
+/**
+ * Which client instance (`cid`, chosen by the client) and which of its connection attempts started a
+ * session. Passed along with a takeover so a client can tell a real takeover (another device) from a stale
+ * reconnect attempt of its own that reached a node late (e.g. from a frozen load balancer's backlog).
+ */
+export interface SessionOrigin {
+  readonly cid: string;
+  readonly attempt: number;
+}

@@ -1,12 +1,14 @@
 import type { Logger } from '../logger.js';
 import { AckCoalescer } from './ack-coalescer.js';
 import { DeliveryPump } from './delivery-pump.js';
-import type { BusEvent, MessageBus, MessageStore, Presence, UserId } from './ports.js';
+import type { BusEvent, MessageBus, MessageStore, Presence, SessionOrigin, UserId } from './ports.js';
 import type { SessionSink } from './session-sink.js';
 
 export interface AttachOptions {
   /** v1 clients have no acks: a message counts as delivered once written to the socket. */
   readonly ackOnFlush: boolean;
+  /** The client instance and attempt that opened this session (v2 clients that say so). */
+  readonly origin?: SessionOrigin | undefined;
 }
 
 /** One logged-in connection as the service sees it. */
@@ -79,13 +81,13 @@ export class SessionRegistry {
     this.sessions.set(userId, session);
     if (previous) {
       this.retire(previous);
-      previous.sink.kick();
+      previous.sink.kick(options.origin);
     } else {
       await this.bus.subscribe(userId);
     }
     await this.presence.attach(userId, sink.sessionId);
     // Other nodes close their sessions of this user; ours ignores the event (same session id).
-    await this.bus.publish([{ type: 'kick', userId, sessionId: sink.sessionId }]);
+    await this.bus.publish([{ type: 'kick', userId, sessionId: sink.sessionId, origin: options.origin }]);
     return session;
   }
 
@@ -116,7 +118,7 @@ export class SessionRegistry {
     } else if (event.sessionId !== session.sessionId) {
       this.sessions.delete(event.userId);
       this.retire(session);
-      session.sink.kick();
+      session.sink.kick(event.origin);
       void this.releaseAfterRemoteKick(session);
     }
   }

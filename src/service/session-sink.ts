@@ -1,4 +1,4 @@
-import type { InboxEntry } from './ports.js';
+import type { InboxEntry, SessionOrigin } from './ports.js';
 
 /**
  * What the service needs from one client connection: implemented by the protocol layer, which knows
@@ -13,6 +13,6 @@ export interface SessionSink {
   /** Resolves when the buffer drained below the high-water mark, or the connection closed. */
   waitWritable(): Promise<void>;
   readonly closed: boolean;
-  /** A newer session of the same user took over: tell the client (v2) and close. */
-  kick(): void;
+  /** A newer session of the same user took over (started by `by`, when known): tell the client (v2) and close. */
+  kick(by?: SessionOrigin): void;
 }

@@ -4,6 +4,7 @@ import { ParleyClient, type ChatMessage, type ParleyClientOptions } from '../../
 import { collect, once } from '../helpers/events.js';
 import { startTestApp } from '../helpers/test-app.js';
 import { tcpProxy } from '../helpers/tcp-proxy.js';
+import { LineClient } from '../helpers/line-client.js';
 
 let app: RunningApp;
 beforeAll(async () => (app = await startTestApp()));
@@ -145,6 +146,39 @@ describe.each(['tcp', 'ws'] as const)('protocol v2 over %s', (transport) => {
     await allSeen;
     expect(dropped).toBe(4);
     expect(seen).toEqual(Array.from({ length: total }, (_, i) => `m${i}`));
+  });
+
+  it('is not kicked for good by a stale reconnect attempt of its own that arrives late', async () => {
+    const alice = await user();
+    const bob = await user();
+    const resumed = once(alice, 'resumed');
+    alice.dropConnection();
+    await resumed; // alice is on her first reconnect attempt now
+    // Her attempt 0 (the login's connection) replayed late, as from a thawed load balancer's backlog.
+    const stale = await LineClient.open(app.chatPort);
+    try {
+      const resumedAgain = once(alice, 'resumed');
+      let kicked = false;
+      alice.on('kicked', () => (kicked = true));
+      stale.sendLine({
+        msgid: 20,
+        v: 2,
+        reqId: 1,
+        token: alice['token'],
+        lastSeq: 0,
+        cid: alice['cid'],
+        attempt: 0,
+      });
+      expect((await stale.nextOf(21)).errno).toBe(0);
+      await resumedAgain; // displaced, she resumed once more and displaced the stale session in turn
+      expect((await stale.nextOf(22)).by).toEqual({ cid: alice['cid'], attempt: 2 });
+      const got = collect<ChatMessage>(alice, 'message', 1);
+      await bob.sendTo(alice.user!.id, 'still here');
+      expect((await got)[0]!.msg).toBe('still here');
+      expect(kicked).toBe(false);
+    } finally {
+      stale.close();
+    }
   });
 
   it('replaces a link that went silent (frozen load balancer) and resumes', async () => {

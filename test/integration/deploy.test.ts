@@ -94,5 +94,9 @@ describe('deploy configs', () => {
     });
     expect(result.status).toBe(0);
     expect(readFileSync(log, 'utf8')).toMatch(/^\S+Z INSTANCE PARLEY_VIP MASTER priority=150\n$/);
+    // As the rendered config calls it: the log file first, then keepalived's four arguments.
+    const other = `${log}.2`;
+    expect(spawnSync(NOTIFY_SCRIPT, [other, 'INSTANCE', 'PARLEY_VIP', 'FAULT', '0']).status).toBe(0);
+    expect(readFileSync(other, 'utf8')).toMatch(/^\S+Z INSTANCE PARLEY_VIP FAULT priority=0\n$/);
   });
 });

@@ -23,7 +23,7 @@ export const loginHandler = defineHandler({
   async handle(context, request) {
     const identity = request.id !== undefined ? { id: request.id } : { name: request.name ?? '' };
     const user = await context.services.auth.login(identity, request.password);
-    if (request.v === 2) await loginV2(context, user, request.reqId);
+    if (request.v === 2) await loginV2(context, user, request.reqId, request.cid);
     else await loginV1(context, user);
   },
 });
@@ -42,8 +42,13 @@ async function loginV1(context: ClientContext, user: UserRecord): Promise<void> 
   session.pump.start(lastIncluded);
 }
 
-async function loginV2(context: ClientContext, user: UserRecord, reqId: unknown): Promise<void> {
-  const session = await context.beginSession(user, 2);
+async function loginV2(
+  context: ClientContext,
+  user: UserRecord,
+  reqId: unknown,
+  cid: string | undefined,
+): Promise<void> {
+  const session = await context.beginSession(user, 2, cid === undefined ? undefined : { cid, attempt: 0 });
   const cursor = await context.services.messages.cursor(user.id);
   context.reply(MsgId.LOGIN_ACK, reqId, {
     errno: 0,

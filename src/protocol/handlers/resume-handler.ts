@@ -18,7 +18,9 @@ export const resumeHandler = defineHandler({
   }),
   async handle(context, request) {
     const user = await context.services.auth.resume(request.token);
-    const session = await context.beginSession(user, 2);
+    const origin =
+      request.cid === undefined ? undefined : { cid: request.cid, attempt: request.attempt ?? 0 };
+    const session = await context.beginSession(user, 2, origin);
     const cursor = await context.services.messages.cursor(user.id);
     const have = Math.min(request.lastSeq, cursor.lastSeq);
     if (have > cursor.ackedSeq) session.acks.ack(have);

@@ -1,0 +1,468 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { killQuietly } from '../child.js';
+import { KEEPALIVED_TROUBLE, KeepalivedProcess } from '../keepalived.js';
+import { MariaDb } from '../mariadb.js';
+import { NginxServer } from '../nginx.js';
+import { NodeProcess } from '../node-process.js';
+import { RedisServer } from '../redis.js';
+import { DrillNetwork, ip, removeNamespaces } from './network.js';
+import type { DrillCommand, DrillReply, FinishResult, LoadSettings, SettleResult } from './protocol.js';
+
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+const LOAD_CLIENT = fileURLToPath(new URL('./load-client.ts', import.meta.url));
+
+export const NET = {
+  vip: '10.77.0.10',
+  lb1: '10.77.0.11',
+  lb2: '10.77.0.12',
+  apps: ['10.77.0.21', '10.77.0.22', '10.77.0.23'],
+  data: '10.77.0.30',
+  client: '10.77.0.40',
+} as const;
+const CHAT_PORT = 7000;
+const ADMIN_PORT = 7080;
+const HEALTH_PORT = 8001;
+const LB_PORT = 8000;
+const REDIS_PREFIX = 'parley:';
+
+export interface DrillOptions {
+  /** Namespace prefix (`<prefix>-lb1` …); distinct prefixes let drills run side by side. */
+  readonly prefix: string;
+  readonly clients: number;
+  readonly apps: number;
+  readonly log: (line: string) => void;
+}
+
+export interface FaultRow extends SettleResult {
+  readonly fault: string;
+  /** ms from the fault until the VIP was up on the other LB (undefined: not expected to move). */
+  readonly vipMovedMs: number | undefined;
+  readonly problems: string[];
+}
+
+export interface DrillResult {
+  readonly faults: FaultRow[];
+  readonly totals: FinishResult;
+  /** Proxied connections still open on the LBs after everyone left (ghost sessions). */
+  readonly lbConnections: number;
+  readonly problems: string[];
+}
+
+type Lb = 'lb1' | 'lb2';
+const other = (lb: Lb): Lb => (lb === 'lb1' ? 'lb2' : 'lb1');
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The failover drill: a network of namespaces (two LBs with nginx + keepalived and a VIP, app hosts with
+ * Parley nodes, a data host with MariaDB + Redis, a client host with the load), faults one after another
+ * while the load runs, and a table of what clients saw. `stop()` always tears everything down.
+ */
+export class Drill {
+  private network: DrillNetwork | undefined;
+  private readonly dir: string;
+  private mariadb: MariaDb | undefined;
+  private redis: RedisServer | undefined;
+  private readonly nodes: NodeProcess[] = [];
+  private readonly nginx = new Map<Lb, NginxServer>();
+  private readonly keepalived = new Map<Lb, KeepalivedProcess>();
+  private load: ChildProcess | undefined;
+  private readonly faults: FaultRow[] = [];
+
+  constructor(private readonly options: DrillOptions) {
+    // Root-owned and not world-writable: keepalived refuses scripts anywhere else (script security).
+    this.dir = join('/run', `parley-drill-${options.prefix}`);
+  }
+
+  private get log(): (line: string) => void {
+    return this.options.log;
+  }
+
+  async setUp(): Promise<void> {
+    await removeNamespaces(this.options.prefix); // leftovers of a crashed run with this prefix
+    rmSync(this.dir, { recursive: true, force: true });
+    mkdirSync(join(this.dir, 'scripts'), { recursive: true, mode: 0o755 });
+    for (const script of ['check-nginx.sh', 'notify.sh']) {
+      copyFileSync(join(ROOT, 'deploy/keepalived', script), join(this.dir, 'scripts', script));
+      chmodSync(join(this.dir, 'scripts', script), 0o755);
+    }
+    const apps = NET.apps.slice(0, this.options.apps);
+    this.network = await DrillNetwork.create(this.options.prefix, [
+      { name: 'lb1', address: NET.lb1 },
+      { name: 'lb2', address: NET.lb2 },
+      ...apps.map((address, i) => ({ name: `app${i + 1}`, address })),
+      { name: 'data', address: NET.data },
+      { name: 'client', address: NET.client },
+    ]);
+    const network = this.network;
+    this.log(
+      `network ${this.options.prefix}-*: lb1 lb2 ${apps.map((_, i) => `app${i + 1}`).join(' ')} data client`,
+    );
+
+    const [mariadb, redis] = await Promise.all([
+      MariaDb.start({ netns: network.ns('data'), host: NET.data }),
+      RedisServer.start(6379, { netns: network.ns('data'), host: NET.data }),
+    ]);
+    this.mariadb = mariadb;
+    this.redis = redis;
+    await mariadb.sql(
+      "CREATE DATABASE parley CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci; CREATE USER 'parley'@'%' IDENTIFIED BY 'drill'; GRANT ALL ON parley.* TO 'parley'@'%';",
+    );
+    this.log('data host: MariaDB and Redis up');
+
+    const env = {
+      MYSQL_URL: `mysql://parley:drill@${NET.data}:3306/parley`,
+      REDIS_URL: `redis://${NET.data}:6379`,
+      REDIS_PREFIX,
+      MIGRATE: 'auto',
+      SESSION_SECRET: randomBytes(24).toString('base64url'),
+      LOG_LEVEL: 'info',
+      SHUTDOWN_GRACE_MS: '2000',
+      // Fast enough for a drill: leases of a dead node expire in 5 s; silent v2 links close after 6 s.
+      PRESENCE_TTL_MS: '5000',
+      HEARTBEAT_TIMEOUT_MS: '6000',
+    };
+    apps.forEach((address, i) => {
+      const name = `app${i + 1}`;
+      this.nodes.push(
+        new NodeProcess(`node-${i + 1}`, CHAT_PORT, ADMIN_PORT, env, join(this.dir, `${name}.log`), [], {
+          netns: network.ns(name),
+          host: address,
+        }),
+      );
+    });
+    await this.nodes[0]!.start(); // migrates the schema; the others start against it at once
+    await Promise.all(this.nodes.slice(1).map((node) => node.start()));
+    this.log(`app hosts: ${this.nodes.length} Parley nodes healthy`);
+
+    for (const lb of ['lb1', 'lb2'] as const) {
+      // The backup binds the VIP before it holds it.
+      await network.sysctl(lb, 'net.ipv4.ip_nonlocal_bind', '1');
+      this.nginx.set(
+        lb,
+        await NginxServer.start({
+          netns: network.ns(lb),
+          listen: `${NET.vip}:${LB_PORT}`,
+          chatBackends: apps.map((host) => ({ host, port: CHAT_PORT })),
+          adminListen: `${NET[lb]}:8080`,
+          adminBackends: apps.map((host) => ({ host, port: ADMIN_PORT })),
+          healthPort: HEALTH_PORT,
+        }),
+      );
+      mkdirSync(join(this.dir, lb), { recursive: true });
+      this.keepalived.set(
+        lb,
+        new KeepalivedProcess(network.ns(lb), join(this.dir, lb), {
+          routerId: lb,
+          interface: 'eth0',
+          vip: `${NET.vip}/24`,
+          vrid: 51,
+          // lb1 wins the first election; see the fault order in run() for why priorities matter.
+          priority: lb === 'lb1' ? 101 : 100,
+          unicastSrc: NET[lb],
+          unicastPeers: [NET[other(lb)]],
+          authPass: 'drill',
+          healthPort: HEALTH_PORT,
+          scriptDir: join(this.dir, 'scripts'),
+          notifyLog: join(this.dir, lb, 'notify.log'),
+        }),
+      );
+    }
+    await Promise.all([...this.keepalived.values()].map((k) => k.start()));
+    await this.waitVip('lb1', 15_000);
+    await this.waitState('lb2', 'BACKUP', 10_000);
+    this.log('load balancers: VIP on lb1, lb2 BACKUP');
+  }
+
+  /** Starts the load client in the client namespace and the load through the VIP. */
+  async startLoad(): Promise<void> {
+    const client = fork(LOAD_CLIENT, [], {
+      execPath: 'ip',
+      execArgv: ['netns', 'exec', this.network!.ns('client'), process.execPath, '--import', 'tsx'],
+      cwd: ROOT,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.load = client;
+    const settings: LoadSettings = {
+      host: NET.vip,
+      port: LB_PORT,
+      clients: this.options.clients,
+      groupShare: 0.2,
+      intervalMs: 100,
+      heartbeatMs: 1000,
+      silenceTimeoutMs: 3000,
+    };
+    const ready = await this.ask({ type: 'start', settings }, 120_000);
+    if (ready.type !== 'ready') throw new Error(`load client: ${JSON.stringify(ready)}`);
+    this.log(
+      `client host: ${this.options.clients} clients logged in through ${NET.vip}:${LB_PORT} (${ready.crossPairs}/${ready.pairs} pairs across nodes), sending`,
+    );
+  }
+
+  private ask(command: DrillCommand, timeoutMs: number): Promise<DrillReply> {
+    const load = this.load!;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`load client: no answer to ${command.type} in ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onMessage = (reply: DrillReply) => {
+        cleanup();
+        if (reply.type === 'error') reject(new Error(`load client: ${reply.message}`));
+        else resolve(reply);
+      };
+      const onExit = (code: number | null) => {
+        cleanup();
+        reject(new Error(`load client exited (${code})`));
+      };
+      const cleanup = () => {
+        clearTimeout(timer);
+        load.off('message', onMessage);
+        load.off('exit', onExit);
+      };
+      load.on('message', onMessage);
+      load.once('exit', onExit);
+      load.send(command);
+    });
+  }
+
+  /** Which LB holds the VIP (both, during a split brain; none, in the gap). */
+  private async vipHolders(): Promise<Lb[]> {
+    const holders: Lb[] = [];
+    for (const lb of ['lb1', 'lb2'] as const)
+      if ((await this.network!.addresses(lb)).includes(NET.vip)) holders.push(lb);
+    return holders;
+  }
+
+  private async waitVip(lb: Lb, timeoutMs: number): Promise<number> {
+    const started = performance.now();
+    for (;;) {
+      if ((await this.network!.addresses(lb)).includes(NET.vip)) return performance.now() - started;
+      if (performance.now() - started > timeoutMs)
+        throw new Error(
+          `VIP not on ${lb} after ${timeoutMs} ms (holders: ${(await this.vipHolders()).join(',') || 'none'})`,
+        );
+      await sleep(20);
+    }
+  }
+
+  /** Last VRRP state the notify hook logged for an LB. */
+  private state(lb: Lb): string | undefined {
+    try {
+      const lines = readFileSync(join(this.dir, lb, 'notify.log'), 'utf8')
+        .trim()
+        .split('\n');
+      return lines[lines.length - 1]?.split(' ')[3];
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async waitState(lb: Lb, state: string, timeoutMs: number): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    while (this.state(lb) !== state) {
+      if (performance.now() > deadline)
+        throw new Error(`${lb} not ${state} after ${timeoutMs} ms (it is ${this.state(lb) ?? 'unknown'})`);
+      await sleep(50);
+    }
+  }
+
+  /**
+   * One fault: mark time zero in the load client, inject, (expect the VIP on `vipTo`), wait until every
+   * client sends again, then restore. Problems are collected, not thrown, so the table is always complete.
+   */
+  private async fault(
+    name: string,
+    inject: () => Promise<unknown>,
+    expect: { vipTo?: Lb; minMs?: number; noDisconnects?: boolean; vipStays?: Lb },
+    restore?: () => Promise<unknown>,
+  ): Promise<void> {
+    this.log(`fault: ${name}`);
+    await sleep(Math.random() * 1000); // off the keepalived 1 s timers' phase
+    await this.ask({ type: 'mark' }, 5000);
+    const startedAt = performance.now();
+    if (process.env.DRILL_DEBUG) this.log(`  lb1 pids ${(await this.network!.pids('lb1')).join(' ')}`);
+    await inject();
+    if (process.env.DRILL_DEBUG) this.log(`  lb1 pids ${(await this.network!.pids('lb1')).join(' ')}`);
+    const problems: string[] = [];
+    let vipMovedMs: number | undefined;
+    if (expect.vipTo) {
+      try {
+        await this.waitVip(expect.vipTo, 15_000);
+        vipMovedMs = performance.now() - startedAt;
+      } catch (error) {
+        problems.push(String((error as Error).message));
+      }
+    }
+    const settled = await this.ask({ type: 'settle', minMs: expect.minMs ?? 0, timeoutMs: 30_000 }, 60_000);
+    if (settled.type !== 'settled') throw new Error('unexpected reply');
+    const { type: _, ...measured } = settled;
+    if (!measured.settled)
+      problems.push(`clients not all sending again within 30 s (${measured.stuck.join('; ')})`);
+    if (expect.noDisconnects && measured.disconnects > 0)
+      problems.push(`${measured.disconnects} sessions cut`);
+    if (expect.vipStays) {
+      const holders = await this.vipHolders();
+      if (holders.length !== 1 || holders[0] !== expect.vipStays)
+        problems.push(`VIP moved to ${holders.join(',')}`);
+    }
+    if (restore) await restore();
+    this.faults.push({ fault: name, vipMovedMs, ...measured, problems });
+    this.log(
+      `  VIP ${vipMovedMs === undefined ? '-' : `${Math.round(vipMovedMs)} ms`}, new connections ${Math.round(measured.newConnMs)} ms, all clients ${Math.round(measured.clientsMs)} ms, ${measured.disconnects} reconnects${problems.length ? `; PROBLEMS: ${problems.join('; ')}` : ''}`,
+    );
+  }
+
+  /**
+   * The faults, in an order that keeps the VRRP roles predictable: lb1 (priority 101) starts as MASTER.
+   * A frozen LB that comes back yields only if its priority is lower, so the freeze hits lb2.
+   */
+  async run(): Promise<DrillResult> {
+    const network = this.network!;
+    const nginx = (lb: Lb) => this.nginx.get(lb)!;
+    const keepalived = (lb: Lb) => this.keepalived.get(lb)!;
+    let frozen: number[] = [];
+
+    await this.fault(
+      'nginx crash on the master LB (lb1: SIGKILL master + workers)',
+      () => nginx('lb1').crash(),
+      {
+        vipTo: 'lb2',
+      },
+      async () => {
+        await nginx('lb1').resume();
+        await this.waitState('lb1', 'BACKUP', 10_000);
+      },
+    );
+    await this.fault(
+      'master LB frozen (lb2: SIGSTOP nginx + keepalived)',
+      async () => {
+        frozen = await network.pids('lb2');
+        for (const pid of frozen) killQuietly(pid, 'SIGSTOP');
+      },
+      { vipTo: 'lb1', minMs: 3500 },
+    );
+    await this.fault(
+      'frozen LB thaws (lb2: SIGCONT; must yield, not cut sessions)',
+      async () => {
+        for (const pid of frozen) killQuietly(pid, 'SIGCONT');
+        await this.waitState('lb2', 'BACKUP', 10_000);
+      },
+      { minMs: 2000, vipStays: 'lb1', noDisconnects: true },
+    );
+    await this.fault('keepalived stop on the master LB (lb1: SIGTERM)', () => keepalived('lb1').stop(), {
+      vipTo: 'lb2',
+    });
+    await this.fault(
+      'old master comes back (lb1: keepalived starts; nopreempt keeps the VIP on lb2)',
+      async () => {
+        await keepalived('lb1').start();
+        await this.waitState('lb1', 'BACKUP', 10_000);
+      },
+      { minMs: 4000, vipStays: 'lb2', noDisconnects: true },
+    );
+    const [app1, app2] = this.nodes;
+    await this.fault(
+      'Parley node killed (app1: kill -9)',
+      () => app1!.stop('SIGKILL'),
+      {},
+      () => app1!.start(),
+    );
+    await this.fault(
+      'Parley node unplugged (app2: cable pulled, no RST)',
+      () => network.unplug('app2'),
+      { minMs: 3500 },
+      async () => {
+        await network.replug('app2');
+      },
+    );
+    await this.fault(
+      'Redis restart (data host)',
+      async () => {
+        await this.redis!.stop();
+        await this.redis!.resume();
+      },
+      {},
+    );
+
+    this.log('finishing: drain, everyone logs out, ghost check');
+    const finished = await this.ask(
+      {
+        type: 'finish',
+        drainMs: 30_000,
+        redisUrl: `redis://${NET.data}:6379`,
+        redisPrefix: REDIS_PREFIX,
+        ghostTimeoutMs: 20_000,
+      },
+      120_000,
+    );
+    if (finished.type !== 'finished') throw new Error('unexpected reply');
+    const { type: _, ...totals } = finished;
+    const lbConnections = await this.waitLbConnectionsGone(15_000);
+    const problems: string[] = [];
+    for (const row of this.faults) for (const p of row.problems) problems.push(`${row.fault}: ${p}`);
+    if (totals.lost > 0) problems.push(`${totals.lost} acked messages lost`);
+    if (totals.duplicates > 0) problems.push(`${totals.duplicates} duplicates shown`);
+    if (totals.reordered > 0) problems.push(`${totals.reordered} messages out of order`);
+    if (totals.ghosts > 0) problems.push(`${totals.ghosts} ghost users online after everyone left`);
+    if (lbConnections > 0) problems.push(`${lbConnections} proxied connections left on the LBs`);
+    for (const lb of ['lb1', 'lb2'] as const) {
+      const trouble = readFileSync(keepalived(lb).logFile, 'utf8').match(KEEPALIVED_TROUBLE);
+      if (trouble) problems.push(`keepalived on ${lb} logged "${trouble[0]}"`);
+    }
+    return { faults: this.faults, totals, lbConnections, problems };
+  }
+
+  /** Established client connections on both LBs' port 8000; waits for 0 (ghost proxied sessions). */
+  private async waitLbConnectionsGone(timeoutMs: number): Promise<number> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      let count = 0;
+      for (const lb of ['lb1', 'lb2'] as const) {
+        const out = await ip(
+          'netns',
+          'exec',
+          this.network!.ns(lb),
+          'ss',
+          '-Htn',
+          'state',
+          'established',
+          `( sport = :${LB_PORT} )`,
+        );
+        count += out.split('\n').filter(Boolean).length;
+      }
+      if (count === 0 || performance.now() > deadline) return count;
+      await sleep(200);
+    }
+  }
+
+  /** Stops every process and removes the namespaces and the state dir (keepDir keeps logs for a look). */
+  async stop(keepDir = false): Promise<void> {
+    this.load?.kill('SIGKILL');
+    for (const k of this.keepalived.values()) {
+      await k.stop('SIGKILL').catch(() => undefined);
+      k.close();
+    }
+    // Everything left in our namespaces (thawed first, so SIGKILL lands) goes, then the namespaces.
+    await removeNamespaces(this.options.prefix);
+    for (const n of this.nginx.values()) await n.destroy().catch(() => undefined);
+    await Promise.all(
+      this.nodes.map((node) =>
+        node.stop('SIGKILL').then(
+          () => node.close(),
+          () => undefined,
+        ),
+      ),
+    );
+    await this.redis?.destroy().catch(() => undefined);
+    await this.mariadb?.destroy().catch(() => undefined);
+    if (!keepDir) rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  get stateDir(): string {
+    return this.dir;
+  }
+}

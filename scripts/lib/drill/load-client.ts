@@ -1,0 +1,214 @@
+/**
+ * The drill's client host: many v2 clients chatting 1:1 and in groups through the VIP, plus a prober that
+ * opens a fresh connection every 50 ms. Runs inside the client namespace as a child of the drill and takes
+ * its orders over IPC (protocol.ts). Times are this process's performance.now().
+ */
+import { connect } from 'node:net';
+import { Redis } from 'ioredis';
+import type { ParleyClient } from '../../../src/client/parley-client.js';
+import { Traffic } from '../traffic.js';
+import type { DrillCommand, DrillReply, FinishResult, LoadSettings, SettleResult } from './protocol.js';
+
+interface Probe {
+  readonly startedAt: number;
+  endedAt: number;
+  ok: boolean | undefined;
+}
+
+/** One fresh TCP connection, one PING, one PONG: is the service there for a new client? */
+function probeOnce(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    let buffer = '';
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), 1000);
+    socket.setEncoding('utf8');
+    socket.once('connect', () => socket.write('{"msgid":18}\n'));
+    socket.on('data', (chunk: string) => {
+      buffer += chunk;
+      if (buffer.includes('"msgid":19')) done(true);
+    });
+    socket.once('error', () => done(false));
+    socket.once('close', () => done(false));
+  });
+}
+
+class LoadClient {
+  private traffic: Traffic | undefined;
+  private readonly probes: Probe[] = [];
+  private prober: NodeJS.Timeout | undefined;
+  private markedAt = 0;
+  private readonly lastDisconnect = new Map<ParleyClient, number>();
+  private readonly restoredAt = new Map<ParleyClient, number>();
+  private disconnects = 0;
+  private resumes = 0;
+  /** Each client's latest lifecycle event, to explain a client that did not come back. */
+  private readonly events = new Map<ParleyClient, string>();
+
+  async start(settings: LoadSettings): Promise<DrillReply> {
+    const traffic = new Traffic({
+      host: settings.host,
+      port: settings.port,
+      clients: settings.clients,
+      groupShare: settings.groupShare,
+      groupSize: 5,
+      intervalMs: settings.intervalMs,
+      loginConcurrency: 10,
+      clientOptions: {
+        heartbeatMs: settings.heartbeatMs,
+        silenceTimeoutMs: settings.silenceTimeoutMs,
+        connectTimeoutMs: 500,
+        backoffMinMs: 50,
+        backoffMaxMs: 500,
+      },
+    });
+    this.traffic = traffic;
+    traffic.measureLatency = false;
+    await traffic.connect();
+    for (const client of traffic.clients) {
+      client.on('disconnected', () => {
+        this.disconnects++;
+        this.lastDisconnect.set(client, performance.now());
+      });
+      client.on('resumed', () => this.resumes++);
+      client.on('kicked', () => this.events.set(client, 'kicked'));
+      client.on('session-lost', (error) => this.events.set(client, `session lost: ${error.message}`));
+      client.on('reconnecting', ({ attempt }) =>
+        this.events.set(client, `reconnecting (attempt ${attempt})`),
+      );
+      client.on('resumed', () => this.events.set(client, 'resumed'));
+    }
+    traffic.onAcked = (client, startedAt) => {
+      if (this.restoredAt.has(client)) return;
+      if (startedAt >= Math.max(this.markedAt, this.lastDisconnect.get(client) ?? 0))
+        this.restoredAt.set(client, performance.now());
+    };
+    traffic.start();
+    this.prober = setInterval(() => {
+      const probe: Probe = { startedAt: performance.now(), endedAt: 0, ok: undefined };
+      this.probes.push(probe);
+      void probeOnce(settings.host, settings.port).then((ok) => {
+        probe.ok = ok;
+        probe.endedAt = performance.now();
+      });
+    }, 50);
+    const { cross, total } = traffic.crossNodePairs();
+    return { type: 'ready', crossPairs: cross, pairs: total };
+  }
+
+  mark(): DrillReply {
+    this.markedAt = performance.now();
+    this.restoredAt.clear();
+    this.disconnects = 0;
+    this.resumes = 0;
+    return { type: 'marked' };
+  }
+
+  /** A client is restored once a send it started after the fault (and after its last drop) is acked. */
+  private restored(client: ParleyClient): boolean {
+    const at = this.restoredAt.get(client);
+    if (at === undefined || !client.connected) return false;
+    if (at < (this.lastDisconnect.get(client) ?? 0)) {
+      this.restoredAt.delete(client);
+      return false;
+    }
+    return true;
+  }
+
+  private measure(settled: boolean): SettleResult {
+    const since = this.probes.filter((p) => p.startedAt >= this.markedAt && p.ok !== undefined);
+    const firstFailure = since.findIndex((p) => p.ok === false);
+    const recovery = firstFailure < 0 ? undefined : since.slice(firstFailure).find((p) => p.ok);
+    const clients = this.traffic!.clients;
+    const restoredTimes = clients.map((c) => this.restoredAt.get(c) ?? Number.NaN);
+    return {
+      settled,
+      newConnMs: firstFailure < 0 ? 0 : recovery ? recovery.endedAt - this.markedAt : Number.NaN,
+      clientsMs: Math.max(...restoredTimes) - this.markedAt,
+      probeFailures: since.filter((p) => p.ok === false).length,
+      disconnects: this.disconnects,
+      resumes: this.resumes,
+      stuck: clients
+        .filter((c) => !this.restored(c))
+        .slice(0, 5)
+        .map(
+          (c) =>
+            `${c.user?.name ?? '?'}: ${c.connected ? 'connected' : 'not connected'}, last event ${this.events.get(c) ?? 'none'}, ${this.restoredAt.has(c) ? 'acked' : 'no ack'} since the fault`,
+        ),
+    };
+  }
+
+  async settle(minMs: number, timeoutMs: number): Promise<DrillReply> {
+    const deadline = this.markedAt + Math.max(minMs, 0) + timeoutMs;
+    for (;;) {
+      const now = performance.now();
+      const finished = this.probes.filter((p) => p.ok !== undefined);
+      const probesOk = finished.length > 0 && finished[finished.length - 1]!.ok === true;
+      const clientsOk = this.traffic!.clients.every((c) => this.restored(c));
+      if (now - this.markedAt >= minMs && probesOk && clientsOk)
+        return { type: 'settled', ...this.measure(true) };
+      if (now > deadline) return { type: 'settled', ...this.measure(false) };
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  async finish(command: Extract<DrillCommand, { type: 'finish' }>): Promise<DrillReply> {
+    clearInterval(this.prober);
+    const traffic = this.traffic!;
+    await traffic.stop();
+    const report = await traffic.drain(command.drainMs);
+    // Everyone leaves; then nobody may stay "online" (a ghost) once the leases had time to settle.
+    await Promise.all(traffic.clients.map((client) => client.logout().catch(() => undefined)));
+    traffic.close();
+    const redis = new Redis(command.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
+    await redis.connect();
+    const startedAt = performance.now();
+    let ghosts = 0;
+    try {
+      for (;;) {
+        const keys = await redis.keys(`${command.redisPrefix}presence:*`);
+        ghosts = keys.length;
+        if (ghosts === 0 || performance.now() - startedAt > command.ghostTimeoutMs) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    } finally {
+      redis.disconnect();
+    }
+    const result: FinishResult = {
+      sent: report.sent,
+      acked: report.acked,
+      delivered: report.delivered,
+      lost: report.lost,
+      duplicates: report.duplicates,
+      reordered: report.reordered,
+      resumes: report.resumes,
+      ghosts,
+      ghostsClearedMs: performance.now() - startedAt,
+    };
+    return { type: 'finished', ...result };
+  }
+}
+
+const load = new LoadClient();
+const reply = (message: DrillReply) => process.send!(message);
+process.on('message', (command: DrillCommand) => {
+  const handle = async (): Promise<DrillReply> => {
+    switch (command.type) {
+      case 'start':
+        return load.start(command.settings);
+      case 'mark':
+        return load.mark();
+      case 'settle':
+        return load.settle(command.minMs, command.timeoutMs);
+      case 'finish':
+        return load.finish(command);
+    }
+  };
+  handle().then(reply, (error: unknown) => reply({ type: 'error', message: String(error) }));
+});
+// The drill going away (Ctrl-C, crash) ends this process too.
+process.on('disconnect', () => process.exit(0));
