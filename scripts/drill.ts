@@ -17,6 +17,7 @@ const { values } = parseArgs({
     prefix: { type: 'string', default: process.env.DRILL_PREFIX ?? `pd${process.pid % 100000}` },
     'time-limit': { type: 'string', default: '300' },
     json: { type: 'string' },
+    faults: { type: 'string' },
     keep: { type: 'boolean', default: false },
   },
 });
@@ -59,6 +60,7 @@ const drill = new Drill({
   prefix,
   clients: Number(values.clients),
   apps: Math.min(3, Math.max(2, Number(values.apps))),
+  maxFaults: values.faults === undefined ? undefined : Number(values.faults),
   log: (line) => say(`[${((performance.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}`),
 });
 

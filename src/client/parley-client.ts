@@ -92,7 +92,8 @@ export class ClientError extends Error {
 export interface ClientEvents {
   message: [ChatMessage];
   /** This account logged in elsewhere; the client stays closed. */
-  kicked: [];
+  /** Another session of this user took over (`by`: the client instance and attempt that did, if known). */
+  kicked: [by?: { cid: string; attempt: number }];
   disconnected: [];
   reconnecting: [{ attempt: number; delayMs: number }];
   resumed: [];
@@ -342,7 +343,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
           break;
         }
         this.close();
-        this.emit('kicked');
+        this.emit('kicked', by as { cid: string; attempt: number } | undefined);
         break;
       }
       case SERVER_NOTICE:

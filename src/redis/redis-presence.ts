@@ -14,6 +14,10 @@ export interface RedisPresenceOptions {
 
 // Deletes the lease only if it still names this session (a newer login elsewhere may own it now).
 const RELEASE_IF_MINE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+// Renews the lease if it is ours or free (lost with a Redis restart); 0 when a newer session holds it.
+const RENEW_IF_MINE_OR_FREE = `local v = redis.call('GET', KEYS[1])
+if v == false or v == ARGV[1] then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+return 0`;
 
 /**
  * Presence as leases in Redis: `presence:<user>` = `<node>/<session>` with a TTL, refreshed (re-SET, so a
@@ -26,6 +30,7 @@ export class RedisPresence implements Presence {
   private readonly local = new Map<UserId, string>();
   private readonly timer: NodeJS.Timeout;
   private readonly startedAt = Date.now();
+  private superseded: ((userId: UserId, sessionId: string) => void) | undefined;
 
   constructor(private readonly options: RedisPresenceOptions) {
     this.redis = new Redis(options.url, {
@@ -41,6 +46,10 @@ export class RedisPresence implements Presence {
     this.redis.on('ready', () => void this.heartbeat());
     this.timer = setInterval(() => void this.heartbeat(), Math.max(250, Math.floor(options.ttlMs / 3)));
     this.timer.unref();
+  }
+
+  onSuperseded(handler: (userId: UserId, sessionId: string) => void): void {
+    this.superseded = handler;
   }
 
   async connect(): Promise<void> {
@@ -130,10 +139,19 @@ export class RedisPresence implements Presence {
     try {
       const entries = [...this.local];
       for (let i = 0; i < entries.length; i += 1000) {
+        const batch = entries.slice(i, i + 1000);
         const pipeline = this.redis.pipeline();
-        for (const [userId, sessionId] of entries.slice(i, i + 1000))
-          pipeline.set(keys.presence(userId), this.value(sessionId), 'PX', ttlMs);
-        await pipeline.exec();
+        for (const [userId, sessionId] of batch)
+          pipeline.eval(RENEW_IF_MINE_OR_FREE, 1, keys.presence(userId), this.value(sessionId), ttlMs);
+        const results = (await pipeline.exec()) ?? [];
+        // A lease held by another session: that user logged in again elsewhere while we did not hear it.
+        results.forEach(([error, renewed], j) => {
+          const [userId, sessionId] = batch[j]!;
+          if (!error && renewed === 0 && this.local.get(userId) === sessionId) {
+            this.local.delete(userId);
+            this.superseded?.(userId, sessionId);
+          }
+        });
       }
       await this.redis
         .pipeline()

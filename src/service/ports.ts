@@ -190,6 +190,11 @@ export interface Presence {
   attach(userId: UserId, sessionId: string): Promise<void>;
   detach(userId: UserId, sessionId: string): Promise<void>;
   onlineAmong(userIds: readonly UserId[]): Promise<Set<UserId>>;
+  /**
+   * Called when a session of this node turns out to have been replaced elsewhere without this node
+   * hearing the takeover (say it was cut off from the bus meanwhile): the session must end.
+   */
+  onSuperseded?(handler: (userId: UserId, sessionId: string) => void): void;
   close(): Promise<void>;
 }
 

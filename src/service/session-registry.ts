@@ -57,6 +57,18 @@ export class SessionRegistry {
     bus.onResync(() => {
       for (const session of this.sessions.values()) session.pump.requestCatchUp();
     });
+    presence.onSuperseded?.((userId, sessionId) => this.onSuperseded(userId, sessionId));
+  }
+
+  /** A newer session elsewhere holds this user's lease: end ours as a takeover would have. */
+  private onSuperseded(userId: UserId, sessionId: string): void {
+    const session = this.sessions.get(userId);
+    if (!session || session.sessionId !== sessionId) return;
+    this.logger.info({ userId }, 'session superseded by a newer one elsewhere; closing it');
+    this.sessions.delete(userId);
+    this.retire(session);
+    session.sink.kick();
+    void this.releaseAfterRemoteKick(session);
   }
 
   get size(): number {

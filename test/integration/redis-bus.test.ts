@@ -133,4 +133,27 @@ describe('Redis presence leases', () => {
     await a.close();
     await b.close();
   });
+
+  it('ends a session whose lease a newer session elsewhere took while this node did not hear of it', async () => {
+    const url = inject('redisUrl');
+    const keys = new RedisKeys(prefix());
+    const a = new RedisPresence({ url, keys, nodeId: 'a', ttlMs: 900, logger });
+    const b = new RedisPresence({ url, keys, nodeId: 'b', ttlMs: 900, logger });
+    await Promise.all([a.connect(), b.connect()]);
+    const superseded = new Promise<[number, string]>((resolve) =>
+      a.onSuperseded((userId, sessionId) => resolve([userId, sessionId])),
+    );
+    await a.attach(7, 'old');
+    await a.attach(8, 'kept');
+    // a missed the takeover (say it was unplugged): b's newer session of user 7 holds the lease now.
+    await b.attach(7, 'new');
+    // a's next heartbeat (every ttl/3) must not overwrite it, and reports its own session superseded.
+    expect(await superseded).toEqual([7, 'old']);
+    const { Redis } = await import('ioredis');
+    const probe = new Redis(url);
+    expect(await probe.get(keys.presence(7))).toBe('b/new');
+    expect(await probe.get(keys.presence(8))).toBe('a/kept');
+    probe.disconnect();
+    await Promise.all([a.close(), b.close()]);
+  });
 });

@@ -75,7 +75,12 @@ class LoadClient {
         this.lastDisconnect.set(client, performance.now());
       });
       client.on('resumed', () => this.resumes++);
-      client.on('kicked', () => this.events.set(client, 'kicked'));
+      client.on('kicked', (by) =>
+        this.events.set(
+          client,
+          `kicked by ${by ? `${by.cid === client['cid'] ? 'itself' : 'another client'}, attempt ${by.attempt} (own attempt ${client['attempt']})` : 'unknown'}`,
+        ),
+      );
       client.on('session-lost', (error) => this.events.set(client, `session lost: ${error.message}`));
       client.on('reconnecting', ({ attempt }) =>
         this.events.set(client, `reconnecting (attempt ${attempt})`),
