@@ -34,6 +34,10 @@ export const config = defineConfig({
           hookTimeout: 90_000,
         },
       },
+      {
+        // The failover drill in network namespaces (root): one long test that runs `npm run drill`.
+        test: { name: 'drill', include: ['test/drill/**/*.test.ts'], testTimeout: 420_000 },
+      },
     ],
   },
 });

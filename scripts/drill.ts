@@ -83,7 +83,7 @@ try {
   await drill.startLoad();
   result = await drill.run();
 } catch (error) {
-  process.stderr.write(`drill failed: ${(error as Error).stack ?? String(error)}\n`);
+  process.stderr.write(`drill failed: ${(error as Error).stack ?? String(error)}\n${drill.diagnostics()}\n`);
   await abort('failed', 1);
   throw error; // unreachable: abort exits
 }

@@ -179,8 +179,12 @@ export class NginxServer {
   async crash(): Promise<void> {
     const child = this.child;
     if (!child?.pid) return;
-    for (const pid of childPids(child.pid)) killQuietly(pid);
-    await this.stop('SIGKILL');
+    // Master first: a master that outlives its workers by a moment respawns them, and the new worker
+    // keeps the listeners (and the health check) alive. So list the workers, kill the master, then them.
+    const workers = childPids(child.pid);
+    const exited = this.stop('SIGKILL');
+    for (const pid of workers) killQuietly(pid);
+    await exited;
   }
 
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {

@@ -308,10 +308,14 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
 
   private open(): Promise<ClientLink> {
     let link: ClientLink | undefined;
+    // Only the current link speaks for this client: a late frame or close of a link already given up
+    // (a reconnect attempt that timed out) must not touch the session.
     return openLink(this.options, {
-      frame: (text) => this.onFrame(text),
+      frame: (text) => {
+        if (link !== undefined && this.link === link) this.onFrame(text);
+      },
       closed: () => {
-        if (this.link === link || this.link === undefined) this.onLinkClosed();
+        if (link !== undefined && this.link === link) this.onLinkClosed();
       },
     }).then((opened) => (link = opened));
   }
@@ -412,6 +416,11 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   private onLinkClosed(): void {
     this.link = undefined;
     if (this.state === 'closed') return;
+    if (this.state === 'reconnecting') {
+      // The link of a reconnect attempt closed: fail its RESUME; the running reconnect loop goes on.
+      this.failPending((p) => p.sent && !p.resend, 'DISCONNECTED', 'connection lost before the reply');
+      return;
+    }
     this.stopTimers();
     this.emit('disconnected');
     // Only sends are safe to repeat; every other request in flight fails.
@@ -449,7 +458,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
       // A link that does not answer RESUME within the silence limit is as dead as a silent one (e.g. a
       // frozen load balancer whose kernel still accepts connections); try a fresh one.
       const timer = setTimeout(
-        () => resolve(undefined),
+        () => (this.pending.delete(reqId), resolve(undefined)),
         Math.min(this.options.requestTimeoutMs ?? 15_000, this.silenceLimitMs),
       );
       this.pending.set(reqId, {

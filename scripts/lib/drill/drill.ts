@@ -469,6 +469,29 @@ export class Drill {
     if (!keepDir) rmSync(this.dir, { recursive: true, force: true });
   }
 
+  /** The LBs' VRRP story (notify logs, keepalived log tails, nginx error logs), for a failed run. */
+  diagnostics(): string {
+    const tail = (file: string, lines: number) => {
+      try {
+        return readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join('\n');
+      } catch {
+        return '(none)';
+      }
+    };
+    return (['lb1', 'lb2'] as const)
+      .map((lb) =>
+        [
+          `--- ${lb} notify log`,
+          tail(join(this.dir, lb, 'notify.log'), 20),
+          `--- ${lb} keepalived log (tail)`,
+          tail(join(this.dir, lb, 'keepalived.log'), 25),
+          `--- ${lb} nginx error log (tail)`,
+          tail(join(this.nginx.get(lb)?.prefix ?? '/nonexistent', 'error.log'), 10),
+        ].join('\n'),
+      )
+      .join('\n');
+  }
+
   get stateDir(): string {
     return this.dir;
   }
