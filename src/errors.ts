@@ -46,6 +46,11 @@ export const ERROR_CATALOG = {
     message: 'connection closed: far more requests than the rate limit allows',
     close: true,
   },
+  RESUME_SUPERSEDED: {
+    errno: 47,
+    message: 'a newer connection of this client already resumed the session; this one is stale',
+    close: true,
+  },
   UNAVAILABLE: { errno: 50, message: 'service temporarily unavailable; retry', close: false },
   INTERNAL: { errno: 99, message: 'internal error', close: false },
 } as const satisfies Record<string, ErrorSpec>;

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
-import type { Presence, UserId } from '../service/ports.js';
+import type { Presence, SessionOrigin, UserId } from '../service/ports.js';
 import type { RedisKeys } from './redis-keys.js';
 
 export interface RedisPresenceOptions {
@@ -12,11 +12,15 @@ export interface RedisPresenceOptions {
   readonly logger: Logger;
 }
 
+// A lease is `<node>/<session>/<cid>/<attempt>`; "mine" means it starts with `<node>/<session>/` (ARGV[1]).
 // Deletes the lease only if it still names this session (a newer login elsewhere may own it now).
-const RELEASE_IF_MINE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
-// Renews the lease if it is ours or free (lost with a Redis restart); 0 when a newer session holds it.
+const RELEASE_IF_MINE = `local v = redis.call('GET', KEYS[1])
+if v and string.sub(v, 1, #ARGV[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+// Renews the lease (ARGV[2], for ARGV[3] ms) if it is ours or free (lost with a Redis restart); 0 when a
+// newer session holds it.
 const RENEW_IF_MINE_OR_FREE = `local v = redis.call('GET', KEYS[1])
-if v == false or v == ARGV[1] then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+if v == false or string.sub(v, 1, #ARGV[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end
 return 0`;
 
 /**
@@ -27,7 +31,8 @@ return 0`;
  */
 export class RedisPresence implements Presence {
   private readonly redis: Redis;
-  private readonly local = new Map<UserId, string>();
+  /** This node's sessions: user → session id and the full lease value. */
+  private readonly local = new Map<UserId, { sessionId: string; lease: string }>();
   private readonly timer: NodeJS.Timeout;
   private readonly startedAt = Date.now();
   private superseded: ((userId: UserId, sessionId: string) => void) | undefined;
@@ -56,15 +61,11 @@ export class RedisPresence implements Presence {
     await this.redis.connect();
   }
 
-  async attach(userId: UserId, sessionId: string): Promise<void> {
-    this.local.set(userId, sessionId);
+  async attach(userId: UserId, sessionId: string, origin?: SessionOrigin): Promise<void> {
+    const lease = `${this.owner(sessionId)}${encodeURIComponent(origin?.cid ?? '-')}/${origin?.attempt ?? 0}`;
+    this.local.set(userId, { sessionId, lease });
     try {
-      await this.redis.set(
-        this.options.keys.presence(userId),
-        this.value(sessionId),
-        'PX',
-        this.options.ttlMs,
-      );
+      await this.redis.set(this.options.keys.presence(userId), lease, 'PX', this.options.ttlMs);
     } catch (error) {
       this.options.logger.debug(
         { err: error, userId },
@@ -74,12 +75,19 @@ export class RedisPresence implements Presence {
   }
 
   async detach(userId: UserId, sessionId: string): Promise<void> {
-    if (this.local.get(userId) === sessionId) this.local.delete(userId);
+    if (this.local.get(userId)?.sessionId === sessionId) this.local.delete(userId);
     try {
-      await this.redis.eval(RELEASE_IF_MINE, 1, this.options.keys.presence(userId), this.value(sessionId));
+      await this.redis.eval(RELEASE_IF_MINE, 1, this.options.keys.presence(userId), this.owner(sessionId));
     } catch (error) {
       this.options.logger.debug({ err: error, userId }, 'presence detach not written; the lease will expire');
     }
+  }
+
+  async holderOrigin(userId: UserId): Promise<SessionOrigin | undefined> {
+    const lease = await this.redis.get(this.options.keys.presence(userId));
+    const parts = lease?.split('/');
+    if (!parts || parts.length < 4 || parts.at(-2) === '-') return undefined;
+    return { cid: decodeURIComponent(parts.at(-2)!), attempt: Number(parts.at(-1)) };
   }
 
   async onlineAmong(userIds: readonly UserId[]): Promise<Set<UserId>> {
@@ -116,8 +124,8 @@ export class RedisPresence implements Presence {
     clearInterval(this.timer);
     try {
       const pipeline = this.redis.pipeline();
-      for (const [userId, sessionId] of this.local)
-        pipeline.eval(RELEASE_IF_MINE, 1, this.options.keys.presence(userId), this.value(sessionId));
+      for (const [userId, { sessionId }] of this.local)
+        pipeline.eval(RELEASE_IF_MINE, 1, this.options.keys.presence(userId), this.owner(sessionId));
       pipeline.del(this.options.keys.node(this.options.nodeId));
       pipeline.zrem(this.options.keys.nodes, this.options.nodeId);
       await pipeline.exec();
@@ -128,8 +136,9 @@ export class RedisPresence implements Presence {
     this.redis.disconnect();
   }
 
-  private value(sessionId: string): string {
-    return `${this.options.nodeId}/${sessionId}`;
+  /** The lease prefix that says "this node's session". */
+  private owner(sessionId: string): string {
+    return `${encodeURIComponent(this.options.nodeId)}/${sessionId}/`;
   }
 
   /** Re-asserts every local lease and the node lease, in pipelines of 1000. */
@@ -141,13 +150,13 @@ export class RedisPresence implements Presence {
       for (let i = 0; i < entries.length; i += 1000) {
         const batch = entries.slice(i, i + 1000);
         const pipeline = this.redis.pipeline();
-        for (const [userId, sessionId] of batch)
-          pipeline.eval(RENEW_IF_MINE_OR_FREE, 1, keys.presence(userId), this.value(sessionId), ttlMs);
+        for (const [userId, { sessionId, lease }] of batch)
+          pipeline.eval(RENEW_IF_MINE_OR_FREE, 1, keys.presence(userId), this.owner(sessionId), lease, ttlMs);
         const results = (await pipeline.exec()) ?? [];
         // A lease held by another session: that user logged in again elsewhere while we did not hear it.
         results.forEach(([error, renewed], j) => {
-          const [userId, sessionId] = batch[j]!;
-          if (!error && renewed === 0 && this.local.get(userId) === sessionId) {
+          const [userId, { sessionId }] = batch[j]!;
+          if (!error && renewed === 0 && this.local.get(userId)?.sessionId === sessionId) {
             this.local.delete(userId);
             this.superseded?.(userId, sessionId);
           }

@@ -187,7 +187,9 @@ export interface MessageBus {
 
 /** Who is online, across the cluster. */
 export interface Presence {
-  attach(userId: UserId, sessionId: string): Promise<void>;
+  attach(userId: UserId, sessionId: string, origin?: SessionOrigin): Promise<void>;
+  /** The origin of the session holding the user's lease anywhere in the cluster, if it said. */
+  holderOrigin?(userId: UserId): Promise<SessionOrigin | undefined>;
   detach(userId: UserId, sessionId: string): Promise<void>;
   onlineAmong(userIds: readonly UserId[]): Promise<Set<UserId>>;
   /**

@@ -1,3 +1,4 @@
+import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { AckCoalescer } from './ack-coalescer.js';
 import { DeliveryPump } from './delivery-pump.js';
@@ -16,12 +17,15 @@ export class LiveSession {
   readonly pump: DeliveryPump;
   readonly acks: AckCoalescer;
 
+  readonly origin: SessionOrigin | undefined;
+
   constructor(
     readonly userId: UserId,
     readonly sink: SessionSink,
     store: MessageStore,
     options: AttachOptions & { pageSize: number; logger: Logger },
   ) {
+    this.origin = options.origin;
     this.acks = new AckCoalescer(
       (seq) => store.ack(userId, seq),
       (error) =>
@@ -84,6 +88,7 @@ export class SessionRegistry {
    * replies to the login first, then starts the pump, so the reply precedes any message.
    */
   async attach(userId: UserId, sink: SessionSink, options: AttachOptions): Promise<LiveSession> {
+    if (options.origin) await this.refuseStale(userId, options.origin);
     const session = new LiveSession(userId, sink, this.store, {
       ...options,
       pageSize: this.pageSize,
@@ -97,10 +102,23 @@ export class SessionRegistry {
     } else {
       await this.bus.subscribe(userId);
     }
-    await this.presence.attach(userId, sink.sessionId);
+    await this.presence.attach(userId, sink.sessionId, options.origin);
     // Other nodes close their sessions of this user; ours ignores the event (same session id).
     await this.bus.publish([{ type: 'kick', userId, sessionId: sink.sessionId, origin: options.origin }]);
     return session;
+  }
+
+  /**
+   * A reconnect attempt of a client instance that already resumed with a newer attempt is stale (it
+   * reached us late, say from a frozen load balancer's backlog): attaching it would displace the live
+   * session. Checked against this node's session and the cluster-wide lease.
+   */
+  private async refuseStale(userId: UserId, origin: SessionOrigin): Promise<void> {
+    const newer = (holder: SessionOrigin | undefined) =>
+      holder !== undefined && holder.cid === origin.cid && holder.attempt > origin.attempt;
+    if (newer(this.sessions.get(userId)?.origin)) throw new AppError('RESUME_SUPERSEDED');
+    const holder = await this.presence.holderOrigin?.(userId).catch(() => undefined);
+    if (newer(holder)) throw new AppError('RESUME_SUPERSEDED');
   }
 
   /** Ends a session (logout or disconnect). A session already replaced by a newer one only flushes acks. */

@@ -151,8 +151,8 @@ describe('Redis presence leases', () => {
     expect(await superseded).toEqual([7, 'old']);
     const { Redis } = await import('ioredis');
     const probe = new Redis(url);
-    expect(await probe.get(keys.presence(7))).toBe('b/new');
-    expect(await probe.get(keys.presence(8))).toBe('a/kept');
+    expect(await probe.get(keys.presence(7))).toBe('b/new/-/0');
+    expect(await probe.get(keys.presence(8))).toBe('a/kept/-/0');
     probe.disconnect();
     await Promise.all([a.close(), b.close()]);
   });
