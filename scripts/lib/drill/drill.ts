@@ -411,7 +411,10 @@ export class Drill {
     const lbConnections = await this.waitLbConnectionsGone(15_000);
     const problems: string[] = [];
     for (const row of this.faults) for (const p of row.problems) problems.push(`${row.fault}: ${p}`);
-    if (totals.lost > 0) problems.push(`${totals.lost} acked messages lost`);
+    if (totals.lost > 0)
+      problems.push(
+        `${totals.lost} acked messages lost (${totals.stalled.join('; ') || 'not in any inbox'})`,
+      );
     if (totals.duplicates > 0) problems.push(`${totals.duplicates} duplicates shown`);
     if (totals.reordered > 0) problems.push(`${totals.reordered} messages out of order`);
     if (totals.ghosts > 0) problems.push(`${totals.ghosts} ghost users online after everyone left`);

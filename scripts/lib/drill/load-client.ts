@@ -166,6 +166,18 @@ class LoadClient {
     const traffic = this.traffic!;
     await traffic.stop();
     const report = await traffic.drain(command.drainMs);
+    // When something is missing: does the server hold it in an inbox it did not push (a stalled session),
+    // or does it not have it at all?
+    const stalled: string[] = [];
+    if (report.lost > 0) {
+      for (const client of traffic.clients) {
+        const page = await client.sync(client.lastSeq).catch(() => undefined);
+        if (page && page.messages.length > 0)
+          stalled.push(
+            `${client.user?.name} on ${client.node}: ${page.messages.length} unpushed after seq ${client.lastSeq} (connected ${client.connected}, last event ${this.events.get(client) ?? 'none'})`,
+          );
+      }
+    }
     // Everyone leaves; then nobody may stay "online" (a ghost) once the leases had time to settle.
     await Promise.all(traffic.clients.map((client) => client.logout().catch(() => undefined)));
     traffic.close();
@@ -193,6 +205,7 @@ class LoadClient {
       resumes: report.resumes,
       ghosts,
       ghostsClearedMs: performance.now() - startedAt,
+      stalled: stalled.slice(0, 10),
     };
     return { type: 'finished', ...result };
   }
