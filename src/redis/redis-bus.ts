@@ -165,15 +165,20 @@ export class RedisBus implements MessageBus {
   private onSubReady(): void {
     this.subReadyCount++;
     const channels = [...this.refs.keys()].map((userId) => this.options.keys.userChannel(userId));
-    if (channels.length > 0) {
-      this.sub.subscribe(...channels).catch((error: unknown) => this.logError('resubscribe', error));
-    }
+    const resubscribed =
+      channels.length > 0
+        ? this.sub.subscribe(...channels).catch((error: unknown) => this.logError('resubscribe', error))
+        : Promise.resolve();
     if (this.subReadyCount > 1) {
-      this.options.logger.info(
-        { channels: channels.length },
-        'redis subscriber reconnected; catching up local sessions',
-      );
-      for (const listener of this.resyncListeners) listener();
+      // Catch up only once the subscriptions are live again: an event published between the inbox read
+      // and a later SUBSCRIBE would otherwise reach nobody until the user's next message.
+      void resubscribed.then(() => {
+        this.options.logger.info(
+          { channels: channels.length },
+          'redis subscriber reconnected; catching up local sessions',
+        );
+        for (const listener of this.resyncListeners) listener();
+      });
     }
   }
 

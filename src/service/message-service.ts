@@ -65,6 +65,9 @@ export class MessageService {
     else this.counts.stored++;
     this.counts.inboxEntries += result.deliveries.length;
     if (result.deliveries.length > 0) this.publish(result);
+    // A resend of a stored message: the first attempt may have committed on a node that died (or was cut
+    // off) before it published, so poke the recipients to catch up from their inboxes. Cheap, and rare.
+    else if (result.duplicate) this.poke(recipients);
     return result;
   }
 
@@ -126,6 +129,12 @@ export class MessageService {
     if (this.knownUsers.size > KNOWN_USERS_MAX)
       this.knownUsers.delete(this.knownUsers.values().next().value!);
     return true;
+  }
+
+  private poke(userIds: readonly UserId[]): void {
+    this.bus
+      .publish(userIds.map((userId) => ({ type: 'sync' as const, userId })))
+      .catch((error: unknown) => this.logger.warn({ err: error }, 'bus publish failed'));
   }
 
   private publish(result: AppendResult): void {
