@@ -24,6 +24,8 @@ export interface NginxOptions {
   readonly adminBackends: readonly Backend[];
   /** Port of nginx's own health endpoint on 127.0.0.1 (probed by keepalived's check script). */
   readonly healthPort: number;
+  /** TCP keep-alive towards clients, `idle:interval:count`. @default 30s:5s:3 */
+  readonly soKeepalive?: string;
   /** Run inside this network namespace (the drill's LB hosts). */
   readonly netns?: string;
 }
@@ -67,6 +69,7 @@ export async function renderNginxConfig(
     LOAD_MODULE: builtInStream || !existsSync(STREAM_MODULE) ? '' : `load_module ${STREAM_MODULE};`,
     DAEMON: daemon ? '' : 'daemon off;',
     HEALTH_PORT: String(options.healthPort),
+    SO_KEEPALIVE: options.soKeepalive ?? '30s:5s:3',
   };
   await writeFile(
     join(prefix, 'parley-stream.conf'),

@@ -152,6 +152,8 @@ export class Drill {
           adminListen: `${NET[lb]}:8080`,
           adminBackends: apps.map((host) => ({ host, port: ADMIN_PORT })),
           healthPort: HEALTH_PORT,
+          // Fast reaping of proxied sessions whose client left through the other LB (checked at the end).
+          soKeepalive: '3s:1s:2',
         }),
       );
       mkdirSync(join(this.dir, lb), { recursive: true });
