@@ -73,6 +73,7 @@ export class Drill {
   private readonly keepalived = new Map<Lb, KeepalivedProcess>();
   private load: ChildProcess | undefined;
   private readonly faults: FaultRow[] = [];
+  private leftConnections: string[] = [];
 
   constructor(private readonly options: DrillOptions) {
     // Root-owned and not world-writable: keepalived refuses scripts anywhere else (script security).
@@ -420,7 +421,10 @@ export class Drill {
     if (totals.duplicates > 0) problems.push(`${totals.duplicates} duplicates shown`);
     if (totals.reordered > 0) problems.push(`${totals.reordered} messages out of order`);
     if (totals.ghosts > 0) problems.push(`${totals.ghosts} ghost users online after everyone left`);
-    if (lbConnections > 0) problems.push(`${lbConnections} proxied connections left on the LBs`);
+    if (lbConnections > 0)
+      problems.push(
+        `${lbConnections} proxied connections left on the LBs (${this.leftConnections.join('; ')})`,
+      );
     for (const lb of ['lb1', 'lb2'] as const) {
       const trouble = readFileSync(keepalived(lb).logFile, 'utf8').match(KEEPALIVED_TROUBLE);
       if (trouble) problems.push(`keepalived on ${lb} logged "${trouble[0]}"`);
@@ -433,6 +437,7 @@ export class Drill {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       let count = 0;
+      this.leftConnections = [];
       for (const lb of ['lb1', 'lb2'] as const) {
         const out = await ip(
           'netns',
@@ -444,7 +449,9 @@ export class Drill {
           'established',
           `( sport = :${LB_PORT} )`,
         );
-        count += out.split('\n').filter(Boolean).length;
+        const lines = out.split('\n').filter(Boolean);
+        count += lines.length;
+        this.leftConnections.push(...lines.map((line) => `${lb}: ${line.replace(/\s+/g, ' ')}`));
       }
       if (count === 0 || performance.now() > deadline) return count;
       await sleep(200);
