@@ -210,6 +210,14 @@ export class Drill {
     );
   }
 
+  private async stopLoad(): Promise<void> {
+    const load = this.load;
+    if (!load || load.exitCode !== null || load.signalCode !== null) return;
+    const exited = new Promise((resolve) => load.once('exit', resolve));
+    load.kill('SIGTERM');
+    await exited;
+  }
+
   private ask(command: DrillCommand, timeoutMs: number): Promise<DrillReply> {
     const load = this.load!;
     return new Promise((resolve, reject) => {
@@ -411,6 +419,9 @@ export class Drill {
     );
     if (finished.type !== 'finished') throw new Error('unexpected reply');
     const { type: _, ...totals } = finished;
+    // With the client host's process gone, whatever is still established on an LB is a ghost: a proxied
+    // session whose client left through the other LB (so_keepalive must reap it) or never said goodbye.
+    await this.stopLoad();
     const lbConnections = await this.waitLbConnectionsGone(15_000);
     const problems: string[] = [];
     for (const row of this.faults) for (const p of row.problems) problems.push(`${row.fault}: ${p}`);
