@@ -217,6 +217,45 @@ export class Traffic {
     for (const client of this.clients) client.close();
   }
 
+  /**
+   * For up to `limit` acked messages some recipient lacks: who lacks it, whether the store has it (the
+   * recipient's history), and where that recipient's inbox stands. A diagnosis for a failed run.
+   */
+  async explainMissing(limit = 5): Promise<string[]> {
+    const byId = new Map(this.clients.map((c) => [c.user!.id, c]));
+    const lines: string[] = [];
+    for (const [key, e] of this.expected) {
+      if (lines.length >= limit) break;
+      if (e.recipients === UNACKED || e.received >= e.recipients) continue;
+      const [senderId, lane, counter] = key.split('/').map(Number) as [number, number, number];
+      const sender = byId.get(senderId)!;
+      const group = this.groupOf.get(sender);
+      const seen = this.seenAt.get(key) ?? new Set<string>();
+      const candidates =
+        e.recipients === 1
+          ? [this.peers.get(sender)!]
+          : this.clients.filter((c) => this.groupOf.get(c)?.id === group?.id && c !== sender);
+      const lacking = candidates.filter((c) => !seen.has(String(c.user!.id)));
+      const who = lacking[0];
+      let stored = 'unknown';
+      if (who) {
+        const query = e.recipients === 1 ? { with: senderId } : { groupid: group!.id };
+        const page = await who.history(query, undefined, 100).catch(() => undefined);
+        const hit = page?.messages.find((m) => m.msg.startsWith(`${key}/`));
+        stored = page
+          ? hit
+            ? `stored as mid ${hit.mid}`
+            : 'not in the last 100 of history'
+          : 'history failed';
+      }
+      const sync = who ? await who.sync(0, 1).catch(() => undefined) : undefined;
+      lines.push(
+        `${key} (lane ${lane}, #${counter}, ${e.recipients === 1 ? '1:1' : 'group'}) missing at ${lacking.map((c) => c.user!.name).join(',')}: ${stored}; ${who?.user?.name} has seq ${who?.lastSeq}, server inbox last seq ${sync?.lastSeq}`,
+      );
+    }
+    return lines;
+  }
+
   /** Deliveries owed: acked sends not yet at every recipient. (A send that failed but was stored anyway
    * and arrived is fine: nobody was promised it; its entry keeps the placeholder recipient count.) */
   private missing(): number {

@@ -142,6 +142,8 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   private nodeValue: string | undefined;
   /** Messages dropped as duplicates (kept for tests and benchmarks). */
   duplicatesDropped = 0;
+  /** Holes in the pushed sequence that were repaired by resuming (should stay 0). */
+  gapsRepaired = 0;
 
   constructor(private readonly options: ParleyClientOptions) {
     super();
@@ -396,6 +398,12 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   private onDelivery(message: ChatMessage): void {
     if (message.seq <= this.lastSeqValue || this.seenMids.has(message.mid)) {
       this.duplicatesDropped++;
+      return;
+    }
+    if (message.seq > this.lastSeqValue + 1) {
+      // A hole in the inbox sequence: never skip it. Drop this link; the resume replays from lastSeq.
+      this.gapsRepaired++;
+      this.link?.close();
       return;
     }
     this.lastSeqValue = message.seq;

@@ -170,6 +170,7 @@ class LoadClient {
     // or does it not have it at all?
     const stalled: string[] = [];
     if (report.lost > 0) {
+      stalled.push(...(await traffic.explainMissing(5)));
       for (const client of traffic.clients) {
         const page = await client.sync(client.lastSeq).catch(() => undefined);
         if (page && page.messages.length > 0)
@@ -206,6 +207,7 @@ class LoadClient {
       ghosts,
       ghostsClearedMs: performance.now() - startedAt,
       stalled: stalled.slice(0, 10),
+      gapsRepaired: traffic.clients.reduce((sum, c) => sum + c.gapsRepaired, 0),
     };
     return { type: 'finished', ...result };
   }

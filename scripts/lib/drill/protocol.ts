@@ -50,6 +50,8 @@ export interface FinishResult {
   /** Users still online in Redis after everyone logged out and the ghost timeout passed. */
   readonly ghosts: number;
   readonly ghostsClearedMs: number;
+  /** Holes in pushed inbox sequences the clients noticed and repaired by resuming (server bug if > 0). */
+  readonly gapsRepaired: number;
   /** Clients whose inbox holds messages the server never pushed (a diagnosis when messages are missing). */
   readonly stalled: string[];
 }

@@ -18,6 +18,8 @@ export function renderDrillReport(result: DrillResult, run: { clients: number; s
     '| sent | acked | delivered | lost | duplicates shown | out of order | ghost users | LB connections left |',
     '|---|---|---|---|---|---|---|---|',
     `| ${result.totals.sent} | ${result.totals.acked} | ${result.totals.delivered} | ${result.totals.lost} | ${result.totals.duplicates} | ${result.totals.reordered} | ${result.totals.ghosts} | ${result.lbConnections} |`,
+    '',
+    `Sequence holes noticed and repaired by clients: ${result.totals.gapsRepaired}.`,
   ];
   return lines.join('\n');
 }
