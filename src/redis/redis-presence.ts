@@ -12,14 +12,18 @@ export interface RedisPresenceOptions {
   readonly logger: Logger;
 }
 
-// A lease is `<node>/<session>/<cid>/<attempt>`; "mine" means it starts with `<node>/<session>/` (ARGV[1]).
+// A lease is `<node>/<session>/<cid>/<attempt>/<attached-at ms>`; "mine" means it starts with `<node>/<session>/` (ARGV[1]).
 // Deletes the lease only if it still names this session (a newer login elsewhere may own it now).
 const RELEASE_IF_MINE = `local v = redis.call('GET', KEYS[1])
 if v and string.sub(v, 1, #ARGV[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 // Renews the lease (ARGV[2], for ARGV[3] ms) if it is ours or free (lost with a Redis restart); 0 when a
 // newer session holds it.
+// A lease of an *older* session (attach time, the last field, before ours in ARGV[4]) is taken over too:
+// after a Redis restart a node that still holds a stale session (it was cut off and missed the takeover)
+// may renew first, and must not make the live session look superseded.
 const RENEW_IF_MINE_OR_FREE = `local v = redis.call('GET', KEYS[1])
-if v == false or string.sub(v, 1, #ARGV[1]) == ARGV[1] then
+if v == false or string.sub(v, 1, #ARGV[1]) == ARGV[1]
+  or (tonumber(string.match(v, '/(%d+)$')) or 0) < tonumber(ARGV[4]) then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end
 return 0`;
 
@@ -32,7 +36,7 @@ return 0`;
 export class RedisPresence implements Presence {
   private readonly redis: Redis;
   /** This node's sessions: user → session id and the full lease value. */
-  private readonly local = new Map<UserId, { sessionId: string; lease: string }>();
+  private readonly local = new Map<UserId, { sessionId: string; lease: string; attachedAt: number }>();
   private readonly timer: NodeJS.Timeout;
   private readonly startedAt = Date.now();
   private superseded: ((userId: UserId, sessionId: string) => void) | undefined;
@@ -62,8 +66,9 @@ export class RedisPresence implements Presence {
   }
 
   async attach(userId: UserId, sessionId: string, origin?: SessionOrigin): Promise<void> {
-    const lease = `${this.owner(sessionId)}${encodeURIComponent(origin?.cid ?? '-')}/${origin?.attempt ?? 0}`;
-    this.local.set(userId, { sessionId, lease });
+    const attachedAt = Date.now();
+    const lease = `${this.owner(sessionId)}${encodeURIComponent(origin?.cid ?? '-')}/${origin?.attempt ?? 0}/${attachedAt}`;
+    this.local.set(userId, { sessionId, lease, attachedAt });
     try {
       await this.redis.set(this.options.keys.presence(userId), lease, 'PX', this.options.ttlMs);
     } catch (error) {
@@ -86,8 +91,8 @@ export class RedisPresence implements Presence {
   async holderOrigin(userId: UserId): Promise<SessionOrigin | undefined> {
     const lease = await this.redis.get(this.options.keys.presence(userId));
     const parts = lease?.split('/');
-    if (!parts || parts.length < 4 || parts.at(-2) === '-') return undefined;
-    return { cid: decodeURIComponent(parts.at(-2)!), attempt: Number(parts.at(-1)) };
+    if (!parts || parts.length < 5 || parts.at(-3) === '-') return undefined;
+    return { cid: decodeURIComponent(parts.at(-3)!), attempt: Number(parts.at(-2)) };
   }
 
   async onlineAmong(userIds: readonly UserId[]): Promise<Set<UserId>> {
@@ -150,8 +155,16 @@ export class RedisPresence implements Presence {
       for (let i = 0; i < entries.length; i += 1000) {
         const batch = entries.slice(i, i + 1000);
         const pipeline = this.redis.pipeline();
-        for (const [userId, { sessionId, lease }] of batch)
-          pipeline.eval(RENEW_IF_MINE_OR_FREE, 1, keys.presence(userId), this.owner(sessionId), lease, ttlMs);
+        for (const [userId, { sessionId, lease, attachedAt }] of batch)
+          pipeline.eval(
+            RENEW_IF_MINE_OR_FREE,
+            1,
+            keys.presence(userId),
+            this.owner(sessionId),
+            lease,
+            ttlMs,
+            attachedAt,
+          );
         const results = (await pipeline.exec()) ?? [];
         // A lease held by another session: that user logged in again elsewhere while we did not hear it.
         results.forEach(([error, renewed], j) => {

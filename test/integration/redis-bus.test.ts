@@ -151,8 +151,34 @@ describe('Redis presence leases', () => {
     expect(await superseded).toEqual([7, 'old']);
     const { Redis } = await import('ioredis');
     const probe = new Redis(url);
-    expect(await probe.get(keys.presence(7))).toBe('b/new/-/0');
-    expect(await probe.get(keys.presence(8))).toBe('a/kept/-/0');
+    expect(await probe.get(keys.presence(7))).toMatch(/^b\/new\/-\/0\/\d+$/);
+    expect(await probe.get(keys.presence(8))).toMatch(/^a\/kept\/-\/0\/\d+$/);
+    probe.disconnect();
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('after a Redis restart, a stale session that renews first does not displace the live one', async () => {
+    const url = inject('redisUrl');
+    const keys = new RedisKeys(prefix());
+    const a = new RedisPresence({ url, keys, nodeId: 'a', ttlMs: 900, logger });
+    const b = new RedisPresence({ url, keys, nodeId: 'b', ttlMs: 900, logger });
+    await Promise.all([a.connect(), b.connect()]);
+    let liveSuperseded = false;
+    b.onSuperseded(() => (liveSuperseded = true));
+    const staleSuperseded = new Promise<string>((resolve) =>
+      a.onSuperseded((_, sessionId) => resolve(sessionId)),
+    );
+    const { Redis } = await import('ioredis');
+    const probe = new Redis(url);
+    await a.attach(9, 'stale'); // node a was cut off and never heard of the newer session below
+    const staleLease = (await probe.get(keys.presence(9)))!;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await b.attach(9, 'live');
+    // Redis restarted, and a's heartbeat happened to come first: its stale lease is back.
+    await probe.set(keys.presence(9), staleLease, 'PX', 900);
+    expect(await staleSuperseded).toBe('stale');
+    expect(await probe.get(keys.presence(9))).toMatch(/^b\/live\//);
+    expect(liveSuperseded).toBe(false);
     probe.disconnect();
     await Promise.all([a.close(), b.close()]);
   });

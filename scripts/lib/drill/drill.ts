@@ -127,6 +127,9 @@ export class Drill {
       // Fast enough for a drill: leases of a dead node expire in 5 s; silent v2 links close after 6 s.
       PRESENCE_TTL_MS: '5000',
       HEARTBEAT_TIMEOUT_MS: '6000',
+      // Probe connections stranded on the losing LB (their last PONG undeliverable, so TCP keep-alive
+      // cannot reap them) end when the node closes them for never logging in.
+      UNAUTH_TIMEOUT_MS: '5000',
     };
     apps.forEach((address, i) => {
       const name = `app${i + 1}`;
