@@ -16,12 +16,11 @@ export interface RedisPresenceOptions {
 // Deletes the lease only if it still names this session (a newer login elsewhere may own it now).
 const RELEASE_IF_MINE = `local v = redis.call('GET', KEYS[1])
 if v and string.sub(v, 1, #ARGV[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
-// Renews the lease (ARGV[2], for ARGV[3] ms) if it is ours or free (lost with a Redis restart); 0 when a
-// newer session holds it.
-// A lease of an *older* session (attach time, the last field, before ours in ARGV[4]) is taken over too:
-// after a Redis restart a node that still holds a stale session (it was cut off and missed the takeover)
+// Renews the lease (ARGV[2], for ARGV[3] ms) unless a newer session holds it (then 0). Ours, free (lost
+// with a Redis restart) or an *older* session's (attach time, the last field, before ours in ARGV[4]):
+// after a Redis restart a node still holding a stale session (it was cut off and missed the takeover)
 // may renew first, and must not make the live session look superseded.
-const RENEW_IF_MINE_OR_FREE = `local v = redis.call('GET', KEYS[1])
+const RENEW_UNLESS_NEWER = `local v = redis.call('GET', KEYS[1])
 if v == false or string.sub(v, 1, #ARGV[1]) == ARGV[1]
   or (tonumber(string.match(v, '/(%d+)$')) or 0) < tonumber(ARGV[4]) then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end
@@ -157,7 +156,7 @@ export class RedisPresence implements Presence {
         const pipeline = this.redis.pipeline();
         for (const [userId, { sessionId, lease, attachedAt }] of batch)
           pipeline.eval(
-            RENEW_IF_MINE_OR_FREE,
+            RENEW_UNLESS_NEWER,
             1,
             keys.presence(userId),
             this.owner(sessionId),

@@ -69,9 +69,14 @@ export class SessionRegistry {
     const session = this.sessions.get(userId);
     if (!session || session.sessionId !== sessionId) return;
     this.logger.info({ userId }, 'session superseded by a newer one elsewhere; closing it');
-    this.sessions.delete(userId);
+    this.endDisplaced(session);
+  }
+
+  /** A newer session of the user lives on another node: close ours and release what it held here. */
+  private endDisplaced(session: LiveSession, by?: SessionOrigin): void {
+    this.sessions.delete(session.userId);
     this.retire(session);
-    session.sink.kick();
+    session.sink.kick(by);
     void this.releaseAfterRemoteKick(session);
   }
 
@@ -146,10 +151,7 @@ export class SessionRegistry {
     } else if (event.type === 'sync') {
       session.pump.requestCatchUp();
     } else if (event.sessionId !== session.sessionId) {
-      this.sessions.delete(event.userId);
-      this.retire(session);
-      session.sink.kick(event.origin);
-      void this.releaseAfterRemoteKick(session);
+      this.endDisplaced(session, event.origin);
     }
   }
 

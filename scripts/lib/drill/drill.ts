@@ -430,7 +430,7 @@ export class Drill {
     for (const row of this.faults) for (const p of row.problems) problems.push(`${row.fault}: ${p}`);
     if (totals.lost > 0)
       problems.push(
-        `${totals.lost} acked messages lost (${totals.stalled.join('; ') || 'not in any inbox'})`,
+        `${totals.lost} acked messages lost (${totals.diagnosis.join('; ') || 'not in any inbox'})`,
       );
     if (totals.duplicates > 0) problems.push(`${totals.duplicates} duplicates shown`);
     if (totals.reordered > 0) problems.push(`${totals.reordered} messages out of order`);

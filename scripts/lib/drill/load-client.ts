@@ -168,13 +168,13 @@ class LoadClient {
     const report = await traffic.drain(command.drainMs);
     // When something is missing: does the server hold it in an inbox it did not push (a stalled session),
     // or does it not have it at all?
-    const stalled: string[] = [];
+    const diagnosis: string[] = [];
     if (report.lost > 0) {
-      stalled.push(...(await traffic.explainMissing(5)));
+      diagnosis.push(...(await traffic.explainMissing(5)));
       for (const client of traffic.clients) {
         const page = await client.sync(client.lastSeq).catch(() => undefined);
         if (page && page.messages.length > 0)
-          stalled.push(
+          diagnosis.push(
             `${client.user?.name} on ${client.node}: ${page.messages.length} unpushed after seq ${client.lastSeq} (connected ${client.connected}, last event ${this.events.get(client) ?? 'none'})`,
           );
       }
@@ -196,17 +196,12 @@ class LoadClient {
     } finally {
       redis.disconnect();
     }
+    const { latenciesMs: _, ...counts } = report;
     const result: FinishResult = {
-      sent: report.sent,
-      acked: report.acked,
-      delivered: report.delivered,
-      lost: report.lost,
-      duplicates: report.duplicates,
-      reordered: report.reordered,
-      resumes: report.resumes,
+      ...counts,
       ghosts,
       ghostsClearedMs: performance.now() - startedAt,
-      stalled: stalled.slice(0, 10),
+      diagnosis: diagnosis.slice(0, 10),
       gapsRepaired: traffic.clients.reduce((sum, c) => sum + c.gapsRepaired, 0),
     };
     return { type: 'finished', ...result };

@@ -1,3 +1,5 @@
+import type { TrafficReport } from '../traffic.js';
+
 /** Messages between the drill (root namespace) and its load client (client namespace), over Node IPC. */
 
 export interface LoadSettings {
@@ -39,21 +41,15 @@ export interface SettleResult {
   readonly settled: boolean;
 }
 
-export interface FinishResult {
-  readonly sent: number;
-  readonly acked: number;
-  readonly delivered: number;
-  readonly lost: number;
-  readonly duplicates: number;
-  readonly reordered: number;
-  readonly resumes: number;
+/** The load's accounting (as Traffic reports it), then the ghost check and diagnoses. */
+export interface FinishResult extends Omit<TrafficReport, 'latenciesMs'> {
   /** Users still online in Redis after everyone logged out and the ghost timeout passed. */
   readonly ghosts: number;
   readonly ghostsClearedMs: number;
   /** Holes in pushed inbox sequences the clients noticed and repaired by resuming (server bug if > 0). */
   readonly gapsRepaired: number;
-  /** Clients whose inbox holds messages the server never pushed (a diagnosis when messages are missing). */
-  readonly stalled: string[];
+  /** When messages are missing: which, whether stored, and inboxes holding messages never pushed. */
+  readonly diagnosis: string[];
 }
 
 export type DrillReply =
