@@ -20,7 +20,10 @@ const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '10' },
     sustained: { type: 'string', default: '30' },
+    /** Seconds of read-only load (HEXIST) on each fresh node before measuring, so the JIT is warm. */
+    warmup: { type: 'string', default: '3' },
     'skip-http': { type: 'boolean', default: false },
+    'skip-engines': { type: 'boolean', default: false },
   },
 });
 
@@ -105,6 +108,45 @@ async function startNode(): Promise<{ port: number; stop: () => Promise<void> }>
   };
 }
 
+const CEILING_SERVER = `
+const reply = (close) => {
+  const body = '{"status":"OK","message":"Set successfully","data":' + '{"status":"OK","data":{"array":{"count":0,"max":524288,"remaining":524288},"hash":{"count":1,"max":131072,"remaining":131071},"rbtree":{"count":0,"max":524288,"remaining":524288}}}}';
+  return 'HTTP/1.1 200 OK\\r\\nContent-Type: application/json\\r\\nContent-Length: ' + body.length + '\\r\\nAccess-Control-Allow-Origin: *\\r\\nConnection: ' + (close ? 'close' : 'keep-alive') + '\\r\\n\\r\\n' + body;
+};
+const server = require('node:net').createServer((socket) => {
+  let pending = '';
+  socket.on('error', () => {});
+  socket.on('data', (chunk) => {
+    pending += chunk.toString('latin1');
+    let out = '';
+    for (;;) {
+      const end = pending.indexOf('\\r\\n\\r\\n');
+      if (end < 0) break;
+      const head = pending.slice(0, end);
+      const length = Number(/content-length: *(\\d+)/i.exec(head)?.[1] ?? 0);
+      if (pending.length < end + 4 + length) break;
+      pending = pending.slice(end + 4 + length);
+      const close = /connection: *close/i.test(head);
+      out += reply(close);
+      if (close) return socket.end(out);
+    }
+    if (out) socket.write(out);
+  });
+}).listen(0, '127.0.0.1', () => console.log(server.address().port));
+`;
+
+async function withCeilingServer<T>(measure: (port: number) => T): Promise<T> {
+  const child = spawn(process.execPath, ['-e', CEILING_SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve) =>
+    child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))),
+  );
+  try {
+    return measure(port);
+  } finally {
+    child.kill();
+  }
+}
+
 if (!values['skip-http']) {
   if (spawnSync('wrk', ['--version']).error) {
     console.error('wrk not found: apt-get install wrk');
@@ -116,6 +158,8 @@ if (!values['skip-http']) {
   const rows: Record<string, unknown>[] = [];
   const run = async (label: string, connections: number, args: string[], duration = seconds) => {
     const node = await startNode(); // fresh node per run, like the seed's measurements
+    const warmup = Number(values.warmup);
+    if (warmup > 0) wrk(node.port, script, connections, warmup, ['HEXIST', '100000']);
     rows.push({
       run: label,
       conns: connections,
@@ -139,8 +183,22 @@ if (!values['skip-http']) {
       'mix',
     ]);
   await run('HSET pipelined ×16, keep-alive', 50, ['HSET', '100000', 'keep', '16']);
+  // The machine's ceiling for this load: a bare `net` server that answers every request with a fixed
+  // reply of the same size, parsing nothing. What Parley loses against it is its own cost.
+  for (const mode of ['keep', 'close'])
+    rows.push({
+      run: `ceiling: bare node:net server, fixed reply, ${mode === 'keep' ? 'keep-alive' : 'Connection: close'}`,
+      conns: 50,
+      seconds,
+      ...(await withCeilingServer((port) => {
+        wrk(port, script, 50, Number(values.warmup), ['HEXIST', '100000']);
+        return wrk(port, script, 50, seconds, ['HSET', '100000', mode]);
+      })),
+    });
   console.table(rows);
 }
+
+if (values['skip-engines']) process.exit(0);
 
 // In-process engine operations.
 function time(fn: () => void): number {

@@ -6,7 +6,7 @@ import { LocalPresence } from './embedded/local-presence.js';
 import { createMemoryStore } from './embedded/memory-store.js';
 import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
-import { handleKvCommand, handleTreeKeys } from './kv/kv-http.js';
+import { handleTreeKeys, kvCommandReply } from './kv/kv-http.js';
 import { openKvStore } from './kv/open-kv-store.js';
 import { AdminServer, sendJson } from './net/admin-server.js';
 import { RedisPresence } from './redis/redis-presence.js';
@@ -156,7 +156,12 @@ export async function startApp(
     },
     logger,
   );
-  const admin = new AdminServer(logger, { token: config.ADMIN_TOKEN, webDir: WEB_DIR });
+  const admin = new AdminServer(logger, {
+    token: config.ADMIN_TOKEN,
+    webDir: WEB_DIR,
+    // The largest KV command: key + value + the JSON around them.
+    maxBodyBytes: config.KV_MAX_KEY_BYTES + config.KV_MAX_VALUE_BYTES + 4096,
+  });
   const kv = openKvStore(
     {
       arrayCapacity: config.KV_ARRAY_CAPACITY,
@@ -169,11 +174,8 @@ export async function startApp(
     config.KV_FSYNC,
     logger,
   );
-  const kvBodyLimit = config.KV_MAX_KEY_BYTES + config.KV_MAX_VALUE_BYTES + 4096;
-  admin.route('POST /api/kv', (request, response) =>
-    handleKvCommand(kv.store, request, response, sendJson, kvBodyLimit),
-  );
-  admin.route('GET /api/stats', (_request, response) => sendJson(response, 200, kv.store.stats()));
+  admin.fastRoute('POST /api/kv', (body) => kvCommandReply(kv.store, body));
+  admin.fastRoute('GET /api/stats', () => ({ status: 200, json: kv.store.statsJson() }));
   admin.route('GET /api/kv/rbtree/keys', (request, response) =>
     handleTreeKeys(kv.store, request, response, sendJson),
   );

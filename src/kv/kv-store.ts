@@ -26,6 +26,10 @@ export type StatsDocument = { readonly status: 'OK'; readonly data: Record<Engin
 /** Largest page of KEYS / RRANGE / RPREFIX. */
 export const MAX_LIST = 1000;
 
+/** One engine's entry of the stats document, as JSON (numbers only: nothing to escape). */
+const statsPart = (engine: KvEngine): string =>
+  `{"count":${engine.size},"max":${engine.capacity},"remaining":${engine.capacity - engine.size}}`;
+
 const invalid = (message: string): KvReply => ({ status: 'ERROR', message, invalid: true });
 
 /**
@@ -76,6 +80,26 @@ export class KvStore {
       },
     };
   }
+
+  /**
+   * `stats()` as JSON, rebuilt only when an engine's size changed: every command reply embeds it, so
+   * this is on the hot path of the KV API.
+   */
+  statsJson(): string {
+    const { array, hash, rbtree } = this.engines;
+    const cache = this.statsCache;
+    if (cache.array !== array.size || cache.hash !== hash.size || cache.rbtree !== rbtree.size) {
+      this.statsCache = {
+        array: array.size,
+        hash: hash.size,
+        rbtree: rbtree.size,
+        json: `{"status":"OK","data":{"array":${statsPart(array)},"hash":${statsPart(hash)},"rbtree":${statsPart(rbtree)}}}`,
+      };
+    }
+    return this.statsCache.json;
+  }
+
+  private statsCache = { array: -1, hash: -1, rbtree: -1, json: '' };
 
   private run(cmd: string, key: string | undefined, value: string | undefined): KvReply {
     const command = COMMANDS.get(cmd);

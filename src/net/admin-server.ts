@@ -1,8 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { extname, join } from 'node:path';
 import type { Logger } from '../logger.js';
+import { FastLane, type FastRoute } from './http-fast-lane.js';
+import { BodyTooLargeError, readBody } from './read-body.js';
 
 export type AdminRoute = (request: IncomingMessage, response: ServerResponse) => void | Promise<void>;
 
@@ -13,9 +15,17 @@ const CORS = {
   'Access-Control-Max-Age': '600',
 };
 
+/** The same headers as one block of header lines, for the fast lane. */
+const COMMON_HEADER_LINES = Object.entries({ 'Cache-Control': 'no-store', ...CORS })
+  .map(([name, value]) => `${name}: ${value}\r\n`)
+  .join('');
+
 /** JSON reply with the headers every admin endpoint shares (CORS like the original KV server, no caching). */
 export function sendJson(response: ServerResponse, status: number, body: unknown): void {
-  const json = JSON.stringify(body);
+  sendJsonText(response, status, JSON.stringify(body));
+}
+
+function sendJsonText(response: ServerResponse, status: number, json: string): void {
   response.writeHead(status, {
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': Buffer.byteLength(json),
@@ -37,6 +47,10 @@ export interface AdminServerOptions {
   readonly token?: string | undefined;
   /** Static files of the web admin page (served at / and /kv/). */
   readonly webDir?: string | undefined;
+  /** Largest request body of a fast route (larger: 413). @default 65536 */
+  readonly maxBodyBytes?: number;
+  /** Idle keep-alive connections are closed after this long. @default 30000 */
+  readonly keepAliveMs?: number;
 }
 
 /**
@@ -47,18 +61,24 @@ export interface AdminServerOptions {
 export class AdminServer {
   private readonly server: Server;
   private readonly routes = new Map<string, AdminRoute>();
+  private readonly fastRoutes = new Map<string, FastRoute>();
   private readonly files = new Map<string, { body: Buffer; type: string }>();
+  private readonly lane: FastLane;
+  private readonly maxBodyBytes: number;
   private draining = false;
 
   constructor(
     private readonly logger: Logger,
     private readonly options: AdminServerOptions = {},
   ) {
+    this.maxBodyBytes = options.maxBodyBytes ?? 65_536;
     this.server = createServer((request, response) => this.onRequest(request, response));
-    this.server.keepAliveTimeout = 30_000;
-    this.route('GET /healthz', (_request, response) => {
-      sendJson(response, this.draining ? 503 : 200, { status: this.draining ? 'draining' : 'ok' });
-    });
+    this.server.keepAliveTimeout = options.keepAliveMs ?? 30_000;
+    this.lane = this.takeConnectionsOnFastLane();
+    this.fastRoute('GET /healthz', () => ({
+      status: this.draining ? 503 : 200,
+      json: JSON.stringify({ status: this.draining ? 'draining' : 'ok' }),
+    }));
     if (options.webDir) {
       // A fixed set of files read once: no path from a request ever reaches the file system.
       for (const name of readdirSync(options.webDir)) {
@@ -71,6 +91,28 @@ export class AdminServer {
   /** Registers `METHOD /path`. */
   route(key: string, handler: AdminRoute): void {
     this.routes.set(key, handler);
+  }
+
+  /**
+   * Registers a synchronous JSON route (`METHOD /path`, body in, reply out) that the fast lane answers
+   * itself; on connections handed to Node's http it is served the same way, body limit included.
+   */
+  fastRoute(key: string, handler: FastRoute): void {
+    this.fastRoutes.set(key, handler);
+    this.route(key, async (request, response) => {
+      let body: string;
+      try {
+        body = await readBody(request, this.maxBodyBytes);
+      } catch (error) {
+        if (!(error instanceof BodyTooLargeError)) throw error;
+        return sendJson(response, 413, {
+          status: 'ERROR',
+          message: `Request body too large (at most ${this.maxBodyBytes} bytes)`,
+        });
+      }
+      const reply = handler(body);
+      sendJsonText(response, reply.status, reply.json);
+    });
   }
 
   get isDraining(): boolean {
@@ -96,21 +138,54 @@ export class AdminServer {
     return new Promise((resolve) => {
       this.server.close(() => resolve());
       this.server.closeIdleConnections();
-      setTimeout(() => this.server.closeAllConnections(), 1000).unref();
+      this.lane.closeAll();
+      setTimeout(() => {
+        this.server.closeAllConnections();
+        this.lane.destroyAll();
+      }, 1000).unref();
     });
+  }
+
+  /**
+   * New connections start on the fast lane; the first request it does not take hands the connection,
+   * with the unanswered bytes, to Node's http connection handler (which owns it from then on).
+   */
+  private takeConnectionsOnFastLane(): FastLane {
+    const httpHandlers = this.server.listeners('connection') as ((socket: Socket) => void)[];
+    const lane = new FastLane({
+      resolve: (method, path) => this.fastRoutes.get(`${method} ${apiPath(path)}`),
+      authorized: (path, authorization) => this.authorized(apiPath(path), authorization),
+      commonHeaders: COMMON_HEADER_LINES,
+      maxBodyBytes: this.maxBodyBytes,
+      idleTimeoutMs: this.server.keepAliveTimeout,
+      handOff: (socket, unanswered) => {
+        // Paused while Node's handler attaches, so the unanswered bytes are read first, in order.
+        socket.pause();
+        if (unanswered.length > 0) socket.unshift(unanswered);
+        for (const handler of httpHandlers) handler.call(this.server, socket);
+        socket.resume();
+      },
+    });
+    this.server.removeAllListeners('connection');
+    this.server.on('connection', (socket: Socket) => lane.serve(socket));
+    return lane;
+  }
+
+  private authorized(path: string, authorization: string | undefined): boolean {
+    return (
+      !path.startsWith('/api/') || !this.options.token || authorization === `Bearer ${this.options.token}`
+    );
   }
 
   private onRequest(request: IncomingMessage, response: ServerResponse): void {
     const method = request.method ?? 'GET';
-    let path = (request.url ?? '/').split('?')[0] ?? '/';
-    if (path.startsWith('/kv/api/')) path = path.slice(3);
-    const isApi = path.startsWith('/api/');
+    const path = apiPath((request.url ?? '/').split('?')[0] ?? '/');
     if (method === 'OPTIONS') {
       response.writeHead(204, CORS);
       response.end();
       return;
     }
-    if (isApi && this.options.token && request.headers.authorization !== `Bearer ${this.options.token}`) {
+    if (!this.authorized(path, request.headers.authorization)) {
       sendJson(response, 401, { status: 'ERROR', message: 'Authorization: Bearer <ADMIN_TOKEN> required' });
       return;
     }
@@ -144,4 +219,9 @@ export class AdminServer {
     const local = path.startsWith('/kv/') ? path.slice(3) : path === '/kv' ? '/' : path;
     return this.files.get(local === '/' ? '/index.html' : local);
   }
+}
+
+/** `/kv/api/*` is an alias of `/api/*` (the original page calls those paths). */
+function apiPath(path: string): string {
+  return path.startsWith('/kv/api/') ? path.slice(3) : path;
 }

@@ -1,0 +1,290 @@
+import type { Socket } from 'node:net';
+
+/** A synchronous JSON route of the fast lane: request body in, status and serialized JSON out. */
+export type FastRoute = (body: string) => FastReply;
+
+export interface FastReply {
+  readonly status: number;
+  /** The reply body, already JSON. */
+  readonly json: string;
+}
+
+export interface FastLaneOptions {
+  /** The route for `METHOD path` (path without query), or undefined to leave the request to Node's http. */
+  readonly resolve: (method: string, path: string) => FastRoute | undefined;
+  /** False when the request needs a token it did not bring (the lane answers 401). */
+  readonly authorized: (path: string, authorization: string | undefined) => boolean;
+  /** Gives the connection, with the bytes not yet answered, to Node's http server for good. */
+  readonly handOff: (socket: Socket, unanswered: Buffer) => void;
+  /** Header lines (each ending in CRLF) added to every reply: CORS, caching. */
+  readonly commonHeaders: string;
+  /** Largest body the lane reads itself; a larger one goes to Node's http (which answers 413). */
+  readonly maxBodyBytes: number;
+  /** Idle keep-alive connections are closed after this long (checked every third of it). */
+  readonly idleTimeoutMs: number;
+  /** Reply bytes a client may leave unread before the lane stops reading its requests. */
+  readonly maxPendingReplyBytes?: number;
+}
+
+/** Largest request head the lane parses; a longer one goes to Node's http (which answers 431). */
+const MAX_HEAD_BYTES = 8 * 1024;
+const CRLF_CRLF = '\r\n\r\n';
+const EMPTY = Buffer.alloc(0);
+const REASONS: Record<number, string> = {
+  200: 'OK',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  404: 'Not Found',
+  413: 'Payload Too Large',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+let cachedDate = '';
+let cachedDateSecond = -1;
+/** The `Date` header value, formatted once per second. */
+function httpDate(): string {
+  const second = Math.floor(Date.now() / 1000);
+  if (second !== cachedDateSecond) {
+    cachedDateSecond = second;
+    cachedDate = new Date(second * 1000).toUTCString();
+  }
+  return cachedDate;
+}
+
+interface ParsedRequest {
+  readonly route: FastRoute;
+  readonly path: string;
+  readonly bodyStart: number;
+  readonly bodyLength: number;
+  readonly keepAlive: boolean;
+  readonly authorization: string | undefined;
+}
+
+/** What the lane makes of the bytes at the start of its buffer. */
+type ParseOutcome = ParsedRequest | 'incomplete' | 'hand-off';
+
+/**
+ * Parses one request head at `start`. The lane takes only plain, unambiguous requests to its own
+ * routes — a request line `METHOD path HTTP/1.x`, `name: value` headers, at most one numeric
+ * Content-Length — and leaves everything else (chunked bodies, Expect, Upgrade, obs-folds, bare LFs,
+ * query strings, other routes, oversized heads or bodies) to Node's http server, which has the full
+ * parser and error replies. So the lane never has to judge malformed HTTP.
+ */
+function parseHead(buffer: Buffer, start: number, options: FastLaneOptions): ParseOutcome {
+  const end = buffer.indexOf(CRLF_CRLF, start, 'latin1');
+  if (end === -1) {
+    const pending = buffer.length - start;
+    if (pending > MAX_HEAD_BYTES || buffer.indexOf('\n\n', start, 'latin1') !== -1) return 'hand-off';
+    return 'incomplete';
+  }
+  if (end - start > MAX_HEAD_BYTES) return 'hand-off';
+  const head = buffer.toString('latin1', start, end);
+  let lineEnd = head.indexOf('\r\n');
+  if (lineEnd === -1) lineEnd = head.length;
+  if (!endsCleanly(head, 0, lineEnd)) return 'hand-off';
+  // Request line: exactly `METHOD SP path SP HTTP/1.x`.
+  const space1 = head.indexOf(' ');
+  const space2 = space1 === -1 ? -1 : head.indexOf(' ', space1 + 1);
+  if (space1 <= 0 || space2 === -1 || space2 >= lineEnd) return 'hand-off';
+  const space3 = head.indexOf(' ', space2 + 1);
+  if (space3 !== -1 && space3 < lineEnd) return 'hand-off';
+  const version = head.slice(space2 + 1, lineEnd);
+  const http11 = version === 'HTTP/1.1';
+  if (!http11 && version !== 'HTTP/1.0') return 'hand-off';
+  const path = head.slice(space1 + 1, space2);
+  if (path.includes('?')) return 'hand-off';
+  const route = options.resolve(head.slice(0, space1), path);
+  if (!route) return 'hand-off';
+  let contentLength: number | undefined;
+  let connection = '';
+  let authorization: string | undefined;
+  for (let lineStart = lineEnd + 2; lineStart < head.length; lineStart = lineEnd + 2) {
+    lineEnd = head.indexOf('\r\n', lineStart);
+    if (lineEnd === -1) lineEnd = head.length;
+    if (!endsCleanly(head, lineStart, lineEnd)) return 'hand-off';
+    const colon = head.indexOf(':', lineStart);
+    if (colon === -1 || colon >= lineEnd) return 'hand-off';
+    const name = head.slice(lineStart, colon);
+    if (!TOKEN.test(name)) return 'hand-off';
+    // Only the headers the lane acts on are looked at closely (compared by length first: cheap).
+    const interesting = INTERESTING_LENGTHS[name.length];
+    if (interesting === undefined) continue;
+    const lower = name.toLowerCase();
+    if (lower !== interesting) continue;
+    const value = head.slice(colon + 1, lineEnd).trim();
+    switch (lower) {
+      case 'content-length':
+        if (contentLength !== undefined || !DIGITS.test(value)) return 'hand-off';
+        contentLength = Number(value);
+        break;
+      case 'transfer-encoding':
+      case 'expect':
+      case 'upgrade':
+        return 'hand-off';
+      case 'connection':
+        connection = value.toLowerCase();
+        break;
+      case 'authorization':
+        authorization = value;
+        break;
+    }
+  }
+  const bodyLength = contentLength ?? 0;
+  if (bodyLength > options.maxBodyBytes) return 'hand-off';
+  const keepAlive = http11 ? !/\bclose\b/.test(connection) : /\bkeep-alive\b/.test(connection);
+  return { route, path, bodyStart: end + 4, bodyLength, keepAlive, authorization };
+}
+
+/** A header name (RFC 9110 token): no spaces before the colon, no obs-fold continuation lines. */
+const TOKEN = /^[-!#$%&'*+.^_`|~0-9A-Za-z]+$/;
+const DIGITS = /^\d{1,9}$/;
+/** The headers the lane acts on, by name length. */
+const INTERESTING_LENGTHS: Record<number, string> = {
+  14: 'content-length',
+  17: 'transfer-encoding',
+  6: 'expect',
+  7: 'upgrade',
+  10: 'connection',
+  13: 'authorization',
+};
+
+/** True when the line holds no stray CR or LF (a bare LF is left to Node's parser to reject). */
+function endsCleanly(head: string, from: number, lineEnd: number): boolean {
+  const cr = head.indexOf('\r', from);
+  const lf = head.indexOf('\n', from);
+  return (cr === -1 || cr >= lineEnd) && (lf === -1 || lf > lineEnd);
+}
+
+function formatReply(reply: FastReply, keepAlive: boolean, options: FastLaneOptions): string {
+  return (
+    `HTTP/1.1 ${reply.status} ${REASONS[reply.status] ?? 'Unknown'}\r\n` +
+    'Content-Type: application/json; charset=utf-8\r\n' +
+    `Content-Length: ${Buffer.byteLength(reply.json)}\r\n` +
+    options.commonHeaders +
+    `Date: ${httpDate()}\r\n` +
+    (keepAlive ? 'Connection: keep-alive\r\nKeep-Alive: timeout=' : 'Connection: close\r\n') +
+    (keepAlive ? `${Math.round(options.idleTimeoutMs / 1000)}\r\n\r\n` : '\r\n') +
+    reply.json
+  );
+}
+
+const UNAUTHORIZED: FastReply = {
+  status: 401,
+  json: JSON.stringify({ status: 'ERROR', message: 'Authorization: Bearer <ADMIN_TOKEN> required' }),
+};
+
+/** One connection on the lane. */
+interface LaneConnection {
+  /** Sweeps since the last read; the connection is closed when it reaches IDLE_SWEEPS. */
+  idleSweeps: number;
+  /** Closes the connection once its replies are flushed. */
+  readonly close: () => void;
+}
+
+/** The idle limit is checked by one sweep timer, this many times per limit (not a timer per socket). */
+const IDLE_SWEEPS = 3;
+
+/**
+ * The admin plane's fast lane: the hot JSON routes (KV commands, stats, health) are parsed and answered
+ * here, every reply of one read in one write — Node's http stack costs more per request than the KV
+ * engines themselves. The first request the lane does not take hands the connection to Node's http
+ * server, in order, with everything not yet answered.
+ */
+export class FastLane {
+  private readonly connections = new Map<Socket, LaneConnection>();
+  private sweeper: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: FastLaneOptions) {}
+
+  /** Serves a new connection. */
+  serve(socket: Socket): void {
+    const connection = this.attach(socket);
+    this.connections.set(socket, connection);
+    socket.once('close', () => this.connections.delete(socket));
+    this.sweeper ??= setInterval(() => this.sweep(), this.options.idleTimeoutMs / IDLE_SWEEPS).unref();
+  }
+
+  /** Closes every connection still on the lane once its replies are flushed; stops the sweeper. */
+  closeAll(): void {
+    clearInterval(this.sweeper);
+    for (const connection of this.connections.values()) connection.close();
+  }
+
+  /** Destroys what `closeAll` left open (clients that never read). */
+  destroyAll(): void {
+    for (const socket of this.connections.keys()) socket.destroy();
+  }
+
+  private sweep(): void {
+    for (const [socket, connection] of this.connections)
+      if (++connection.idleSweeps >= IDLE_SWEEPS) socket.destroy();
+  }
+
+  private attach(socket: Socket): LaneConnection {
+    const { options } = this;
+    const maxPending = options.maxPendingReplyBytes ?? 1024 * 1024;
+    let buffer: Buffer = EMPTY;
+    let closing = false;
+
+    const onError = () => socket.destroy();
+    const onEnd = () => {
+      closing = true;
+      socket.end();
+    };
+    const onData = (chunk: Buffer) => {
+      connection.idleSweeps = 0;
+      buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
+      let offset = 0;
+      let out = '';
+      while (offset < buffer.length && !closing) {
+        const request = parseHead(buffer, offset, options);
+        if (request === 'incomplete') break;
+        if (request === 'hand-off') {
+          if (out) socket.write(out);
+          // Node's http server brings its own listeners and timeouts.
+          socket.off('data', onData);
+          socket.off('end', onEnd);
+          socket.off('error', onError);
+          this.connections.delete(socket);
+          options.handOff(socket, buffer.subarray(offset));
+          return;
+        }
+        const bodyEnd = request.bodyStart + request.bodyLength;
+        if (bodyEnd > buffer.length) break;
+        const reply = options.authorized(request.path, request.authorization)
+          ? request.route(buffer.toString('utf8', request.bodyStart, bodyEnd))
+          : UNAUTHORIZED;
+        out += formatReply(reply, request.keepAlive, options);
+        offset = bodyEnd;
+        if (!request.keepAlive) closing = true;
+      }
+      buffer = offset === buffer.length ? EMPTY : buffer.subarray(offset);
+      if (closing) {
+        socket.off('data', onData);
+        socket.end(out);
+        return;
+      }
+      // Pull-based: a client that pipelines without reading its replies stops being read.
+      if (out && !socket.write(out) && socket.writableLength > maxPending) {
+        socket.pause();
+        socket.once('drain', () => socket.resume());
+      }
+    };
+
+    const connection: LaneConnection = {
+      idleSweeps: 0,
+      close: () => {
+        if (closing) return;
+        closing = true;
+        socket.off('data', onData);
+        socket.end();
+      },
+    };
+    socket.setNoDelay(true);
+    socket.on('data', onData);
+    socket.on('end', onEnd);
+    socket.on('error', onError);
+    return connection;
+  }
+}
