@@ -22,6 +22,8 @@ const { values } = parseArgs({
     worker: { type: 'string' },
     port: { type: 'string' },
     storm: { type: 'boolean', default: false },
+    /** Extra node flags for the server nodes, e.g. "--node-args=--cpu-prof --cpu-prof-dir=/tmp/prof". */
+    'node-args': { type: 'string', default: '' },
   },
 });
 
@@ -93,6 +95,7 @@ const workers = Number(values.workers);
 const cluster = await LocalCluster.start({
   nodes: Number(values.nodes),
   port: 0,
+  nodeArgs: values['node-args'].split(' ').filter(Boolean),
   env: { LOG_LEVEL: 'warn', BCRYPT_COST: '4', LOGIN_BURST: '1000', LOGIN_RATE_PER_S: '1000' },
 });
 try {

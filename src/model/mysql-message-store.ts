@@ -1,3 +1,4 @@
+import DataLoader from 'dataloader';
 import type { Connection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { AppError } from '../errors.js';
 import { conversationKey } from '../service/conversation.js';
@@ -13,7 +14,7 @@ import type {
   StoredMessage,
   UserId,
 } from '../service/ports.js';
-import { type Database, isDuplicate } from './mysql-database.js';
+import { type Database, isDuplicate, nextLoopTurn } from './mysql-database.js';
 
 interface MessageRow extends RowDataPacket {
   id: number;
@@ -101,6 +102,21 @@ export class MysqlMessageStore implements MessageStore {
   private readonly userNames = new Map<number, string>();
   private readonly groupNames = new Map<number, string>();
   private readonly tuning: MessageStoreTuning;
+  /** Cursor reads of one tick (a reconnect storm's resumes) go out as one `IN (…)` query; not a cache. */
+  private readonly cursors = new DataLoader<UserId, InboxCursor>(
+    async (userIds) => {
+      const rows = await this.db.query<{ user_id: number; last_seq: number; acked_seq: number }[]>(
+        `SELECT user_id, last_seq, acked_seq FROM inbox_cursor WHERE user_id IN (${userIds.map(() => '?').join(',')})`,
+        userIds,
+      );
+      const found = new Map(rows.map((row) => [row.user_id, row]));
+      return userIds.map((userId) => {
+        const row = found.get(userId);
+        return { ackedSeq: Number(row?.acked_seq ?? 0), lastSeq: Number(row?.last_seq ?? 0) };
+      });
+    },
+    { cache: false, batchScheduleFn: nextLoopTurn, maxBatchSize: CHUNK },
+  );
 
   constructor(
     private readonly db: Database,
@@ -126,13 +142,8 @@ export class MysqlMessageStore implements MessageStore {
     return rows.map((row) => ({ seq: Number(row.seq), message: toMessage(row) }));
   }
 
-  async cursor(userId: UserId): Promise<InboxCursor> {
-    const rows = await this.db.execute<{ last_seq: number; acked_seq: number }[]>(
-      'SELECT last_seq, acked_seq FROM inbox_cursor WHERE user_id = ?',
-      [userId],
-    );
-    const row = rows[0];
-    return { ackedSeq: Number(row?.acked_seq ?? 0), lastSeq: Number(row?.last_seq ?? 0) };
+  cursor(userId: UserId): Promise<InboxCursor> {
+    return this.cursors.load(userId);
   }
 
   /**

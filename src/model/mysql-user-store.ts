@@ -1,8 +1,9 @@
+import DataLoader from 'dataloader';
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { AppError } from '../errors.js';
 import type { UserId, UserRecord, UserStore, UserSummary } from '../service/ports.js';
 import { nameKey } from '../service/text-rules.js';
-import { type Database, isDuplicate } from './mysql-database.js';
+import { type Database, isDuplicate, nextLoopTurn } from './mysql-database.js';
 
 interface UserRow {
   id: number;
@@ -22,6 +23,22 @@ const toUser = (row: UserRow): UserRecord => ({
 const BATCH = 500;
 
 export class MysqlUserStore implements UserStore {
+  /**
+   * Lookups by id issued in the same tick go out as one `IN (…)` query: a reconnect storm resumes
+   * thousands of sessions at once, each needing its user row. Not a cache: every load reads the database.
+   */
+  private readonly byId = new DataLoader<UserId, UserRecord | undefined>(
+    async (ids) => {
+      const rows = await this.db.query<UserRow[]>(
+        `SELECT id, name, password, session_epoch FROM user WHERE id IN (${ids.map(() => '?').join(',')})`,
+        ids,
+      );
+      const found = new Map(rows.map((row) => [row.id, toUser(row)]));
+      return ids.map((id) => found.get(id));
+    },
+    { cache: false, batchScheduleFn: nextLoopTurn, maxBatchSize: BATCH },
+  );
+
   constructor(private readonly db: Database) {}
 
   async create(name: string, passwordHash: string): Promise<UserRecord> {
@@ -37,12 +54,8 @@ export class MysqlUserStore implements UserStore {
     }
   }
 
-  async findById(id: UserId): Promise<UserRecord | undefined> {
-    const rows = await this.db.execute<UserRow[]>(
-      'SELECT id, name, password, session_epoch FROM user WHERE id = ?',
-      [id],
-    );
-    return rows[0] && toUser(rows[0]);
+  findById(id: UserId): Promise<UserRecord | undefined> {
+    return this.byId.load(id);
   }
 
   async findByName(name: string): Promise<UserRecord | undefined> {

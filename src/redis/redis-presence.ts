@@ -20,6 +20,17 @@ if v and string.sub(v, 1, #ARGV[1]) == ARGV[1] then return redis.call('DEL', KEY
 // with a Redis restart) or an *older* session's (attach time, the last field, before ours in ARGV[4]):
 // after a Redis restart a node still holding a stale session (it was cut off and missed the takeover)
 // may renew first, and must not make the live session look superseded.
+/** The lease scripts, as defined on the connection with `defineCommand`. */
+interface LeaseScripts {
+  parleyReleaseIfMine(key: string, owner: string): Promise<unknown>;
+}
+
+/** The same scripts queued on a pipeline (results come from `exec`). */
+interface PipelinedLeaseScripts {
+  parleyReleaseIfMine(key: string, owner: string): void;
+  parleyRenewUnlessNewer(key: string, owner: string, lease: string, ttlMs: number, attachedAt: number): void;
+}
+
 const RENEW_UNLESS_NEWER = `local v = redis.call('GET', KEYS[1])
 if v == false or string.sub(v, 1, #ARGV[1]) == ARGV[1]
   or (tonumber(string.match(v, '/(%d+)$')) or 0) < tonumber(ARGV[4]) then
@@ -48,6 +59,9 @@ export class RedisPresence implements Presence {
       connectionName: `parley-presence-${options.nodeId}`,
       retryStrategy: (times: number) => Math.min(100 * 2 ** times, 2000),
     });
+    // Scripts run by SHA (EVALSHA, loaded on first use): the heartbeat renews every local lease.
+    this.redis.defineCommand('parleyReleaseIfMine', { numberOfKeys: 1, lua: RELEASE_IF_MINE });
+    this.redis.defineCommand('parleyRenewUnlessNewer', { numberOfKeys: 1, lua: RENEW_UNLESS_NEWER });
     this.redis.on('error', (error) =>
       options.logger.debug({ err: error }, 'redis presence connection error'),
     );
@@ -81,7 +95,10 @@ export class RedisPresence implements Presence {
   async detach(userId: UserId, sessionId: string): Promise<void> {
     if (this.local.get(userId)?.sessionId === sessionId) this.local.delete(userId);
     try {
-      await this.redis.eval(RELEASE_IF_MINE, 1, this.options.keys.presence(userId), this.owner(sessionId));
+      await (this.redis as unknown as LeaseScripts).parleyReleaseIfMine(
+        this.options.keys.presence(userId),
+        this.owner(sessionId),
+      );
     } catch (error) {
       this.options.logger.debug({ err: error, userId }, 'presence detach not written; the lease will expire');
     }
@@ -129,7 +146,10 @@ export class RedisPresence implements Presence {
     try {
       const pipeline = this.redis.pipeline();
       for (const [userId, { sessionId }] of this.local)
-        pipeline.eval(RELEASE_IF_MINE, 1, this.options.keys.presence(userId), this.owner(sessionId));
+        (pipeline as unknown as PipelinedLeaseScripts).parleyReleaseIfMine(
+          this.options.keys.presence(userId),
+          this.owner(sessionId),
+        );
       pipeline.del(this.options.keys.node(this.options.nodeId));
       pipeline.zrem(this.options.keys.nodes, this.options.nodeId);
       await pipeline.exec();
@@ -155,9 +175,7 @@ export class RedisPresence implements Presence {
         const batch = entries.slice(i, i + 1000);
         const pipeline = this.redis.pipeline();
         for (const [userId, { sessionId, lease, attachedAt }] of batch)
-          pipeline.eval(
-            RENEW_UNLESS_NEWER,
-            1,
+          (pipeline as unknown as PipelinedLeaseScripts).parleyRenewUnlessNewer(
             keys.presence(userId),
             this.owner(sessionId),
             lease,

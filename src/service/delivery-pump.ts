@@ -24,6 +24,8 @@ export class DeliveryPump {
   private running = false;
   /** Set when new entries may exist beyond what the running catch-up already read. */
   private dirty = false;
+  /** Set when the bus announced something before start: the first read can then not be skipped. */
+  private announcedBeforeStart = false;
 
   constructor(
     private readonly userId: UserId,
@@ -37,16 +39,23 @@ export class DeliveryPump {
     return this.delivered;
   }
 
-  /** Starts delivering everything after `afterSeq` (entries offered before start are re-read from the store). */
-  start(afterSeq: number): void {
+  /**
+   * Starts delivering everything after `afterSeq` (entries offered before start are re-read from the
+   * store). `lastSeq`, the inbox's last sequence read after the session subscribed, lets a session that
+   * already has everything skip the first read — unless the bus announced something since (a reconnect
+   * storm is mostly such sessions; each skipped read is one query fewer).
+   */
+  start(afterSeq: number, lastSeq?: number): void {
     if (this.started || this.stopped) return;
     this.started = true;
     this.delivered = afterSeq;
+    if (lastSeq !== undefined && afterSeq >= lastSeq && !this.announcedBeforeStart) return;
     this.requestCatchUp();
   }
 
   /** A live entry from the bus. */
   offer(entry: InboxEntry): void {
+    if (!this.started) this.announcedBeforeStart = true;
     if (!this.started || this.stopped || entry.seq <= this.delivered) return;
     if (!this.running && entry.seq === this.delivered + 1 && this.sink.writable()) {
       this.send(entry);
@@ -57,6 +66,7 @@ export class DeliveryPump {
 
   /** Re-reads the inbox (after the bus may have lost events). */
   requestCatchUp(): void {
+    if (!this.started) this.announcedBeforeStart = true;
     if (!this.started || this.stopped) return;
     this.dirty = true;
     if (this.running) return;

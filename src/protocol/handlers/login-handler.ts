@@ -60,5 +60,5 @@ async function loginV2(
     lastSeq: cursor.lastSeq,
     node: context.services.nodeId,
   });
-  session.pump.start(cursor.ackedSeq);
+  session.pump.start(cursor.ackedSeq, cursor.lastSeq);
 }

@@ -34,6 +34,6 @@ export const resumeHandler = defineHandler({
       lastSeq: cursor.lastSeq,
       node: context.services.nodeId,
     });
-    session.pump.start(have);
+    session.pump.start(have, cursor.lastSeq);
   },
 });

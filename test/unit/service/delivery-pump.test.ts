@@ -101,6 +101,46 @@ describe('DeliveryPump', () => {
     expect(sink.seqs).toEqual([1, 2]);
   });
 
+  it('skips the first inbox read when the session already has the last sequence', async () => {
+    const { store, userId, send } = await setup(3);
+    const sink = new RecordingSink();
+    const reads: number[] = [];
+    const counting = {
+      ...store.messages,
+      readInbox: (u: number, after: number, limit: number) => {
+        reads.push(after);
+        return store.messages.readInbox(u, after, limit);
+      },
+    };
+    const pump = new DeliveryPump(userId, sink, counting, { pageSize: 10, onError: () => {} });
+    pump.start(3, 3);
+    expect(reads).toEqual([]);
+    pump.offer(await send('next')); // a live entry that continues the sequence goes straight out
+    await sink.reached(4);
+    expect(reads).toEqual([]);
+    expect(sink.seqs).toEqual([4]);
+  });
+
+  it('still reads first when the bus announced something before start, or the session is behind', async () => {
+    const { store, userId, send } = await setup(3);
+    const announced = new RecordingSink();
+    const early = new DeliveryPump(userId, announced, store.messages, { pageSize: 10, onError: () => {} });
+    const fourth = await send('committed after the cursor was read');
+    early.offer(fourth); // arrives between the cursor read (lastSeq 3) and start
+    early.start(3, 3);
+    await announced.reached(4);
+    expect(announced.seqs).toEqual([4]);
+    const poked = new RecordingSink();
+    const pokedPump = new DeliveryPump(userId, poked, store.messages, { pageSize: 10, onError: () => {} });
+    pokedPump.requestCatchUp(); // a sync poke before start
+    pokedPump.start(3, 3);
+    await poked.reached(4);
+    const behind = new RecordingSink();
+    new DeliveryPump(userId, behind, store.messages, { pageSize: 10, onError: () => {} }).start(1, 4);
+    await behind.reached(4);
+    expect(behind.seqs).toEqual([2, 3, 4]);
+  });
+
   it('waits for the sink to drain instead of buffering without bound', async () => {
     const { store, userId } = await setup(10);
     const sink = new RecordingSink();
