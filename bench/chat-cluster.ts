@@ -5,6 +5,7 @@
  * and, with --storm, the time for every client to resume and catch up after all connections drop at once.
  *
  *   npm run bench:cluster -- --nodes 2 --clients 1000 --seconds 10 --lanes 2 --group-share 0.05 --storm
+ *   npm run bench:cluster -- --clients 1000 --seconds 10 --lanes 1 --interval-ms 200   (paced, ~5k msg/s)
  */
 import { parseArgs } from 'node:util';
 import { LocalCluster } from '../scripts/lib/cluster.js';
@@ -19,6 +20,11 @@ const { values } = parseArgs({
     'group-share': { type: 'string', default: '0' },
     transport: { type: 'string', default: 'tcp' },
     storm: { type: 'boolean', default: false },
+    /**
+     * Pause after each acked send. 0 is a closed loop at saturation (latency there is queueing); a pause
+     * paces each lane at about 1/pause, so the latency of a box that is not saturated shows.
+     */
+    'interval-ms': { type: 'string', default: '0' },
     /** Extra node flags for the server nodes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof". */
     'node-args': { type: 'string', default: '' },
   },
@@ -49,6 +55,7 @@ try {
     lanes: Number(values.lanes),
     groupShare: Number(values['group-share']),
     loginConcurrency: 100,
+    intervalMs: Number(values['interval-ms']),
   });
   const loginStart = performance.now();
   await traffic.connect();
@@ -65,6 +72,7 @@ try {
     nodes: cluster.nodes.length,
     clients: traffic.clients.length,
     lanesPerClient: Number(values.lanes),
+    intervalMs: Number(values['interval-ms']),
     groupShare: Number(values['group-share']),
     crossNodePairs: `${pairs.cross}/${pairs.total}`,
     registerAndLoginPerS: Math.round(traffic.clients.length / loginSeconds),

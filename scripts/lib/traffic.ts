@@ -269,6 +269,9 @@ export class Traffic {
     const peer = this.peers.get(client)!;
     const group = this.groupOf.get(client);
     const groupShare = this.options.groupShare ?? 0;
+    // Paced lanes start at random phases: started together they would send in bursts of every lane at once.
+    const pace = this.options.intervalMs ?? 0;
+    if (pace > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * pace));
     for (let counter = 0; this.running; counter++) {
       const toGroup = group !== undefined && group.size > 1 && Math.random() < groupShare;
       const key = `${client.user!.id}/${lane}/${counter}`;
@@ -283,8 +286,7 @@ export class Traffic {
         const entry = this.expected.get(key) ?? { recipients: 0, received: 0 };
         entry.recipients = toGroup ? group.size - 1 : 1;
         this.expected.set(key, entry);
-        const pause = this.options.intervalMs ?? 0;
-        if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
+        if (pace > 0) await new Promise((resolve) => setTimeout(resolve, pace));
       } catch {
         // Not acked (e.g. UNAVAILABLE, or the client gave up): not counted as owed to anyone.
         await new Promise((resolve) => setTimeout(resolve, 50));
