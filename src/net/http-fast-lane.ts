@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 
 /** A synchronous JSON route of the fast lane: request body in, status and serialized JSON out. */
@@ -12,15 +13,18 @@ export interface FastReply {
 export interface FastLaneOptions {
   /** The route for `METHOD path` (path without query), or undefined to leave the request to Node's http. */
   readonly resolve: (method: string, path: string) => FastRoute | undefined;
-  /** False when the request needs a token it did not bring (the lane answers 401). */
-  readonly authorized: (path: string, authorization: string | undefined) => boolean;
+  /** The refusal to send when the request needs a token it did not bring; undefined lets it through. */
+  readonly refusal: (path: string, authorization: string | undefined) => FastReply | undefined;
   /** Gives the connection, with the bytes not yet answered, to Node's http server for good. */
   readonly handOff: (socket: Socket, unanswered: Buffer) => void;
   /** Header lines (each ending in CRLF) added to every reply: CORS, caching. */
   readonly commonHeaders: string;
   /** Largest body the lane reads itself; a larger one goes to Node's http (which answers 413). */
   readonly maxBodyBytes: number;
-  /** Idle keep-alive connections are closed after this long (checked every third of it). */
+  /**
+   * Idle keep-alive connections are closed after at least this long (the advertised `Keep-Alive` timeout),
+   * at most a third longer: one sweep timer checks every third of it.
+   */
   readonly idleTimeoutMs: number;
   /** Reply bytes a client may leave unread before the lane stops reading its requests. */
   readonly maxPendingReplyBytes?: number;
@@ -30,15 +34,6 @@ export interface FastLaneOptions {
 const MAX_HEAD_BYTES = 8 * 1024;
 const CRLF_CRLF = '\r\n\r\n';
 const EMPTY = Buffer.alloc(0);
-const REASONS: Record<number, string> = {
-  200: 'OK',
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  404: 'Not Found',
-  413: 'Payload Too Large',
-  500: 'Internal Server Error',
-  503: 'Service Unavailable',
-};
 
 let cachedDate = '';
 let cachedDateSecond = -1;
@@ -158,7 +153,7 @@ function endsCleanly(head: string, from: number, lineEnd: number): boolean {
 
 function formatReply(reply: FastReply, keepAlive: boolean, options: FastLaneOptions): string {
   return (
-    `HTTP/1.1 ${reply.status} ${REASONS[reply.status] ?? 'Unknown'}\r\n` +
+    `HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status] ?? 'Unknown'}\r\n` +
     'Content-Type: application/json; charset=utf-8\r\n' +
     `Content-Length: ${Buffer.byteLength(reply.json)}\r\n` +
     options.commonHeaders +
@@ -169,14 +164,9 @@ function formatReply(reply: FastReply, keepAlive: boolean, options: FastLaneOpti
   );
 }
 
-const UNAUTHORIZED: FastReply = {
-  status: 401,
-  json: JSON.stringify({ status: 'ERROR', message: 'Authorization: Bearer <ADMIN_TOKEN> required' }),
-};
-
 /** One connection on the lane. */
 interface LaneConnection {
-  /** Sweeps since the last read; the connection is closed when it reaches IDLE_SWEEPS. */
+  /** Sweeps since the last read; the connection is closed when it passes IDLE_SWEEPS. */
   idleSweeps: number;
   /** Closes the connection once its replies are flushed. */
   readonly close: () => void;
@@ -218,7 +208,7 @@ export class FastLane {
 
   private sweep(): void {
     for (const [socket, connection] of this.connections)
-      if (++connection.idleSweeps >= IDLE_SWEEPS) socket.destroy();
+      if (++connection.idleSweeps > IDLE_SWEEPS) socket.destroy();
   }
 
   private attach(socket: Socket): LaneConnection {
@@ -252,9 +242,9 @@ export class FastLane {
         }
         const bodyEnd = request.bodyStart + request.bodyLength;
         if (bodyEnd > buffer.length) break;
-        const reply = options.authorized(request.path, request.authorization)
-          ? request.route(buffer.toString('utf8', request.bodyStart, bodyEnd))
-          : UNAUTHORIZED;
+        const reply =
+          options.refusal(request.path, request.authorization) ??
+          request.route(buffer.toString('utf8', request.bodyStart, bodyEnd));
         out += formatReply(reply, request.keepAlive, options);
         offset = bodyEnd;
         if (!request.keepAlive) closing = true;

@@ -14,6 +14,19 @@ const delivery = (seq: number) => ({
   seq,
 });
 
+/** LOGIN_ACK (2) or RESUME_ACK (21) for alice, whose inbox ends at seq 3. */
+const sessionAck = (msgid: number, reqId: unknown, ackedSeq: number) => ({
+  msgid,
+  reqId,
+  errno: 0,
+  id: 1,
+  name: 'alice',
+  v: 2,
+  token: 't',
+  ackedSeq,
+  lastSeq: 3,
+});
+
 it('never skips a hole in the pushed sequence: it drops the link and resumes from its last seq', async () => {
   const resumes: number[] = [];
   let connections = 0;
@@ -29,32 +42,12 @@ it('never skips a hole in the pushed sequence: it drops the link and resumes fro
         const frame = JSON.parse(buffer.slice(0, nl)) as Record<string, unknown>;
         buffer = buffer.slice(nl + 1);
         if (frame.msgid === 1) {
-          send({
-            msgid: 2,
-            reqId: frame.reqId,
-            errno: 0,
-            id: 1,
-            name: 'alice',
-            v: 2,
-            token: 't',
-            ackedSeq: 0,
-            lastSeq: 3,
-          });
+          send(sessionAck(2, frame.reqId, 0));
           send(delivery(1));
           send(delivery(3));
         } else if (frame.msgid === 20) {
           resumes.push(frame.lastSeq as number);
-          send({
-            msgid: 21,
-            reqId: frame.reqId,
-            errno: 0,
-            id: 1,
-            name: 'alice',
-            v: 2,
-            token: 't',
-            ackedSeq: 1,
-            lastSeq: 3,
-          });
+          send(sessionAck(21, frame.reqId, 1));
           send(delivery(2));
           send(delivery(3));
         }
