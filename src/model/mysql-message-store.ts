@@ -74,6 +74,8 @@ export interface MessageStoreTuning {
 }
 
 const DEFAULT_TUNING: MessageStoreTuning = { maxBatch: 500, maxRows: 20_000, maxInFlight: 2 };
+/** Delay between an ack and the pruning of the inbox rows it covers (acks of that time share one DELETE). */
+const PRUNE_DELAY_MS = 1000;
 /** Names cached per store (users and groups are never renamed). */
 const NAME_CACHE_MAX = 100_000;
 
@@ -99,6 +101,11 @@ export class MysqlMessageStore implements MessageStore {
     { seq: number; waiters: { resolve: () => void; reject: (e: unknown) => void }[] }
   >();
   private ackInFlight = false;
+  /** Users whose acked inbox rows can go (their acks are written); pruned together after PRUNE_DELAY_MS. */
+  private readonly prunable = new Set<UserId>();
+  private pruneTimer: NodeJS.Timeout | undefined;
+  private pruning: Promise<void> | undefined;
+  private stopped = false;
   private readonly userNames = new Map<number, string>();
   private readonly groupNames = new Map<number, string>();
   private readonly tuning: MessageStoreTuning;
@@ -175,13 +182,75 @@ export class MysqlMessageStore implements MessageStore {
              WHERE user_id IN (${batch.map(() => '?').join(',')})`,
             [...batch.flatMap(([userId, entry]) => [userId, entry.seq]), ...batch.map(([userId]) => userId)],
           );
-          for (const [, entry] of batch) for (const waiter of entry.waiters) waiter.resolve();
+          for (const [userId, entry] of batch) {
+            this.prunable.add(userId);
+            for (const waiter of entry.waiters) waiter.resolve();
+          }
+          this.schedulePrune();
         } catch (error) {
           for (const [, entry] of batch) for (const waiter of entry.waiters) waiter.reject(error);
         }
       }
     } finally {
       this.ackInFlight = false;
+    }
+  }
+
+  /**
+   * Deletes the inbox rows of recently acked users below their acked cursor: once acked, a row is never
+   * read again (replay starts after the acked sequence, and history reads the message table), so the inbox
+   * holds only what is still owed. Best effort: a failed prune leaves rows that the user's next ack covers.
+   * The bound is the stored cursor, never the ack the client claimed: the stored one is clamped to the last
+   * committed sequence, so no undelivered row can be removed. The acked row itself stays, so each range
+   * ends on a committed row that no append holds (with `<=` it would end on the next row, often one an
+   * append is still inserting, and the delete would wait for it). READ COMMITTED, so the range delete
+   * takes no gap locks that could hold up appends to the same inboxes.
+   */
+  pruneAcked(): Promise<void> {
+    clearTimeout(this.pruneTimer);
+    this.pruneTimer = undefined;
+    this.pruning ??= this.prune().finally(() => {
+      this.pruning = undefined;
+      this.schedulePrune();
+    });
+    return this.pruning;
+  }
+
+  /** Stops pruning; rows not yet pruned stay until their users ack again. */
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.pruneTimer);
+    this.pruneTimer = undefined;
+  }
+
+  private schedulePrune(): void {
+    if (this.stopped || this.pruneTimer || this.pruning || this.prunable.size === 0) return;
+    this.pruneTimer = setTimeout(() => void this.pruneAcked(), PRUNE_DELAY_MS);
+    this.pruneTimer.unref();
+  }
+
+  private async prune(): Promise<void> {
+    while (this.prunable.size > 0) {
+      const users = [...this.prunable].slice(0, CHUNK);
+      for (const user of users) this.prunable.delete(user);
+      try {
+        await this.db.withConnection(async (connection) => {
+          const [cursors] = await connection.query<
+            ({ user_id: number; acked_seq: number } & RowDataPacket)[]
+          >(
+            `SELECT user_id, acked_seq FROM inbox_cursor WHERE user_id IN (${users.map(() => '?').join(',')}) AND acked_seq > 0`,
+            users,
+          );
+          if (cursors.length === 0) return;
+          await connection.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
+          await connection.query(
+            `DELETE FROM inbox WHERE ${cursors.map(() => '(user_id = ? AND seq < ?)').join(' OR ')}`,
+            cursors.flatMap((row) => [row.user_id, Number(row.acked_seq)]),
+          );
+        });
+      } catch {
+        // Best effort (see above); the database being away is reported by the requests that need it.
+      }
     }
   }
 

@@ -7,12 +7,16 @@ import { MysqlUserStore } from './mysql-user-store.js';
 
 /** The MySQL/MariaDB ChatStore over one connection pool; closing it drains the pool. */
 export function createMysqlStore(db: Database, clock: Clock): ChatStore {
+  const messages = new MysqlMessageStore(db, clock);
   return {
     users: new MysqlUserStore(db),
     friends: new MysqlFriendStore(db),
     groups: new MysqlGroupStore(db),
-    messages: new MysqlMessageStore(db, clock),
+    messages,
     stats: () => ({ ...db.stats() }),
-    close: () => db.close(),
+    close: () => {
+      messages.stop();
+      return db.close();
+    },
   };
 }

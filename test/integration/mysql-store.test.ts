@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { createMysqlStore } from '../../src/model/mysql-store.js';
+import type { MysqlMessageStore } from '../../src/model/mysql-message-store.js';
 import { loadMigrations, migrate, migrationStatus, splitStatements } from '../../src/model/migrator.js';
 import { systemClock } from '../../src/service/ports.js';
 import { storeContract } from '../contract/store-contract.js';
@@ -104,6 +105,53 @@ describe('MySQL store beyond the contract', () => {
       expect(entry!.message.body).toBe(body);
       expect(entry!.message.senderName).toBe("O'Brien 🎉");
       expect((await store.users.findByName('李四'))?.id).toBe(b.id);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('prunes acked inbox rows below the stored cursor, never past the last stored sequence', async () => {
+    const { store, db } = await freshMysqlStore(rootUrl);
+    const messages = store.messages as MysqlMessageStore;
+    const rowsOf = async (userId: number) =>
+      (
+        await db.query<{ seq: number }[]>('SELECT seq FROM inbox WHERE user_id = ? ORDER BY seq', [userId])
+      ).map((row) => Number(row.seq));
+    try {
+      const a = await store.users.create('a', 'h');
+      const b = await store.users.create('b', 'h');
+      const c = await store.users.create('c', 'h');
+      const send = (to: number, body: string) =>
+        messages.append(
+          { senderId: a.id, target: { kind: 'user', id: to }, body, clientTime: 't', cmid: null },
+          [to],
+        );
+      for (let i = 1; i <= 5; i++) await send(b.id, `b${i}`);
+      await send(c.id, 'c1');
+
+      await messages.ack(b.id, 3);
+      await messages.pruneAcked();
+      expect(await rowsOf(b.id)).toEqual([3, 4, 5]); // the acked row itself stays (see pruneAcked)
+      expect((await messages.readInbox(b.id, 3, 10)).map((e) => e.message.body)).toEqual(['b4', 'b5']);
+      expect(await rowsOf(c.id)).toEqual([1]); // not acked: untouched
+
+      // A client claiming more than was stored moves the cursor only to the last sequence, so a message
+      // stored after the claim is still owed and kept.
+      await messages.ack(b.id, 100);
+      await send(b.id, 'b6');
+      await messages.pruneAcked();
+      expect(await rowsOf(b.id)).toEqual([5, 6]);
+      expect(await messages.cursor(b.id)).toEqual({ ackedSeq: 5, lastSeq: 6 });
+      expect((await messages.readInbox(b.id, 5, 10)).map((e) => e.message.body)).toEqual(['b6']);
+      // History comes from the message table, so pruned inbox rows do not shorten it.
+      expect(
+        await store.messages.history({
+          userId: b.id,
+          target: { kind: 'user', id: a.id },
+          limit: 10,
+          beforeId: undefined,
+        }),
+      ).toHaveLength(6);
     } finally {
       await store.close();
     }
