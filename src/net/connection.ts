@@ -48,6 +48,11 @@ export class Connection implements Outbound {
   private slowTimer: NodeJS.Timeout | undefined;
   private drainWaiters: (() => void)[] = [];
   private closeReason: CloseReason | undefined;
+  /** The rate limit is taken per frame on arrival (onFrame), so the dispatcher's check always passes. */
+  private readonly requestLimits: RequestLimits = {
+    takeRequest: () => true,
+    takeAuthAttempt: () => this.logins.take(),
+  };
 
   constructor(
     private readonly transport: Transport,
@@ -182,7 +187,7 @@ export class Connection implements Outbound {
 
   private async processQueue(): Promise<void> {
     this.processing = true;
-    const limits: RequestLimits = { takeRequest: () => true, takeAuthAttempt: () => this.logins.take() };
+    const limits = this.requestLimits;
     try {
       for (
         let text = this.queue.shift();

@@ -30,14 +30,19 @@ export function v1Message(message: StoredMessage): Record<string, unknown> {
 
 /** v1 fields plus the server id, creation time, and (group) name: used in history replies. */
 export function v2Message(message: StoredMessage): Record<string, unknown> {
-  const extra: Record<string, unknown> = { mid: message.id, ts: message.createdAt };
-  if (message.groupName !== undefined) extra.groupname = message.groupName;
-  return { ...v1Message(message), ...extra };
+  const out = v1Message(message);
+  out.mid = message.id;
+  out.ts = message.createdAt;
+  if (message.groupName !== undefined) out.groupname = message.groupName;
+  return out;
 }
 
 /** A delivered inbox entry for a v2 client: the message plus its inbox sequence number. */
 export function v2Delivery(entry: InboxEntry): Record<string, unknown> {
-  return { ...v2Message(entry.message), seq: entry.seq };
+  // Built in place rather than by spreading: this runs once per delivered message.
+  const out = v2Message(entry.message);
+  out.seq = entry.seq;
+  return out;
 }
 
 /** LOGIN_MSG_ACK for v1: friends/groups/offlinemsg are arrays of JSON strings, present only when non-empty. */

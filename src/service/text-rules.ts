@@ -42,11 +42,20 @@ export function checkBody(body: string, maxChars: number): string {
   return body;
 }
 
+const pad2 = (n: number): string => (n < 10 ? `0${n}` : String(n));
+/** The last second formatted: every message without a client time needs one, and it changes once a second. */
+let lastSecond = NaN;
+let lastText = '';
+
 /** The ancestor's "YYYY-MM-DD HH:MM:SS" in server local time. */
 export function formatLegacyTime(ms: number): string {
-  const d = new Date(ms);
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  const second = Math.floor(ms / 1000);
+  if (second !== lastSecond) {
+    const d = new Date(second * 1000);
+    lastText = `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+    lastSecond = second;
+  }
+  return lastText;
 }
 
 /** The key names are unique by (case-insensitive); every store compares names through it. */

@@ -124,5 +124,12 @@ describe('text rules', () => {
 
   it('formats the ancestor time string', () => {
     expect(formatLegacyTime(Date.now())).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
+    // Local time, zero-padded; the cached second must not leak into the next one (or back).
+    const t = new Date(2024, 0, 2, 3, 4, 5).getTime();
+    expect(formatLegacyTime(t)).toBe('2024-01-02 03:04:05');
+    expect(formatLegacyTime(t + 999)).toBe('2024-01-02 03:04:05');
+    expect(formatLegacyTime(t + 1000)).toBe('2024-01-02 03:04:06');
+    expect(formatLegacyTime(t - 1)).toBe('2024-01-02 03:04:04');
+    expect(formatLegacyTime(new Date(2024, 11, 31, 23, 59, 59).getTime())).toBe('2024-12-31 23:59:59');
   });
 });
