@@ -13,6 +13,7 @@ import type {
 import { conversationKey } from '../service/conversation.js';
 import type { MemoryGroupStore } from './memory-group-store.js';
 import type { MemoryUserStore } from './memory-user-store.js';
+import { evictOldest } from '../util/evict-oldest.js';
 
 interface Inbox {
   /** Contiguous: entries[i].seq === firstSeq + i. Acked entries are trimmed from the front. */
@@ -104,7 +105,7 @@ export class MemoryMessageStore implements MessageStore {
     let mine = this.cmids.get(message.senderId);
     if (!mine) this.cmids.set(message.senderId, (mine = new Map<string, StoredMessage>()));
     mine.set(message.cmid, message);
-    if (mine.size > CMIDS_PER_SENDER) mine.delete(mine.keys().next().value!);
+    evictOldest(mine, CMIDS_PER_SENDER);
   }
 
   private inboxOf(userId: UserId): Inbox {

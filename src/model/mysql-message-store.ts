@@ -14,6 +14,7 @@ import type {
   StoredMessage,
   UserId,
 } from '../service/ports.js';
+import { evictOldest } from '../util/evict-oldest.js';
 import { type Database, isDuplicate, nextLoopTurn } from './mysql-database.js';
 
 interface MessageRow extends RowDataPacket {
@@ -81,7 +82,7 @@ const NAME_CACHE_MAX = 100_000;
 
 function remember(cache: Map<number, string>, id: number, name: string): void {
   cache.set(id, name);
-  if (cache.size > NAME_CACHE_MAX) cache.delete(cache.keys().next().value!);
+  evictOldest(cache, NAME_CACHE_MAX);
 }
 
 /**

@@ -2,6 +2,7 @@ import { AppError } from '../errors.js';
 import type { Clock, PasswordHasher, UserId, UserRecord, UserStore } from './ports.js';
 import type { SessionTokens } from './session-tokens.js';
 import { checkName, checkPassword } from './text-rules.js';
+import { evictOldest } from '../util/evict-oldest.js';
 
 export type LoginIdentity = { readonly id: UserId } | { readonly name: string };
 
@@ -81,11 +82,9 @@ export class AuthService {
       entry.count++;
       return;
     }
-    if (this.failures.size >= MAX_TRACKED_ACCOUNTS) {
-      const oldest = this.failures.keys().next();
-      if (!oldest.done) this.failures.delete(oldest.value);
-    }
+    this.failures.delete(userId); // a restarted window counts as new, so it is evicted last
     this.failures.set(userId, { count: 1, since: now });
+    evictOldest(this.failures, MAX_TRACKED_ACCOUNTS);
   }
 
   private getDummyHash(): Promise<string> {
