@@ -10,6 +10,7 @@ import type {
   UserId,
   Clock,
 } from '../service/ports.js';
+import { storedMessage } from '../service/ports.js';
 import { conversationKey } from '../service/conversation.js';
 import type { MemoryGroupStore } from './memory-group-store.js';
 import type { MemoryUserStore } from './memory-user-store.js';
@@ -45,13 +46,13 @@ export class MemoryMessageStore implements MessageStore {
     const seen = draft.cmid === null ? undefined : this.cmids.get(draft.senderId)?.get(draft.cmid);
     if (seen) return Promise.resolve({ message: seen, deliveries: [], duplicate: true });
 
-    const message: StoredMessage = {
-      ...draft,
-      id: this.nextId++,
-      senderName: this.users.nameOf(draft.senderId),
-      ...(draft.target.kind === 'group' ? { groupName: this.groups.nameOf(draft.target.id) } : {}),
-      createdAt: this.clock.now(),
-    };
+    const message = storedMessage(
+      draft,
+      this.nextId++,
+      this.users.nameOf(draft.senderId),
+      draft.target.kind === 'group' ? this.groups.nameOf(draft.target.id) : undefined,
+      this.clock.now(),
+    );
     this.remember(message);
     const deliveries = recipients.map((userId) => {
       const inbox = this.inboxOf(userId);

@@ -14,6 +14,7 @@ import type {
   StoredMessage,
   UserId,
 } from '../service/ports.js';
+import { storedMessage } from '../service/ports.js';
 import { evictOldest } from '../util/evict-oldest.js';
 import { type Database, isDuplicate, nextLoopTurn } from './mysql-database.js';
 
@@ -45,17 +46,19 @@ const DEADLOCK_RETRIES = 5;
 
 function toMessage(row: MessageRow): StoredMessage {
   const isGroup = row.group_id !== null;
-  return {
-    id: Number(row.id),
-    senderId: row.sender_id,
-    senderName: row.sender_name,
-    target: isGroup ? { kind: 'group', id: row.group_id! } : { kind: 'user', id: row.to_user_id! },
-    ...(isGroup ? { groupName: row.groupname ?? '' } : {}),
-    body: row.body,
-    clientTime: row.client_time,
-    cmid: row.cmid,
-    createdAt: Number(row.created_at),
-  };
+  return storedMessage(
+    {
+      senderId: row.sender_id,
+      target: isGroup ? { kind: 'group', id: row.group_id! } : { kind: 'user', id: row.to_user_id! },
+      body: row.body,
+      clientTime: row.client_time,
+      cmid: row.cmid,
+    },
+    Number(row.id),
+    row.sender_name,
+    isGroup ? (row.groupname ?? '') : undefined,
+    Number(row.created_at),
+  );
 }
 
 interface PendingAppend {
@@ -428,13 +431,13 @@ export class MysqlMessageStore implements MessageStore {
     }
     const names = await this.namesOf(connection, items);
     return items.map(({ draft }, k) => {
-      const message: StoredMessage = {
-        ...draft,
-        id: firstId + k,
-        senderName: names.users.get(draft.senderId) ?? '',
-        ...(draft.target.kind === 'group' ? { groupName: names.groups.get(draft.target.id) ?? '' } : {}),
-        createdAt: now,
-      };
+      const message = storedMessage(
+        draft,
+        firstId + k,
+        names.users.get(draft.senderId) ?? '',
+        draft.target.kind === 'group' ? (names.groups.get(draft.target.id) ?? '') : undefined,
+        now,
+      );
       return { message, deliveries: deliveries[k]!, duplicate: false };
     });
   }

@@ -53,10 +53,35 @@ export interface StoredMessage extends MessageDraft {
   /** Server-assigned id, increasing over time across the whole store. */
   readonly id: number;
   readonly senderName: string;
-  /** Present on group messages. */
-  readonly groupName?: string;
+  /** Set on group messages. */
+  readonly groupName?: string | undefined;
   /** Server time, ms since the epoch. */
   readonly createdAt: number;
+}
+
+/**
+ * A stored message from its draft, always in one object shape (groupName undefined on 1:1 messages). Built
+ * field by field on purpose: the spread-based version (`{ ...draft, …, ...(group ? { groupName } : {}) }`)
+ * made V8 build slow dictionary-mode objects and cost ~3.5× as much per append.
+ */
+export function storedMessage(
+  draft: MessageDraft,
+  id: number,
+  senderName: string,
+  groupName: string | undefined,
+  createdAt: number,
+): StoredMessage {
+  return {
+    senderId: draft.senderId,
+    target: draft.target,
+    body: draft.body,
+    clientTime: draft.clientTime,
+    cmid: draft.cmid,
+    id,
+    senderName,
+    groupName,
+    createdAt,
+  };
 }
 
 /** One message in one user's inbox, at that user's sequence number (1, 2, 3, … with no gaps). */
