@@ -16,6 +16,12 @@ const SUBSCRIBE_WAIT_MS = 1000;
 /** Delay of the `sync` pokes after the publisher reconnected. */
 const SYNC_POKE_DELAY_MS = 500;
 
+interface OutgoingPublish {
+  readonly events: readonly BusEvent[];
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
 /**
  * The node-to-node fast path over Redis pub/sub, one channel per user id. Two connections: `pub`
  * (commands) and `sub` (subscriber mode). Pub/sub is at-most-once, so:
@@ -36,6 +42,8 @@ export class RedisBus implements MessageBus {
   private subReadyCount = 0;
   private readonly counts = { published: 0, received: 0, publishFailures: 0 };
   private closed = false;
+  /** Publishes of the current tick, sent together by flushOutgoing. */
+  private readonly outgoing: OutgoingPublish[] = [];
 
   constructor(private readonly options: RedisBusOptions) {
     const common = {
@@ -83,20 +91,47 @@ export class RedisBus implements MessageBus {
       });
     }
     if (remote.length === 0) return;
+    return new Promise((resolve, reject) => {
+      this.outgoing.push({ events: remote, resolve, reject });
+      if (this.outgoing.length === 1) process.nextTick(() => void this.flushOutgoing());
+    });
+  }
+
+  /**
+   * Sends every publish of this tick in one pipeline — one write instead of one per call: a committed
+   * append batch resolves its ~100 sends in one burst, each publishing on its own. A caller's promise
+   * settles with its own commands' results.
+   */
+  private async flushOutgoing(): Promise<void> {
+    const calls = this.outgoing.splice(0);
     const pipeline = this.pub.pipeline();
-    for (const event of remote)
-      pipeline.publish(
-        this.options.keys.userChannel(event.userId),
-        encodeEnvelope(this.options.nodeId, event),
-      );
+    for (const call of calls)
+      for (const event of call.events)
+        pipeline.publish(
+          this.options.keys.userChannel(event.userId),
+          encodeEnvelope(this.options.nodeId, event),
+        );
+    let results: [Error | null, unknown][];
     try {
-      const results = (await pipeline.exec()) ?? [];
-      if (results.some(([error]) => error)) throw results.find(([error]) => error)![0]!;
+      results = (await pipeline.exec()) ?? [];
     } catch (error) {
-      this.counts.publishFailures += remote.length;
-      for (const event of remote) if (event.type !== 'kick') this.missed.add(event.userId);
-      throw error;
+      for (const call of calls) this.publishFailed(call, error);
+      return;
     }
+    let next = 0;
+    for (const call of calls) {
+      const mine = results.slice(next, (next += call.events.length));
+      const failure = mine.find(([error]) => error)?.[0];
+      if (failure || mine.length < call.events.length)
+        this.publishFailed(call, failure ?? new Error('publish got no reply'));
+      else call.resolve();
+    }
+  }
+
+  private publishFailed(call: OutgoingPublish, error: unknown): void {
+    this.counts.publishFailures += call.events.length;
+    for (const event of call.events) if (event.type !== 'kick') this.missed.add(event.userId);
+    call.reject(error);
   }
 
   async subscribe(userId: UserId): Promise<void> {

@@ -80,6 +80,29 @@ describe('Redis bus beyond the contract', () => {
     await Promise.all([a.close(), b.close(), raw.close()]);
   });
 
+  it('sends the publishes of one tick together, in call order, and settles every caller', async () => {
+    const keys = new RedisKeys(prefix());
+    const a = await bus(redis.url, keys, 'a');
+    const b = await bus(redis.url, keys, 'b');
+    const got = collector(b);
+    await b.subscribe(2);
+    await b.subscribe(3);
+    const deliver = (userId: number, seq: number): BusEvent => ({ type: 'deliver', userId, seq, message });
+    // Three callers in the same tick, one with two events: one pipeline, each promise resolved.
+    await Promise.all([
+      a.publish([deliver(2, 1)]),
+      a.publish([deliver(3, 1), deliver(2, 2)]),
+      a.publish([deliver(2, 3)]),
+    ]);
+    const seen = [];
+    for (let i = 0; i < 4; i++) {
+      const event = (await got.next()) as Extract<BusEvent, { type: 'deliver' }>;
+      seen.push(`${event.userId}:${event.seq}`);
+    }
+    expect(seen).toEqual(['2:1', '3:1', '2:2', '2:3']);
+    await Promise.all([a.close(), b.close()]);
+  });
+
   it('delivers locally while Redis is down, catches up remote nodes when it returns', async () => {
     const keys = new RedisKeys(prefix());
     const a = await bus(redis.url, keys, 'a');
@@ -91,8 +114,14 @@ describe('Redis bus beyond the contract', () => {
     await a.subscribe(1);
     await b.subscribe(2);
     await redis.stop();
-    // A local recipient still gets its event; a remote one cannot, and publish says so.
-    await expect(a.publish([{ type: 'deliver', userId: 2, seq: 5, message }])).rejects.toThrow();
+    // A local recipient still gets its event; a remote one cannot, and publish says so — to every caller
+    // of the tick.
+    const lost = [
+      a.publish([{ type: 'deliver', userId: 2, seq: 5, message }]),
+      a.publish([{ type: 'deliver', userId: 2, seq: 6, message }]),
+    ];
+    const settled = await Promise.allSettled(lost);
+    expect(settled.map((result) => result.status)).toEqual(['rejected', 'rejected']);
     await a.publish([
       { type: 'deliver', userId: 1, seq: 1, message: { ...message, target: { kind: 'user', id: 1 } } },
     ]);
