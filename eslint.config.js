@@ -12,7 +12,17 @@ const restrict = (patterns) => ({
 // eslint reads the default export of its config file.
 // eslint-disable-next-line no-restricted-syntax
 export default tseslint.config(
-  { ignores: ['dist/**', 'coverage/**', 'node_modules/**', 'web/**', 'test-artifacts/**', 'bin/**', '.tmp/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'coverage/**',
+      'node_modules/**',
+      'web/**',
+      'test-artifacts/**',
+      'bin/**',
+      '.tmp/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
