@@ -104,15 +104,15 @@ export class RedisBus implements MessageBus {
    */
   private async flushOutgoing(): Promise<void> {
     const calls = this.outgoing.splice(0);
-    const pipeline = this.pub.pipeline();
-    for (const call of calls)
-      for (const event of call.events)
-        pipeline.publish(
-          this.options.keys.userChannel(event.userId),
-          encodeEnvelope(this.options.nodeId, event),
-        );
     let results: [Error | null, unknown][];
     try {
+      const pipeline = this.pub.pipeline();
+      for (const call of calls)
+        for (const event of call.events)
+          pipeline.publish(
+            this.options.keys.userChannel(event.userId),
+            encodeEnvelope(this.options.nodeId, event),
+          );
       results = (await pipeline.exec()) ?? [];
     } catch (error) {
       for (const call of calls) this.publishFailed(call, error);
