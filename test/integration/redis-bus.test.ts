@@ -16,6 +16,12 @@ async function bus(url: string, keys: RedisKeys, nodeId: string): Promise<RedisB
   return b;
 }
 
+/** Two nodes' buses sharing a fresh key prefix. */
+async function twoNodes(url: string): Promise<{ keys: RedisKeys; a: RedisBus; b: RedisBus }> {
+  const keys = new RedisKeys(prefix());
+  return { keys, a: await bus(url, keys, 'a'), b: await bus(url, keys, 'b') };
+}
+
 busContract('redis', async () => {
   const keys = new RedisKeys(prefix());
   return [await bus(inject('redisUrl'), keys, 'node-a'), await bus(inject('redisUrl'), keys, 'node-b')];
@@ -55,9 +61,7 @@ describe('Redis bus beyond the contract', () => {
   afterAll(() => redis.destroy());
 
   it('ignores malformed envelopes and its own echoes', async () => {
-    const keys = new RedisKeys(prefix());
-    const a = await bus(redis.url, keys, 'a');
-    const b = await bus(redis.url, keys, 'b');
+    const { keys, a, b } = await twoNodes(redis.url);
     const got = collector(b);
     await b.subscribe(2);
     const raw = await bus(redis.url, keys, 'raw');
@@ -81,9 +85,7 @@ describe('Redis bus beyond the contract', () => {
   });
 
   it('sends the publishes of one tick together, in call order, and settles every caller', async () => {
-    const keys = new RedisKeys(prefix());
-    const a = await bus(redis.url, keys, 'a');
-    const b = await bus(redis.url, keys, 'b');
+    const { a, b } = await twoNodes(redis.url);
     const got = collector(b);
     await b.subscribe(2);
     await b.subscribe(3);
@@ -104,9 +106,7 @@ describe('Redis bus beyond the contract', () => {
   });
 
   it('delivers locally while Redis is down, catches up remote nodes when it returns', async () => {
-    const keys = new RedisKeys(prefix());
-    const a = await bus(redis.url, keys, 'a');
-    const b = await bus(redis.url, keys, 'b');
+    const { a, b } = await twoNodes(redis.url);
     const atA = collector(a);
     const atB = collector(b);
     let resyncs = 0;
