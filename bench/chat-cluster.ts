@@ -8,6 +8,7 @@
  *   npm run bench:cluster -- --clients 1000 --seconds 10 --lanes 1 --interval-ms 200   (paced, ~5k msg/s)
  */
 import { parseArgs } from 'node:util';
+import mysql from 'mysql2/promise';
 import { LocalCluster } from '../scripts/lib/cluster.js';
 import { Traffic } from '../scripts/lib/traffic.js';
 
@@ -29,6 +30,12 @@ const { values } = parseArgs({
     'node-args': { type: 'string', default: '' },
   },
 });
+
+/** MariaDB's global status counters (statement counts and the like). */
+async function serverStatus(db: mysql.Connection): Promise<Map<string, number>> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>('SHOW GLOBAL STATUS');
+  return new Map(rows.map((row) => [String(row.Variable_name), Number(row.Value)]));
+}
 
 const percentile = (sorted: Float64Array, p: number) =>
   sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -62,12 +69,18 @@ try {
   const loginSeconds = (performance.now() - loginStart) / 1000;
   const pairs = traffic.crossNodePairs();
 
+  const db = await mysql.createConnection({ uri: cluster.mysqlUrl });
+  const statusBefore = await serverStatus(db);
   const start = performance.now();
   traffic.start();
   await new Promise((resolve) => setTimeout(resolve, Number(values.seconds) * 1000));
   await traffic.stop();
   const elapsed = (performance.now() - start) / 1000;
   const report = await traffic.drain(30_000);
+  const statusAfter = await serverStatus(db);
+  await db.end();
+  const perMessage = (name: string) =>
+    round(((statusAfter.get(name) ?? 0) - (statusBefore.get(name) ?? 0)) / Math.max(1, report.delivered));
   const result: Record<string, unknown> = {
     nodes: cluster.nodes.length,
     clients: traffic.clients.length,
@@ -88,6 +101,14 @@ try {
     lost: report.lost,
     duplicates: report.duplicates,
     reordered: report.reordered,
+    // Round trips to MySQL (statements sent by the nodes, incl. this probe's two) and the statements the
+    // server ran (procedure bodies included), per delivered message, over the measured window.
+    mysqlPerDelivered: {
+      roundTrips: perMessage('Questions'),
+      statements: perMessage('Queries'),
+      commits: perMessage('Handler_commit'),
+      logFsyncs: perMessage('Innodb_os_log_fsyncs'),
+    },
   };
   if (values.storm) {
     traffic.measureLatency = false;

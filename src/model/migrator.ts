@@ -116,16 +116,35 @@ function verify(migrations: readonly Migration[], applied: Map<number, string>):
   }
 }
 
-/** Splits a migration file on `;` at the end of a line (files hold DDL; no procedures). */
+/**
+ * Splits a migration file into statements: each ends with the delimiter at the end of a line — `;`
+ * unless a `DELIMITER x` line changed it, as the mysql client does, so a procedure body keeps its own
+ * `;`. Lines starting with `--` are dropped.
+ */
 export function splitStatements(sql: string): string[] {
-  return sql
-    .split(/;\s*$/m)
-    .map((s) =>
-      s
-        .split('\n')
-        .filter((line) => !line.trim().startsWith('--'))
-        .join('\n')
-        .trim(),
-    )
-    .filter((s) => s.length > 0);
+  const statements: string[] = [];
+  let delimiter = ';';
+  let lines: string[] = [];
+  const finish = () => {
+    const statement = lines.join('\n').trim();
+    if (statement.length > 0) statements.push(statement);
+    lines = [];
+  };
+  for (const line of sql.split('\n')) {
+    const trimmed = line.trimEnd();
+    const directive = /^\s*DELIMITER\s+(\S+)\s*$/i.exec(trimmed);
+    if (directive) {
+      finish();
+      delimiter = directive[1]!;
+    } else if (trimmed.trimStart().startsWith('--')) {
+      continue;
+    } else if (trimmed.endsWith(delimiter)) {
+      lines.push(trimmed.slice(0, trimmed.length - delimiter.length));
+      finish();
+    } else {
+      lines.push(line);
+    }
+  }
+  finish();
+  return statements;
 }

@@ -1,11 +1,10 @@
 import DataLoader from 'dataloader';
-import type { Connection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { AppError } from '../errors.js';
 import { conversationKey } from '../service/conversation.js';
 import type {
   AppendResult,
   Clock,
-  Delivery,
   HistoryQuery,
   InboxCursor,
   InboxEntry,
@@ -39,7 +38,7 @@ const MESSAGE_COLUMNS = `m.id, m.sender_id, u.name AS sender_name, m.to_user_id,
   m.body, m.client_time, m.cmid, m.created_at`;
 const MESSAGE_JOINS = 'JOIN user u ON u.id = m.sender_id LEFT JOIN allgroup g ON g.id = m.group_id';
 
-/** Rows per multi-row INSERT (placeholders stay far below MySQL's 65,535). */
+/** Users per multi-row statement or IN list (placeholders stay far below MySQL's 65,535). */
 const CHUNK = 1000;
 /** InnoDB may pick a fan-out transaction as a deadlock victim; it is retried this many times. */
 const DEADLOCK_RETRIES = 5;
@@ -75,9 +74,20 @@ export interface MessageStoreTuning {
   readonly maxRows: number;
   /** Batches committing at once (each holds one pooled connection); fewer means larger batches. @default 2 */
   readonly maxInFlight: number;
+  /**
+   * Most body characters in one batch: the batch travels as one JSON parameter, which must stay below
+   * the server's max_allowed_packet (16 MiB by default; a character takes at most 6 bytes in JSON).
+   * @default 1000000
+   */
+  readonly maxBodyChars: number;
 }
 
-const DEFAULT_TUNING: MessageStoreTuning = { maxBatch: 500, maxRows: 20_000, maxInFlight: 2 };
+const DEFAULT_TUNING: MessageStoreTuning = {
+  maxBatch: 500,
+  maxRows: 20_000,
+  maxInFlight: 2,
+  maxBodyChars: 1_000_000,
+};
 /** Delay between an ack and the pruning of the inbox rows it covers (acks of that time share one DELETE). */
 const PRUNE_DELAY_MS = 1000;
 /** Names cached per store (users and groups are never renamed). */
@@ -90,11 +100,11 @@ function remember(cache: Map<number, string>, id: number, name: string): void {
 
 /**
  * Messages, per-user inboxes and cursors in MySQL, with group commit: appends that arrive while other
- * batches are committing queue up and go into the next transaction together. One transaction reserves
- * a block of message ids, inserts the messages, bumps each recipient's counter row once by the number of
- * messages it receives (rows locked in id order, so concurrent batches on any node serialise per
- * recipient and sequences stay gap-free), inserts the inbox rows in multi-row statements, and commits —
- * one fsync for the whole batch. A batch that fails on a duplicate cmid or a deadlock is retried one
+ * batches are committing queue up and go into the next transaction together. One stored procedure call
+ * (one round trip) reserves a block of message ids, inserts the messages, bumps each recipient's counter
+ * row once by the number of messages it receives (rows locked in id order, so concurrent batches on any
+ * node serialise per recipient and sequences stay gap-free), inserts the inbox rows and commits — one
+ * fsync for the whole batch. A batch that fails on a duplicate cmid or a deadlock is retried one
  * append at a time, so one bad append never fails the others.
  */
 export class MysqlMessageStore implements MessageStore {
@@ -278,11 +288,16 @@ export class MysqlMessageStore implements MessageStore {
     while (this.inFlight < this.tuning.maxInFlight && this.queue.length > 0) {
       const batch: PendingAppend[] = [];
       let rows = 0;
+      let chars = 0;
       while (this.queue.length > 0 && batch.length < this.tuning.maxBatch) {
         const next = this.queue[0]!;
-        if (batch.length > 0 && rows + next.recipients.length > this.tuning.maxRows) break;
+        const full =
+          rows + next.recipients.length > this.tuning.maxRows ||
+          chars + next.draft.body.length > this.tuning.maxBodyChars;
+        if (batch.length > 0 && full) break;
         batch.push(this.queue.shift()!);
         rows += next.recipients.length;
+        chars += next.draft.body.length;
       }
       this.inFlight++;
       void this.runBatch(batch).finally(() => {
@@ -339,22 +354,12 @@ export class MysqlMessageStore implements MessageStore {
       });
       // No pre-check for stored cmids: a resend hits uq_message_cmid, and runBatch retries the batch one
       // append at a time, where the duplicate answers with the stored message. Resends are rare.
-      const toInsert = fresh.filter((i) => results[i] === undefined);
-      if (toInsert.length > 0) {
-        const firstId = await this.reserveIds(connection, toInsert.length);
-        await connection.query('START TRANSACTION');
-        try {
-          const stored = await this.insertBatch(
-            connection,
-            toInsert.map((i) => batch[i]!),
-            firstId,
-          );
-          await connection.query('COMMIT');
-          toInsert.forEach((i, k) => (results[i] = stored[k]));
-        } catch (error) {
-          await connection.query('ROLLBACK').catch(() => undefined);
-          throw error;
-        }
+      if (fresh.length > 0) {
+        const stored = await this.insertBatch(
+          connection,
+          fresh.map((i) => batch[i]!),
+        );
+        fresh.forEach((i, k) => (results[i] = stored[k]));
       }
       for (const [i, first] of followers)
         results[i] = { message: results[first]!.message, deliveries: [], duplicate: true };
@@ -362,75 +367,44 @@ export class MysqlMessageStore implements MessageStore {
     });
   }
 
-  /** Reserves `count` consecutive message ids (autocommit, so the sequence row is not held by the batch). */
-  private async reserveIds(connection: Connection, count: number): Promise<number> {
-    const [result] = await connection.execute<ResultSetHeader>(
-      'UPDATE message_id_seq SET next_id = LAST_INSERT_ID(next_id + ?) WHERE id = 1',
-      [count],
-    );
-    return Number(result.insertId) - count;
-  }
-
+  /**
+   * Writes the batch in one round trip: `parley_append_batch` (sql/003) reserves the ids, inserts the
+   * messages, bumps the counters, inserts the inbox rows and commits, and returns the first id and each
+   * recipient's counter after the batch, from which the deliveries are numbered here the same way.
+   */
   private async insertBatch(
     connection: Connection,
     items: readonly PendingAppend[],
-    firstId: number,
   ): Promise<AppendResult[]> {
+    // Names first: an unknown sender fails the batch before anything is written.
+    const names = await this.namesOf(connection, items);
     const now = this.clock.now();
-    for (let i = 0; i < items.length; i += CHUNK / 2) {
-      const chunk = items.slice(i, i + CHUNK / 2);
-      await connection.query(
-        `INSERT INTO message (id, sender_id, to_user_id, group_id, conversation, body, client_time, cmid, created_at)
-         VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(',')}`,
-        chunk.flatMap(({ draft }, k) => [
-          firstId + i + k,
-          draft.senderId,
-          draft.target.kind === 'user' ? draft.target.id : null,
-          draft.target.kind === 'group' ? draft.target.id : null,
-          conversationKey(draft.senderId, draft.target),
-          draft.body,
-          draft.clientTime,
-          draft.cmid,
-          now,
-        ]),
-      );
-    }
-    // Each recipient's counter moves once, by the number of messages it receives in this batch.
     const perItem = items.map((item) => [...new Set(item.recipients)]);
+    const json = JSON.stringify(
+      items.map(({ draft }, k) => ({
+        s: draft.senderId,
+        u: draft.target.kind === 'user' ? draft.target.id : undefined,
+        g: draft.target.kind === 'group' ? draft.target.id : undefined,
+        c: conversationKey(draft.senderId, draft.target),
+        b: draft.body,
+        t: draft.clientTime,
+        m: draft.cmid ?? undefined,
+        r: perItem[k],
+      })),
+    );
+    const [sets] = await connection.query<RowDataPacket[][]>('CALL parley_append_batch(?, ?)', [json, now]);
+    const firstId = Number(sets[0]![0]!.first_id);
     const counts = new Map<UserId, number>();
     for (const users of perItem) for (const user of users) counts.set(user, (counts.get(user) ?? 0) + 1);
-    const users = [...counts.keys()].sort((a, b) => a - b);
     const next = new Map<UserId, number>();
-    for (let i = 0; i < users.length; i += CHUNK) {
-      const chunk = users.slice(i, i + CHUNK);
-      await connection.query(
-        `INSERT INTO inbox_cursor (user_id, last_seq) VALUES ${chunk.map(() => '(?, ?)').join(',')}
-         ON DUPLICATE KEY UPDATE last_seq = last_seq + VALUES(last_seq)`,
-        chunk.flatMap((user) => [user, counts.get(user)!]),
-      );
-      const [rows] = await connection.query<({ user_id: number; last_seq: number } & RowDataPacket)[]>(
-        `SELECT user_id, last_seq FROM inbox_cursor WHERE user_id IN (${chunk.map(() => '?').join(',')})`,
-        chunk,
-      );
-      for (const row of rows) next.set(row.user_id, Number(row.last_seq) - counts.get(row.user_id)! + 1);
-    }
-    const deliveries: Delivery[][] = perItem.map((recipients) =>
-      recipients.map((userId) => {
+    for (const row of sets[1]!)
+      next.set(row.user_id as number, Number(row.last_seq) - counts.get(row.user_id as number)! + 1);
+    return items.map(({ draft }, k) => {
+      const deliveries = perItem[k]!.map((userId) => {
         const seq = next.get(userId)!;
         next.set(userId, seq + 1);
         return { userId, seq };
-      }),
-    );
-    const inboxRows = deliveries.flatMap((list, k) => list.map((d) => [d.userId, d.seq, firstId + k]));
-    for (let i = 0; i < inboxRows.length; i += CHUNK) {
-      const chunk = inboxRows.slice(i, i + CHUNK);
-      await connection.query(
-        `INSERT INTO inbox (user_id, seq, message_id) VALUES ${chunk.map(() => '(?, ?, ?)').join(',')}`,
-        chunk.flat(),
-      );
-    }
-    const names = await this.namesOf(connection, items);
-    return items.map(({ draft }, k) => {
+      });
       const message = storedMessage(
         draft,
         firstId + k,
@@ -438,7 +412,7 @@ export class MysqlMessageStore implements MessageStore {
         draft.target.kind === 'group' ? (names.groups.get(draft.target.id) ?? '') : undefined,
         now,
       );
-      return { message, deliveries: deliveries[k]!, duplicate: false };
+      return { message, deliveries, duplicate: false };
     });
   }
 

@@ -12,6 +12,7 @@ import type {
   UserId,
 } from './ports.js';
 import { checkBody, formatLegacyTime } from './text-rules.js';
+import { evictOldest } from '../util/evict-oldest.js';
 
 /** User ids remembered as existing (a few MB at most). */
 const KNOWN_USERS_MAX = 100_000;
@@ -126,8 +127,7 @@ export class MessageService {
     if (this.knownUsers.has(id)) return true;
     if (!(await this.store.users.findById(id))) return false;
     this.knownUsers.add(id);
-    if (this.knownUsers.size > KNOWN_USERS_MAX)
-      this.knownUsers.delete(this.knownUsers.values().next().value!);
+    evictOldest(this.knownUsers, KNOWN_USERS_MAX);
     return true;
   }
 

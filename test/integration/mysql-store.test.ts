@@ -91,6 +91,51 @@ describe('MySQL store beyond the contract', () => {
     }
   });
 
+  it('writes a batch in one go and isolates the append that fails in it, leaving nothing of it behind', async () => {
+    const { store, url } = await freshMysqlStore(rootUrl);
+    const db = openDatabase(url, 1);
+    try {
+      const a = await store.users.create('a', 'h');
+      const b = await store.users.create('b', 'h');
+      const draft = (body: string, cmid: string | null, senderId = a.id) => ({
+        senderId,
+        target: { kind: 'user' as const, id: b.id },
+        body,
+        clientTime: 't',
+        cmid,
+      });
+      const first = await store.messages.append(draft('stored before', 'c1'), [b.id]);
+      // One tick, one batch: a resend of c1, an unknown sender, and two good appends around them.
+      const outcomes = await Promise.allSettled([
+        store.messages.append(draft('one', null), [b.id]),
+        store.messages.append(draft('resent', 'c1'), [b.id]),
+        store.messages.append(draft('ghost', null, 999_999), [b.id]),
+        store.messages.append(draft('two', 'c2'), [b.id]),
+      ]);
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+      const [one, resent, ghost, two] = outcomes;
+      expect(resent).toMatchObject({ value: { duplicate: true, message: { id: first.message.id } } });
+      expect(ghost).toMatchObject({ reason: { code: 'USER_NOT_FOUND' } });
+      expect(one).toMatchObject({ value: { duplicate: false, deliveries: [{ userId: b.id, seq: 2 }] } });
+      expect(two).toMatchObject({ value: { duplicate: false, deliveries: [{ userId: b.id, seq: 3 }] } });
+      const inbox = await store.messages.readInbox(b.id, 0, 10);
+      expect(inbox.map((e) => [e.seq, e.message.body])).toEqual([
+        [1, 'stored before'],
+        [2, 'one'],
+        [3, 'two'],
+      ]);
+      // The failed attempts rolled back whole: no counter bump, no stray message or inbox row.
+      expect(await store.messages.cursor(b.id)).toEqual({ ackedSeq: 0, lastSeq: 3 });
+      const counts = await db.query<{ messages: number; inboxRows: number }[]>(
+        'SELECT (SELECT COUNT(*) FROM message) AS messages, (SELECT COUNT(*) FROM inbox) AS inboxRows',
+      );
+      expect(counts[0]).toEqual({ messages: 3, inboxRows: 3 });
+    } finally {
+      await db.close();
+      await store.close();
+    }
+  });
+
   it('stores text that broke the ancestor: quotes, long and non-Latin messages, emoji names', async () => {
     const { store } = await freshMysqlStore(rootUrl);
     try {
@@ -196,5 +241,25 @@ describe('migrations', () => {
     expect(
       splitStatements("-- c\nCREATE TABLE a (x INT);\n\nCREATE TABLE b (y VARCHAR(3) DEFAULT ';');\n"),
     ).toEqual(['CREATE TABLE a (x INT)', "CREATE TABLE b (y VARCHAR(3) DEFAULT ';')"]);
+  });
+
+  it('keeps a procedure body whole between DELIMITER lines, as the mysql client does', () => {
+    const sql = [
+      'CREATE TABLE a (x INT);',
+      'DELIMITER $$',
+      'CREATE PROCEDURE p()',
+      'BEGIN',
+      '  -- inside',
+      '  INSERT INTO a VALUES (1);',
+      '  SELECT 2;',
+      'END$$',
+      'delimiter ;',
+      'DROP TABLE a;',
+    ].join('\n');
+    expect(splitStatements(sql)).toEqual([
+      'CREATE TABLE a (x INT)',
+      'CREATE PROCEDURE p()\nBEGIN\n  INSERT INTO a VALUES (1);\n  SELECT 2;\nEND',
+      'DROP TABLE a',
+    ]);
   });
 });

@@ -35,4 +35,15 @@ describe('evictOldest', () => {
     expect(map.has('b')).toBe(false);
     expect(map.has('a')).toBe(true);
   });
+
+  it('bounds a Set the same way', () => {
+    const set = new Set<number>();
+    for (let i = 0; i < 30; i++) {
+      set.add(i);
+      evictOldest(set, 10);
+    }
+    expect(set.size).toBeLessThanOrEqual(10);
+    expect(set.has(29)).toBe(true);
+    expect(set.has(0)).toBe(false);
+  });
 });
