@@ -11,7 +11,7 @@ import type {
   Target,
   UserId,
 } from './ports.js';
-import { checkBody, formatLegacyTime } from './text-rules.js';
+import { checkBody, formatLegacyTime, wellFormed } from './text-rules.js';
 import { evictOldest } from '../util/evict-oldest.js';
 
 /** User ids remembered as existing (a few MB at most). */
@@ -50,15 +50,18 @@ export class MessageService {
   ) {}
 
   async send(request: SendRequest): Promise<AppendResult> {
-    checkBody(request.body, this.limits.maxMessageChars);
+    const body = checkBody(request.body, this.limits.maxMessageChars);
     const recipients = await this.recipientsOf(request.senderId, request.target);
     const result = await this.store.messages.append(
       {
         senderId: request.senderId,
         target: request.target,
-        body: request.body,
-        clientTime: request.clientTime ?? formatLegacyTime(this.clock.now()),
-        cmid: request.cmid ?? null,
+        body,
+        clientTime:
+          request.clientTime === undefined
+            ? formatLegacyTime(this.clock.now())
+            : wellFormed(request.clientTime),
+        cmid: request.cmid === undefined ? null : wellFormed(request.cmid),
       },
       recipients,
     );

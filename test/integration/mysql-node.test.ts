@@ -65,6 +65,27 @@ describe('a node on MySQL', () => {
     }
   });
 
+  it('stores a lone surrogate (a JSON escape UTF-8 cannot hold) as U+FFFD, the same live and from history', async () => {
+    const app = await startTestApp({
+      MYSQL_URL: await createDatabase(inject('mariadbUrl')),
+      MIGRATE: 'auto',
+    });
+    try {
+      const alice = await user(app.chatPort, 'alice');
+      const bob = await user(app.chatPort, 'bob');
+      const live = once<[ChatMessage]>(bob, 'message');
+      await alice.sendTo(bob.user!.id, 'broken \ud800 half', 'cmid-\udc00');
+      await alice.sendTo(bob.user!.id, 'whole 😀');
+      expect((await live)[0].msg).toBe('broken \ufffd half');
+      const history = await bob.history({ with: alice.user!.id });
+      expect(history.messages.map((m) => m.msg)).toEqual(['whole 😀', 'broken \ufffd half']);
+      alice.close();
+      bob.close();
+    } finally {
+      await app.stop();
+    }
+  });
+
   it('refuses to start on an unmigrated database unless MIGRATE=auto, and names MYSQL_URL when unreachable', async () => {
     const url = await createDatabase(inject('mariadbUrl'));
     await expect(startTestApp({ MYSQL_URL: url })).rejects.toThrow(

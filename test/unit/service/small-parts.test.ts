@@ -1,7 +1,14 @@
 import { describe, expect, it, vi } from 'vitest';
 import { AckCoalescer } from '../../../src/service/ack-coalescer.js';
 import { SessionTokens } from '../../../src/service/session-tokens.js';
-import { checkBody, checkName, checkPassword, formatLegacyTime } from '../../../src/service/text-rules.js';
+import {
+  checkBody,
+  checkGroupDesc,
+  checkName,
+  checkPassword,
+  formatLegacyTime,
+  wellFormed,
+} from '../../../src/service/text-rules.js';
 import { TokenBucket } from '../../../src/util/token-bucket.js';
 
 const clockAt = (start: number) => {
@@ -120,6 +127,18 @@ describe('text rules', () => {
     expect(() => checkBody('', 10)).toThrow(/empty/);
     expect(() => checkBody('x'.repeat(11), 10)).toThrow(/longer than 10/);
     expect(checkBody('x'.repeat(10), 10)).toHaveLength(10);
+  });
+
+  it('turns lone surrogates in text into U+FFFD and refuses them in names', () => {
+    expect(wellFormed('a\ud800b')).toBe('a\ufffdb');
+    expect(wellFormed('\udc00x\ud83d')).toBe('\ufffdx\ufffd');
+    // Pairs are text, not damage: emoji and astral characters pass unchanged.
+    expect(wellFormed('ok 🎉 𝄞')).toBe('ok 🎉 𝄞');
+    expect(wellFormed('\ud83d\ude00\ud83d')).toBe('😀\ufffd');
+    expect(checkBody('hi \ud800', 100)).toBe('hi \ufffd');
+    expect(() => checkName('bad\udfff', 'name')).toThrow(/not valid Unicode/);
+    expect(() => checkGroupDesc('x\ud800')).toThrow(/not valid Unicode/);
+    expect(checkName('🎉 party', 'name')).toBe('🎉 party');
   });
 
   it('formats the ancestor time string', () => {
