@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { createMysqlStore } from '../../src/model/mysql-store.js';
-import type { MysqlMessageStore } from '../../src/model/mysql-message-store.js';
+import { MysqlMessageStore } from '../../src/model/mysql-message-store.js';
 import { loadMigrations, migrate, migrationStatus, splitStatements } from '../../src/model/migrator.js';
 import { systemClock } from '../../src/service/ports.js';
 import { storeContract } from '../contract/store-contract.js';
@@ -131,6 +131,58 @@ describe('MySQL store beyond the contract', () => {
       );
       expect(counts[0]).toEqual({ messages: 3, inboxRows: 3 });
     } finally {
+      await db.close();
+      await store.close();
+    }
+  });
+
+  it('splits queued appends into batches by count, inbox rows and body size, in order', async () => {
+    const { store, url } = await freshMysqlStore(rootUrl);
+    const db = openDatabase(url, 2);
+    // The store reads the clock once per batch, so the messages of one batch share their `ts`.
+    let tick = 0;
+    const messages = new MysqlMessageStore(
+      db,
+      { now: () => ++tick },
+      { maxInFlight: 1, maxBatch: 3, maxRows: 4, maxBodyChars: 10 },
+    );
+    try {
+      const a = await store.users.create('a', 'h');
+      const b = await store.users.create('b', 'h');
+      const c = await store.users.create('c', 'h');
+      const send = (body: string, to: number[]) =>
+        messages.append(
+          { senderId: a.id, target: { kind: 'user', id: to[0]! }, body, clientTime: 't', cmid: null },
+          to,
+        );
+      const results = await Promise.all([
+        send('x', [b.id]), // starts at once, alone; the rest queue behind it
+        ...['a', 'b', 'c', 'd'].map((body) => send(body, [b.id])), // 3 per batch at most
+        send('eeeeee', [b.id]),
+        send('ffff', [b.id]), // 6 + 4 characters: a third append of text would pass 10
+        send('g', [b.id]),
+        send('hh', [b.id, c.id]),
+        send('ii', [c.id, b.id]), // 1 + 1 + 2 + 2 rows: passes 4
+        send('j', [b.id]),
+      ]);
+      const batches = new Map<number, string[]>();
+      for (const { message } of results)
+        batches.set(message.createdAt, [...(batches.get(message.createdAt) ?? []), message.body]);
+      expect([...batches.values()]).toEqual([
+        ['x'],
+        ['a', 'b', 'c'],
+        ['d', 'eeeeee'],
+        ['ffff', 'g', 'hh'],
+        ['ii', 'j'],
+      ]);
+      const inbox = await messages.readInbox(b.id, 0, 100);
+      expect(inbox.map((e) => [e.seq, e.message.body])).toEqual(
+        ['x', 'a', 'b', 'c', 'd', 'eeeeee', 'ffff', 'g', 'hh', 'ii', 'j'].map((body, i) => [i + 1, body]),
+      );
+      const ids = results.map((r) => r.message.id);
+      expect(ids).toEqual([...ids].sort((x, y) => x - y));
+    } finally {
+      messages.stop();
       await db.close();
       await store.close();
     }
