@@ -22,6 +22,18 @@ async function twoNodes(url: string): Promise<{ keys: RedisKeys; a: RedisBus; b:
   return { keys, a: await bus(url, keys, 'a'), b: await bus(url, keys, 'b') };
 }
 
+/** Presence on two "nodes" a and b sharing one fresh key prefix. */
+async function twoPresences(
+  ttlMs: number,
+): Promise<{ url: string; keys: RedisKeys; a: RedisPresence; b: RedisPresence }> {
+  const url = inject('redisUrl');
+  const keys = new RedisKeys(prefix());
+  const a = new RedisPresence({ url, keys, nodeId: 'a', ttlMs, logger });
+  const b = new RedisPresence({ url, keys, nodeId: 'b', ttlMs, logger });
+  await Promise.all([a.connect(), b.connect()]);
+  return { url, keys, a, b };
+}
+
 busContract('redis', async () => {
   const keys = new RedisKeys(prefix());
   return [await bus(inject('redisUrl'), keys, 'node-a'), await bus(inject('redisUrl'), keys, 'node-b')];
@@ -137,11 +149,7 @@ describe('Redis bus beyond the contract', () => {
 
 describe('Redis presence leases', () => {
   it('shows users online across nodes, releases on detach, and expires with a dead node', async () => {
-    const url = inject('redisUrl');
-    const keys = new RedisKeys(prefix());
-    const a = new RedisPresence({ url, keys, nodeId: 'a', ttlMs: 1000, logger });
-    const b = new RedisPresence({ url, keys, nodeId: 'b', ttlMs: 1000, logger });
-    await Promise.all([a.connect(), b.connect()]);
+    const { url, keys, a, b } = await twoPresences(1000);
     await a.attach(1, 's1');
     await a.attach(2, 's2');
     expect(await b.onlineAmong([1, 2, 3])).toEqual(new Set([1, 2]));
@@ -164,11 +172,7 @@ describe('Redis presence leases', () => {
   });
 
   it('ends a session whose lease a newer session elsewhere took while this node did not hear of it', async () => {
-    const url = inject('redisUrl');
-    const keys = new RedisKeys(prefix());
-    const a = new RedisPresence({ url, keys, nodeId: 'a', ttlMs: 900, logger });
-    const b = new RedisPresence({ url, keys, nodeId: 'b', ttlMs: 900, logger });
-    await Promise.all([a.connect(), b.connect()]);
+    const { url, keys, a, b } = await twoPresences(900);
     const superseded = new Promise<[number, string]>((resolve) =>
       a.onSuperseded((userId, sessionId) => resolve([userId, sessionId])),
     );
@@ -187,11 +191,7 @@ describe('Redis presence leases', () => {
   });
 
   it('after a Redis restart, a stale session that renews first does not displace the live one', async () => {
-    const url = inject('redisUrl');
-    const keys = new RedisKeys(prefix());
-    const a = new RedisPresence({ url, keys, nodeId: 'a', ttlMs: 900, logger });
-    const b = new RedisPresence({ url, keys, nodeId: 'b', ttlMs: 900, logger });
-    await Promise.all([a.connect(), b.connect()]);
+    const { url, keys, a, b } = await twoPresences(900);
     let liveSuperseded = false;
     b.onSuperseded(() => (liveSuperseded = true));
     const staleSuperseded = new Promise<string>((resolve) =>
