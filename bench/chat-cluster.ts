@@ -107,7 +107,6 @@ try {
       roundTrips: perMessage('Questions'),
       statements: perMessage('Queries'),
       commits: perMessage('Handler_commit'),
-      logFsyncs: perMessage('Innodb_os_log_fsyncs'),
     },
   };
   if (values.storm) {

@@ -393,12 +393,16 @@ export class MysqlMessageStore implements MessageStore {
       })),
     );
     const [sets] = await connection.query<RowDataPacket[][]>('CALL parley_append_batch(?, ?)', [json, now]);
-    const firstId = Number(sets[0]![0]!.first_id);
+    const [[first], cursors] = sets as unknown as [
+      [{ first_id: number }],
+      { user_id: number; last_seq: number }[],
+    ];
+    const firstId = Number(first.first_id);
+    // The procedure numbered each recipient's rows last_seq - count + 1 … last_seq in array order: same here.
     const counts = new Map<UserId, number>();
     for (const users of perItem) for (const user of users) counts.set(user, (counts.get(user) ?? 0) + 1);
     const next = new Map<UserId, number>();
-    for (const row of sets[1]!)
-      next.set(row.user_id as number, Number(row.last_seq) - counts.get(row.user_id as number)! + 1);
+    for (const row of cursors) next.set(row.user_id, Number(row.last_seq) - counts.get(row.user_id)! + 1);
     return items.map(({ draft }, k) => {
       const deliveries = perItem[k]!.map((userId) => {
         const seq = next.get(userId)!;

@@ -20,6 +20,12 @@ if v and string.sub(v, 1, #ARGV[1]) == ARGV[1] then return redis.call('DEL', KEY
 // with a Redis restart) or an *older* session's (attach time, the last field, before ours in ARGV[4]):
 // after a Redis restart a node still holding a stale session (it was cut off and missed the takeover)
 // may renew first, and must not make the live session look superseded.
+const RENEW_UNLESS_NEWER = `local v = redis.call('GET', KEYS[1])
+if v == false or string.sub(v, 1, #ARGV[1]) == ARGV[1]
+  or (tonumber(string.match(v, '/(%d+)$')) or 0) < tonumber(ARGV[4]) then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end
+return 0`;
+
 /** The lease scripts, as defined on the connection with `defineCommand`. */
 interface LeaseScripts {
   parleyReleaseIfMine(key: string, owner: string): Promise<unknown>;
@@ -30,12 +36,6 @@ interface PipelinedLeaseScripts {
   parleyReleaseIfMine(key: string, owner: string): void;
   parleyRenewUnlessNewer(key: string, owner: string, lease: string, ttlMs: number, attachedAt: number): void;
 }
-
-const RENEW_UNLESS_NEWER = `local v = redis.call('GET', KEYS[1])
-if v == false or string.sub(v, 1, #ARGV[1]) == ARGV[1]
-  or (tonumber(string.match(v, '/(%d+)$')) or 0) < tonumber(ARGV[4]) then
-  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end
-return 0`;
 
 /**
  * Presence as leases in Redis: `presence:<user>` = `<node>/<session>` with a TTL, refreshed (re-SET, so a

@@ -4,18 +4,14 @@ import { AppError } from '../errors.js';
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/u;
 
-/** A UTF-16 surrogate without its other half: JSON can carry one (`"\ud800"`), UTF-8 cannot. */
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, 'g');
-const ANY_SURROGATE = /[\ud800-\udfff]/;
-
 /**
- * Text made valid Unicode: each lone surrogate becomes U+FFFD, as a UTF-8 encoder would turn it. Message
- * text is stored as UTF-8 (MySQL) or passed through JSON_TABLE, which rejects it outright; doing it here
- * once means every store keeps, and every recipient sees, the same text.
+ * Text made valid Unicode: each lone UTF-16 surrogate (JSON can carry one, `"\ud800"`; UTF-8 cannot)
+ * becomes U+FFFD, as a UTF-8 encoder would turn it. Message text is stored as UTF-8 (MySQL) or passed
+ * through JSON_TABLE, which rejects it outright; doing it here once means every store keeps, and every
+ * recipient sees, the same text.
  */
 export function wellFormed(text: string): string {
-  return ANY_SURROGATE.test(text) ? text.replace(LONE_SURROGATES, '\ufffd') : text;
+  return text.toWellFormed();
 }
 
 export const NAME_MAX_CHARS = 50;
@@ -32,7 +28,7 @@ export function checkName(name: string, what: 'name' | 'groupname'): string {
   if ([...name].length > NAME_MAX_CHARS)
     throw new AppError('BAD_MESSAGE', `${what} is longer than ${NAME_MAX_CHARS} characters`);
   if (CONTROL.test(name)) throw new AppError('BAD_MESSAGE', `${what} contains control characters`);
-  if (LONE_SURROGATE.test(name)) throw new AppError('BAD_MESSAGE', `${what} is not valid Unicode`);
+  if (!name.isWellFormed()) throw new AppError('BAD_MESSAGE', `${what} is not valid Unicode`);
   return name;
 }
 
@@ -48,7 +44,7 @@ export function checkGroupDesc(desc: string): string {
   if ([...desc].length > GROUP_DESC_MAX_CHARS) {
     throw new AppError('BAD_MESSAGE', `groupdesc is longer than ${GROUP_DESC_MAX_CHARS} characters`);
   }
-  if (LONE_SURROGATE.test(desc)) throw new AppError('BAD_MESSAGE', 'groupdesc is not valid Unicode');
+  if (!desc.isWellFormed()) throw new AppError('BAD_MESSAGE', 'groupdesc is not valid Unicode');
   return desc;
 }
 
