@@ -23,12 +23,25 @@ const error = (status: number, message: string): KvHttpReply => ({
 });
 
 /**
+ * The body the original page and its clients send, `{"cmd":"…","key":"…","value":"…"}` (value optional),
+ * without whitespace or escapes, read by one regular expression instead of `JSON.parse`: V8's JSON parser
+ * puts every string value of up to 10 characters into its string table, so with random keys each request
+ * paid a lookup in a table of ~100k strings (~30 % of the command's cost). Anything else — other field
+ * order, whitespace, escapes, numbers — goes to `JSON.parse`, which reads it the same way.
+ */
+const CANONICAL_BODY =
+  // eslint-disable-next-line no-control-regex -- raw control characters are not allowed in JSON strings
+  /^\{"cmd":"([^"\\\u0000-\u001f]*)","key":"([^"\\\u0000-\u001f]*)"(?:,"value":"([^"\\\u0000-\u001f]*)")?\}$/;
+
+/**
  * `POST /api/kv` with `{"cmd","key","value"}`: the original reply shape — `{status, message, data}` where
  * `data` is the whole stats document — plus `result` for COUNT/KEYS/RRANGE/RPREFIX. Malformed requests
  * get a 4xx JSON error instead of the original's dropped connection. Synchronous, so the admin server's
  * fast lane can answer it without Node's http stack.
  */
 export function kvCommandReply(store: KvStore, text: string): KvHttpReply {
+  const canonical = CANONICAL_BODY.exec(text);
+  if (canonical) return commandReply(store, canonical[1]!, canonical[2], canonical[3]);
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -43,7 +56,16 @@ export function kvCommandReply(store: KvStore, text: string): KvHttpReply {
     return error(400, 'key must be a string');
   if (value !== undefined && value !== null && asText(value) === undefined)
     return error(400, 'value must be a string');
-  const reply = store.execute(cmd, asText(key), asText(value));
+  return commandReply(store, cmd, asText(key), asText(value));
+}
+
+function commandReply(
+  store: KvStore,
+  cmd: string,
+  key: string | undefined,
+  value: string | undefined,
+): KvHttpReply {
+  const reply = store.execute(cmd, key, value);
   if (reply.invalid)
     return { status: 400, json: JSON.stringify({ status: reply.status, message: reply.message }) };
   // Written by hand around the cached stats document: the same JSON as stringifying the whole reply.

@@ -1,3 +1,5 @@
+// The module binding, not the global: Node 20's global `Buffer` is a getter run on every use (hot path).
+import { Buffer } from 'node:buffer';
 import { ArrayEngine } from './array-engine.js';
 import { COMMANDS, ENGINE_LABEL, type KvReply } from './kv-commands.js';
 import type { EngineName, KvEngine } from './kv-engine.js';

@@ -1,3 +1,5 @@
+// The module binding, not the global: Node 20's global `Buffer` is a getter run on every use (hot path).
+import { Buffer } from 'node:buffer';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 
@@ -35,29 +37,42 @@ const MAX_HEAD_BYTES = 8 * 1024;
 const CRLF_CRLF = '\r\n\r\n';
 const EMPTY = Buffer.alloc(0);
 
-let cachedDate = '';
-let cachedDateSecond = -1;
-/** The `Date` header value, formatted once per second. */
-function httpDate(): string {
-  const second = Math.floor(Date.now() / 1000);
-  if (second !== cachedDateSecond) {
-    cachedDateSecond = second;
-    cachedDate = new Date(second * 1000).toUTCString();
-  }
-  return cachedDate;
-}
-
-interface ParsedRequest {
+/** What the lane needs of a request head; a pure function of the head's text. */
+interface ParsedHead {
   readonly route: FastRoute;
   readonly path: string;
-  readonly bodyStart: number;
+  /** Bytes of the head without its final CRLF CRLF. */
+  readonly headLength: number;
   readonly bodyLength: number;
   readonly keepAlive: boolean;
   readonly authorization: string | undefined;
 }
 
 /** What the lane makes of the bytes at the start of its buffer. */
-type ParseOutcome = ParsedRequest | 'incomplete' | 'hand-off';
+type ParseOutcome = ParsedHead | 'incomplete' | 'hand-off';
+
+/**
+ * Recently parsed heads by their text. A client sends the same few heads over and over (only
+ * Content-Length varies), so most requests are parsed by one map lookup instead of a walk over every
+ * header line (~6k of ~28k CPU instructions per keep-alive request, docs/BENCHMARKS.md). Bounded:
+ * cleared when full.
+ */
+class HeadCache {
+  private readonly heads = new Map<string, ParsedHead>();
+
+  constructor(private readonly maxEntries: number) {}
+
+  get(head: string): ParsedHead | undefined {
+    return this.heads.get(head);
+  }
+
+  remember(head: string, parsed: ParsedHead): void {
+    if (this.heads.size >= this.maxEntries) this.heads.clear();
+    this.heads.set(head, parsed);
+  }
+}
+
+const HEAD_CACHE_ENTRIES = 256;
 
 /**
  * Parses one request head at `start`. The lane takes only plain, unambiguous requests to its own
@@ -66,7 +81,7 @@ type ParseOutcome = ParsedRequest | 'incomplete' | 'hand-off';
  * query strings, other routes, oversized heads or bodies) to Node's http server, which has the full
  * parser and error replies. So the lane never has to judge malformed HTTP.
  */
-function parseHead(buffer: Buffer, start: number, options: FastLaneOptions): ParseOutcome {
+function parseHead(buffer: Buffer, start: number, options: FastLaneOptions, cache: HeadCache): ParseOutcome {
   const end = buffer.indexOf(CRLF_CRLF, start, 'latin1');
   if (end === -1) {
     const pending = buffer.length - start;
@@ -75,6 +90,15 @@ function parseHead(buffer: Buffer, start: number, options: FastLaneOptions): Par
   }
   if (end - start > MAX_HEAD_BYTES) return 'hand-off';
   const head = buffer.toString('latin1', start, end);
+  const cached = cache.get(head);
+  if (cached) return cached;
+  const parsed = parseHeadText(head, options);
+  if (parsed !== 'hand-off') cache.remember(head, parsed);
+  return parsed;
+}
+
+/** Parses a complete request head (without its final CRLF CRLF). */
+function parseHeadText(head: string, options: FastLaneOptions): ParsedHead | 'hand-off' {
   let lineEnd = head.indexOf('\r\n');
   if (lineEnd === -1) lineEnd = head.length;
   if (!endsCleanly(head, 0, lineEnd)) return 'hand-off';
@@ -128,7 +152,7 @@ function parseHead(buffer: Buffer, start: number, options: FastLaneOptions): Par
   const bodyLength = contentLength ?? 0;
   if (bodyLength > options.maxBodyBytes) return 'hand-off';
   const keepAlive = http11 ? !/\bclose\b/.test(connection) : /\bkeep-alive\b/.test(connection);
-  return { route, path, bodyStart: end + 4, bodyLength, keepAlive, authorization };
+  return { route, path, headLength: head.length, bodyLength, keepAlive, authorization };
 }
 
 /** A header name (RFC 9110 token): no spaces before the colon, no obs-fold continuation lines. */
@@ -151,17 +175,39 @@ function endsCleanly(head: string, from: number, lineEnd: number): boolean {
   return (cr === -1 || cr >= lineEnd) && (lf === -1 || lf > lineEnd);
 }
 
-function formatReply(reply: FastReply, keepAlive: boolean, options: FastLaneOptions): string {
-  return (
-    `HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status] ?? 'Unknown'}\r\n` +
-    'Content-Type: application/json; charset=utf-8\r\n' +
-    `Content-Length: ${Buffer.byteLength(reply.json)}\r\n` +
-    options.commonHeaders +
-    `Date: ${httpDate()}\r\n` +
-    (keepAlive ? 'Connection: keep-alive\r\nKeep-Alive: timeout=' : 'Connection: close\r\n') +
-    (keepAlive ? `${Math.round(options.idleTimeoutMs / 1000)}\r\n\r\n` : '\r\n') +
-    reply.json
-  );
+/** `HTTP/1.1 <status> <reason>` and the content type, per status. */
+const statusLines = new Map<number, string>();
+function statusLine(status: number): string {
+  let line = statusLines.get(status);
+  if (line === undefined) {
+    line = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\nContent-Type: application/json; charset=utf-8\r\n`;
+    statusLines.set(status, line);
+  }
+  return line;
+}
+
+/**
+ * The header lines after Content-Length (common headers, Date, Connection), for keep-alive and for
+ * close, built once per second: the Date header is all that changes.
+ */
+class ReplyTails {
+  private second = -1;
+  private keepAlive = '';
+  private close = '';
+
+  constructor(private readonly options: FastLaneOptions) {}
+
+  get(keepAlive: boolean): string {
+    const second = Math.floor(Date.now() / 1000);
+    if (second !== this.second) {
+      this.second = second;
+      const common = `${this.options.commonHeaders}Date: ${new Date(second * 1000).toUTCString()}\r\n`;
+      const timeout = Math.round(this.options.idleTimeoutMs / 1000);
+      this.keepAlive = `${common}Connection: keep-alive\r\nKeep-Alive: timeout=${timeout}\r\n\r\n`;
+      this.close = `${common}Connection: close\r\n\r\n`;
+    }
+    return keepAlive ? this.keepAlive : this.close;
+  }
 }
 
 /** One connection on the lane. */
@@ -183,9 +229,13 @@ const IDLE_SWEEPS = 3;
  */
 export class FastLane {
   private readonly connections = new Map<Socket, LaneConnection>();
+  private readonly heads = new HeadCache(HEAD_CACHE_ENTRIES);
+  private readonly tails: ReplyTails;
   private sweeper: NodeJS.Timeout | undefined;
 
-  constructor(private readonly options: FastLaneOptions) {}
+  constructor(private readonly options: FastLaneOptions) {
+    this.tails = new ReplyTails(options);
+  }
 
   /** Serves a new connection. */
   serve(socket: Socket): void {
@@ -230,7 +280,7 @@ export class FastLane {
       let offset = 0;
       let out = '';
       while (offset < buffer.length && !closing) {
-        const request = parseHead(buffer, offset, options);
+        const request = parseHead(buffer, offset, options, this.heads);
         if (request === 'incomplete') break;
         if (request === 'hand-off') {
           if (out) socket.write(out);
@@ -242,12 +292,17 @@ export class FastLane {
           options.handOff(socket, buffer.subarray(offset));
           return;
         }
-        const bodyEnd = request.bodyStart + request.bodyLength;
+        const bodyStart = offset + request.headLength + CRLF_CRLF.length;
+        const bodyEnd = bodyStart + request.bodyLength;
         if (bodyEnd > buffer.length) break;
         const reply =
           options.refusal(request.path, request.authorization) ??
-          request.route(buffer.toString('utf8', request.bodyStart, bodyEnd));
-        out += formatReply(reply, request.keepAlive, options);
+          request.route(buffer.toString('utf8', bodyStart, bodyEnd));
+        out +=
+          statusLine(reply.status) +
+          `Content-Length: ${Buffer.byteLength(reply.json)}\r\n` +
+          this.tails.get(request.keepAlive) +
+          reply.json;
         offset = bodyEnd;
         if (!request.keepAlive) closing = true;
       }

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { kvCommandReply } from '../../../src/kv/kv-http.js';
 import { KvStore } from '../../../src/kv/kv-store.js';
@@ -34,5 +35,36 @@ describe('kvCommandReply', () => {
       { key: 'a', value: '1' },
       { key: 'b', value: '2' },
     ]);
+  });
+
+  it('answers the compact body (read without JSON.parse) exactly as the same request spaced out', () => {
+    // The compact form `{"cmd":…,"key":…,"value":…}` takes a shortcut; spaced JSON always goes to
+    // JSON.parse. Any text at all — quotes, backslashes, control characters, non-ASCII — must give the
+    // same replies through both, on twin stores fed the same commands.
+    const compact = newStore();
+    const spaced = newStore();
+    const text = fc.oneof(
+      fc.string({ maxLength: 12 }),
+      fc.constantFrom('', 'a', 'k"', 'k\\', '\u0001', 'é✓'),
+    );
+    const command = fc.record(
+      {
+        cmd: fc.oneof(fc.constantFrom('HSET', 'HGET', 'HDEL', 'RSET', 'RMOD', 'SET', 'EXIST', 'COUNT'), text),
+        key: text,
+        value: text,
+      },
+      { requiredKeys: ['cmd', 'key'] },
+    );
+    fc.assert(
+      fc.property(command, (request) => {
+        const body = JSON.stringify(request);
+        const spacedBody = JSON.stringify(request, null, 1);
+        expect(body).not.toBe(spacedBody);
+        expect(kvCommandReply(compact, body)).toEqual(kvCommandReply(spaced, spacedBody));
+      }),
+      { numRuns: 2000 },
+    );
+    expect(compact.stats()).toEqual(spaced.stats());
+    expect(compact.engines.hash.size + compact.engines.rbtree.size).toBeGreaterThan(0);
   });
 });

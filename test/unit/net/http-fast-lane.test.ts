@@ -170,6 +170,29 @@ describe('admin fast lane', () => {
     reader.socket.destroy();
   });
 
+  it('remembers parsed heads yet honours each request: its body, token and Connection', async () => {
+    const port = await start({ token: 't0ken' });
+    const auth = 'Authorization: Bearer t0ken\r\n';
+    const reader = await open(port);
+    // The same head three times (bodies of one length), then the same with a wrong token, then with close.
+    reader.socket.write(post('a', auth) + post('b', auth) + post('c', auth));
+    for (const body of ['a', 'b', 'c'])
+      expect(JSON.parse((await reader.next()).body)).toEqual({ echo: body });
+    reader.socket.write(post('d', 'Authorization: Bearer wrong\r\n'));
+    expect((await reader.next()).status).toBe(401);
+    const other = await open(port);
+    other.socket.write(post('e', auth));
+    expect(JSON.parse((await other.next()).body)).toEqual({ echo: 'e' });
+    // More distinct heads than the lane remembers: every one still parsed on its own.
+    const many = Array.from({ length: 600 }, (_, i) => post(`m${i}`, `${auth}X-Request: ${i}\r\n`));
+    other.socket.write(many.join(''));
+    for (let i = 0; i < 600; i++) expect(JSON.parse((await other.next()).body)).toEqual({ echo: `m${i}` });
+    reader.socket.write(post('f', `${auth}Connection: close\r\n`));
+    expect((await reader.next()).headers['connection']).toBe('close');
+    await once(reader.socket, 'close');
+    other.socket.destroy();
+  });
+
   it('answers every one of 2,000 pipelined requests, and closes idle connections', async () => {
     const reader = await open(await start({ keepAliveMs: 300 }));
     reader.socket.write(Array.from({ length: 2000 }, (_, i) => post(String(i))).join(''));
