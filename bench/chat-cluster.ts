@@ -9,8 +9,10 @@
  */
 import { parseArgs } from 'node:util';
 import mysql from 'mysql2/promise';
+import { childPids } from '../scripts/lib/child.js';
 import { LocalCluster } from '../scripts/lib/cluster.js';
 import { Traffic } from '../scripts/lib/traffic.js';
+import { costPer, ProcessCost } from './lib/process-cost.js';
 
 const { values } = parseArgs({
   options: {
@@ -71,12 +73,22 @@ try {
 
   const db = await mysql.createConnection({ uri: cluster.mysqlUrl });
   const statusBefore = await serverStatus(db);
+  const nginxPid = cluster.nginx.pid;
+  const pids = (...list: (number | undefined)[]) => list.filter((pid): pid is number => pid !== undefined);
+  const cost = ProcessCost.start({
+    nodes: pids(...cluster.nodes.map((node) => node.pid)),
+    nginx: nginxPid === undefined ? [] : [nginxPid, ...childPids(nginxPid)],
+    mariadb: pids(cluster.mariadb?.pid),
+    redis: pids(cluster.redis?.pid),
+    loadGenerator: [process.pid],
+  });
   const start = performance.now();
   traffic.start();
   await new Promise((resolve) => setTimeout(resolve, Number(values.seconds) * 1000));
   await traffic.stop();
   const elapsed = (performance.now() - start) / 1000;
   const report = await traffic.drain(30_000);
+  const costs = await cost.stop();
   const statusAfter = await serverStatus(db);
   await db.end();
   const perMessage = (name: string) =>
@@ -108,6 +120,9 @@ try {
       statements: perMessage('Queries'),
       commits: perMessage('Handler_commit'),
     },
+    // CPU per delivered message by process group, sends and drain included (instructions need `perf`;
+    // unlike msg/s they barely move between runs on a shared VM, so compare builds with them).
+    costPerDelivered: costPer(costs, Math.max(1, report.delivered)),
   };
   if (values.storm) {
     traffic.measureLatency = false;

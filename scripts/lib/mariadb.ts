@@ -41,6 +41,11 @@ export class MariaDb {
     readonly placement: Placement,
   ) {}
 
+  /** The server's pid while it runs (for the benchmarks' CPU accounting). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   /** On a free loopback port by default; `placement` runs it in a network namespace on that host's address. */
   static async start(placement: Placement = {}): Promise<MariaDb> {
     const dir = await mkdtemp(join(tmpdir(), 'parley-mariadb-'));

@@ -33,6 +33,11 @@ export class RedisServer {
     return server;
   }
 
+  /** The server's pid while it runs (for the benchmarks' CPU accounting). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   get url(): string {
     return `redis://${this.placement.host ?? '127.0.0.1'}:${this.port}`;
   }

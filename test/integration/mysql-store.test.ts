@@ -207,6 +207,45 @@ describe('MySQL store beyond the contract', () => {
     }
   });
 
+  it('writes the acks of many users in one flush and prunes each to its own cursor in one statement', async () => {
+    const { store, db } = await freshMysqlStore(rootUrl);
+    const messages = store.messages as MysqlMessageStore;
+    try {
+      const sender = await store.users.create('sender', 'h');
+      const users = [];
+      for (let i = 0; i < 6; i++) users.push(await store.users.create(`r${i}`, 'h'));
+      // User i gets i + 2 messages and acks i + 1 of them (the last user claims more than it has).
+      for (const [i, user] of users.entries())
+        for (let n = 0; n < i + 2; n++)
+          await messages.append(
+            {
+              senderId: sender.id,
+              target: { kind: 'user', id: user.id },
+              body: `m${n}`,
+              clientTime: 't',
+              cmid: null,
+            },
+            [user.id],
+          );
+      await Promise.all(users.map((user, i) => messages.ack(user.id, i === 5 ? 99 : i + 1)));
+      await messages.pruneAcked();
+      for (const [i, user] of users.entries()) {
+        const acked = i === 5 ? i + 2 : i + 1;
+        expect(await messages.cursor(user.id)).toEqual({ ackedSeq: acked, lastSeq: i + 2 });
+        const rows = await db.query<{ seq: number }[]>(
+          'SELECT seq FROM inbox WHERE user_id = ? ORDER BY seq',
+          [user.id],
+        );
+        // Everything below the acked row is gone; the acked row and what is still owed stay.
+        expect(rows.map((row) => Number(row.seq))).toEqual(
+          Array.from({ length: i + 2 - acked + 1 }, (_, k) => acked + k),
+        );
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
   it('prunes acked inbox rows below the stored cursor, never past the last stored sequence', async () => {
     const { store, db } = await freshMysqlStore(rootUrl);
     const messages = store.messages as MysqlMessageStore;
