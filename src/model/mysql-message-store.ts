@@ -406,7 +406,9 @@ export class MysqlMessageStore implements MessageStore {
         r: perItem[k],
       })),
     );
-    const [sets] = await connection.query<RowDataPacket[][]>('CALL parley_append_batch(?, ?)', [json, now]);
+    // A prepared statement: the batch travels as one binary parameter, neither escaped here nor lexed as a
+    // string literal by the server (~20 % of this process's cost per append with query()).
+    const [sets] = await connection.execute<RowDataPacket[][]>('CALL parley_append_batch(?, ?)', [json, now]);
     const [[first], cursors] = sets as unknown as [
       [{ first_id: number }],
       { user_id: number; last_seq: number }[],
