@@ -19,6 +19,8 @@ const { values } = parseArgs({
     nodes: { type: 'string', default: '2' },
     clients: { type: 'string', default: '1000' },
     seconds: { type: 'string', default: '10' },
+    /** Seconds of traffic before the measured window (JIT warm-up, pools and batches at their working size). */
+    warmup: { type: 'string', default: '3' },
     lanes: { type: 'string', default: '2' },
     'group-share': { type: 'string', default: '0' },
     transport: { type: 'string', default: 'tcp' },
@@ -72,6 +74,10 @@ try {
   const pairs = traffic.crossNodePairs();
 
   const db = await mysql.createConnection({ uri: cluster.mysqlUrl });
+  traffic.start();
+  await new Promise((resolve) => setTimeout(resolve, Number(values.warmup) * 1000));
+  traffic.clearLatencies();
+  const deliveredBefore = traffic.report().delivered;
   const statusBefore = await serverStatus(db);
   const nginxPid = cluster.nginx.pid;
   const pids = (...list: (number | undefined)[]) => list.filter((pid): pid is number => pid !== undefined);
@@ -83,16 +89,18 @@ try {
     loadGenerator: [process.pid],
   });
   const start = performance.now();
-  traffic.start();
   await new Promise((resolve) => setTimeout(resolve, Number(values.seconds) * 1000));
-  await traffic.stop();
+  const deliveredInWindow = traffic.report().delivered - deliveredBefore;
   const elapsed = (performance.now() - start) / 1000;
+  await traffic.stop();
   const report = await traffic.drain(30_000);
+  // Costs run on until every send in flight is delivered, so they divide by the deliveries of that span.
+  const deliveredSinceWarmup = report.delivered - deliveredBefore;
   const costs = await cost.stop();
   const statusAfter = await serverStatus(db);
   await db.end();
   const perMessage = (name: string) =>
-    round(((statusAfter.get(name) ?? 0) - (statusBefore.get(name) ?? 0)) / Math.max(1, report.delivered));
+    round(((statusAfter.get(name) ?? 0) - (statusBefore.get(name) ?? 0)) / Math.max(1, deliveredSinceWarmup));
   const result: Record<string, unknown> = {
     nodes: cluster.nodes.length,
     clients: traffic.clients.length,
@@ -104,7 +112,7 @@ try {
     connectRetries: traffic.connectRetries,
     acked: report.acked,
     delivered: report.delivered,
-    deliveredPerS: Math.round(report.delivered / elapsed),
+    deliveredPerS: Math.round(deliveredInWindow / elapsed),
     latencyMs: {
       p50: round(percentile(report.latenciesMs, 50)),
       p99: round(percentile(report.latenciesMs, 99)),
@@ -122,7 +130,7 @@ try {
     },
     // CPU per delivered message by process group, sends and drain included (instructions need `perf`;
     // unlike msg/s they barely move between runs on a shared VM, so compare builds with them).
-    costPerDelivered: costPer(costs, Math.max(1, report.delivered)),
+    costPerDelivered: costPer(costs, Math.max(1, deliveredSinceWarmup)),
   };
   if (values.storm) {
     traffic.measureLatency = false;

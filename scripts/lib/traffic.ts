@@ -200,6 +200,11 @@ export class Traffic {
     return this.report();
   }
 
+  /** Forgets the latencies measured so far (the end of a warm-up). */
+  clearLatencies(): void {
+    this.latencies = [];
+  }
+
   report(): TrafficReport {
     return {
       sent: this.sent,
