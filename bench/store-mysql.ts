@@ -16,6 +16,7 @@ import { createBcryptHasher } from '../src/service/password-hasher.js';
 import { systemClock, type ChatStore, type UserRecord } from '../src/service/ports.js';
 import { SessionTokens } from '../src/service/session-tokens.js';
 import { MariaDb } from '../scripts/lib/mariadb.js';
+import { costPer, ProcessCost } from './lib/process-cost.js';
 
 const { values } = parseArgs({
   options: {
@@ -87,6 +88,29 @@ async function benchPool(
       [to],
     );
   });
+  // As in the cluster: every delivery acked by its recipient (acks coalesce into one UPDATE per flush and
+  // acked inbox rows are pruned), with the cost per message of MariaDB and of this process.
+  const cost = ProcessCost.start({ mariadb: mariadb?.pid ? [mariadb.pid] : [], client: [process.pid] });
+  let ackedMessages = 0;
+  let ackFailures = 0;
+  const acked = await rate(async (worker, i) => {
+    const from = users[worker % users.length]!.id;
+    const to = users[(worker * 7 + i + 1) % users.length]!.id;
+    const result = await store.messages.append(
+      {
+        senderId: from,
+        target: { kind: 'user', id: to },
+        body: 'benchmark message body',
+        clientTime: 't',
+        cmid: null,
+      },
+      [to],
+    );
+    for (const delivery of result.deliveries)
+      store.messages.ack(delivery.userId, delivery.seq).catch(() => ackFailures++);
+    ackedMessages++;
+  });
+  ackedCosts.push({ pool, ackFailures, costs: costPer(await cost.stop(), Math.max(1, ackedMessages)) });
   const groupMessages = await rate(() =>
     store.messages.append(
       {
@@ -106,6 +130,7 @@ async function benchPool(
   return {
     pool,
     directAppendsPerS: direct,
+    ackedAppendsPerS: acked,
     groupAppendsPerS: groupMessages,
     groupInboxEntriesPerS: groupMessages * 49,
     loginsPerS: logins,
@@ -113,6 +138,7 @@ async function benchPool(
   };
 }
 
+const ackedCosts: { pool: number; ackFailures: number; costs: Record<string, string> }[] = [];
 const mariadb = process.env.MYSQL_URL ? undefined : await MariaDb.start();
 try {
   const rows = [];
@@ -122,6 +148,8 @@ try {
     `seconds per phase: ${seconds}, concurrency: ${concurrency}, bcrypt cost: ${values['bcrypt-cost']}`,
   );
   console.table(rows);
+  for (const { pool, ackFailures, costs } of ackedCosts)
+    console.log(`acked appends, pool ${pool}: ${ackFailures} failed acks; per message:`, costs);
 } finally {
   await mariadb?.destroy();
 }

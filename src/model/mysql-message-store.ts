@@ -46,10 +46,17 @@ const CHUNK = 1000;
  * UPDATE or DELETE over many users is one short statement with one parameter. The alternatives cost
  * MariaDB far more per row: `CASE user_id WHEN … THEN …` and `(user_id = ? AND seq < ?) OR …` are
  * searched linearly for every row they touch, and long lists make long statements to parse.
+ * Joined pairs first (STRAIGHT_JOIN) and by primary key (FORCE INDEX, or a range per pair): a scan of
+ * the other table — the optimizer's choice while it is small — would lock every row it reads and
+ * deadlock with concurrent appends (sql/004 has the same fix for the append procedure).
  */
 function userSeqPairs(json: string): string {
   return `JSON_TABLE(${json}, '$[*]' COLUMNS (user_id INT PATH '$[0]', seq BIGINT PATH '$[1]'))`;
 }
+
+/** Orders `[userId, seq]` pairs by user id: the order every writer locks per-user rows in. */
+const byUserId = (a: readonly number[], b: readonly number[]) => a[0]! - b[0]!;
+
 /** InnoDB may pick a fan-out transaction as a deadlock victim; it is retried this many times. */
 const DEADLOCK_RETRIES = 5;
 
@@ -202,9 +209,11 @@ export class MysqlMessageStore implements MessageStore {
         for (const [userId] of batch) this.pendingAcks.delete(userId);
         try {
           await this.db.query(
-            `UPDATE ${userSeqPairs('?')} a JOIN inbox_cursor c ON c.user_id = a.user_id
+            `UPDATE ${userSeqPairs('?')} a STRAIGHT_JOIN inbox_cursor c FORCE INDEX (PRIMARY) ON c.user_id = a.user_id
              SET c.acked_seq = GREATEST(c.acked_seq, LEAST(c.last_seq, a.seq))`,
-            [JSON.stringify(batch.map(([userId, entry]) => [userId, entry.seq]))],
+            // In user id order: the join locks the cursor rows in array order, and appends lock them in
+            // user id order too (sql/004) — any other order deadlocks against concurrent appends.
+            [JSON.stringify(batch.map(([userId, entry]) => [userId, entry.seq]).sort(byUserId))],
           );
           for (const [userId, entry] of batch) {
             this.prunable.add(userId);
@@ -272,8 +281,8 @@ export class MysqlMessageStore implements MessageStore {
             // rows appends may still be inserting (and would wait for them). Written as a range, MariaDB
             // ranges per user ("range checked for each record") and stops below the acked row.
             `DELETE i FROM ${userSeqPairs('?')} a
-             JOIN inbox i ON i.user_id >= a.user_id AND i.user_id <= a.user_id AND i.seq < a.seq`,
-            [JSON.stringify(cursors.map((row) => [row.user_id, Number(row.acked_seq)]))],
+             STRAIGHT_JOIN inbox i ON i.user_id >= a.user_id AND i.user_id <= a.user_id AND i.seq < a.seq`,
+            [JSON.stringify(cursors.map((row) => [row.user_id, Number(row.acked_seq)]).sort(byUserId))],
           );
         });
       } catch {
@@ -382,7 +391,7 @@ export class MysqlMessageStore implements MessageStore {
   }
 
   /**
-   * Writes the batch in one round trip: `parley_append_batch` (sql/003) reserves the ids, inserts the
+   * Writes the batch in one round trip: `parley_append_batch` (sql/004) reserves the ids, inserts the
    * messages, bumps the counters, inserts the inbox rows and commits, and returns the first id and each
    * recipient's counter after the batch, from which the deliveries are numbered here the same way.
    */

@@ -207,6 +207,43 @@ describe('MySQL store beyond the contract', () => {
     }
   });
 
+  it('acks never deadlock with appends to the same inboxes on two "nodes"', async () => {
+    // Acks lock cursor rows just as appends do; if the two took them in different orders, InnoDB would
+    // pick one as a deadlock victim under this load within moments (and fail the ack).
+    const { store, url } = await freshMysqlStore(rootUrl);
+    const other = createMysqlStore(openDatabase(url, 8), systemClock);
+    try {
+      const users = [];
+      for (let i = 0; i < 40; i++) users.push(await store.users.create(`u${i}`, 'h'));
+      const failures: unknown[] = [];
+      let acks = 0;
+      await Promise.all(
+        Array.from({ length: 120 }, async (_, worker) => {
+          const node = worker % 2 ? store : other;
+          for (let i = 0; i < 12; i++) {
+            const from = users[worker % users.length]!.id;
+            const to = users[(worker * 7 + i + 1) % users.length]!.id;
+            const result = await node.messages.append(
+              { senderId: from, target: { kind: 'user', id: to }, body: 'x', clientTime: 't', cmid: null },
+              [to],
+            );
+            // Not awaited, as a session's acks are not: they pile up and flush together.
+            for (const delivery of result.deliveries)
+              void node.messages.ack(delivery.userId, delivery.seq).then(
+                () => acks++,
+                (error: unknown) => failures.push(error),
+              );
+          }
+        }),
+      );
+      await expect.poll(() => acks + failures.length, { timeout: 20_000 }).toBe(120 * 12);
+      expect(failures).toEqual([]);
+    } finally {
+      await other.close();
+      await store.close();
+    }
+  });
+
   it('writes the acks of many users in one flush and prunes each to its own cursor in one statement', async () => {
     const { store, db } = await freshMysqlStore(rootUrl);
     const messages = store.messages as MysqlMessageStore;
