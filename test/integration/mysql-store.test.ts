@@ -213,7 +213,7 @@ describe('MySQL store beyond the contract', () => {
     const { store, url } = await freshMysqlStore(rootUrl);
     const other = createMysqlStore(openDatabase(url, 8), systemClock);
     try {
-      const users = [];
+      const users: { id: number }[] = [];
       for (let i = 0; i < 40; i++) users.push(await store.users.create(`u${i}`, 'h'));
       const failures: unknown[] = [];
       let acks = 0;
@@ -249,7 +249,7 @@ describe('MySQL store beyond the contract', () => {
     const messages = store.messages as MysqlMessageStore;
     try {
       const sender = await store.users.create('sender', 'h');
-      const users = [];
+      const users: { id: number }[] = [];
       for (let i = 0; i < 6; i++) users.push(await store.users.create(`r${i}`, 'h'));
       // User i gets i + 2 messages and acks i + 1 of them (the last user claims more than it has).
       for (const [i, user] of users.entries())
