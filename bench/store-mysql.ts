@@ -74,12 +74,12 @@ async function benchPool(
   for (const member of users.slice(1, 50)) await store.groups.addMember(group.id, member.id);
   const members = users.slice(1, 50).map((u) => u.id);
 
-  const direct = await rate((worker, i) => {
-    const from = users[worker % users.length]!.id;
+  /** A 1:1 message from worker's user to a different user each time. */
+  const appendDirect = (worker: number, i: number) => {
     const to = users[(worker * 7 + i + 1) % users.length]!.id;
     return store.messages.append(
       {
-        senderId: from,
+        senderId: users[worker % users.length]!.id,
         target: { kind: 'user', id: to },
         body: 'benchmark message body',
         clientTime: 't',
@@ -87,25 +87,15 @@ async function benchPool(
       },
       [to],
     );
-  });
+  };
+  const direct = await rate(appendDirect);
   // As in the cluster: every delivery acked by its recipient (acks coalesce into one UPDATE per flush and
   // acked inbox rows are pruned), with the cost per message of MariaDB and of this process.
   const cost = ProcessCost.start({ mariadb: mariadb?.pid ? [mariadb.pid] : [], client: [process.pid] });
   let ackedMessages = 0;
   let ackFailures = 0;
   const acked = await rate(async (worker, i) => {
-    const from = users[worker % users.length]!.id;
-    const to = users[(worker * 7 + i + 1) % users.length]!.id;
-    const result = await store.messages.append(
-      {
-        senderId: from,
-        target: { kind: 'user', id: to },
-        body: 'benchmark message body',
-        clientTime: 't',
-        cmid: null,
-      },
-      [to],
-    );
+    const result = await appendDirect(worker, i);
     for (const delivery of result.deliveries)
       store.messages.ack(delivery.userId, delivery.seq).catch(() => ackFailures++);
     ackedMessages++;
