@@ -281,7 +281,7 @@ export class MysqlMessageStore implements MessageStore {
             // rows appends may still be inserting (and would wait for them). Written as a range, MariaDB
             // ranges per user ("range checked for each record") and stops below the acked row.
             `DELETE i FROM ${userSeqPairs('?')} a
-             STRAIGHT_JOIN inbox i ON i.user_id >= a.user_id AND i.user_id <= a.user_id AND i.seq < a.seq`,
+             STRAIGHT_JOIN inbox i FORCE INDEX (PRIMARY) ON i.user_id >= a.user_id AND i.user_id <= a.user_id AND i.seq < a.seq`,
             [JSON.stringify(cursors.map((row) => [row.user_id, Number(row.acked_seq)]).sort(byUserId))],
           );
         });
