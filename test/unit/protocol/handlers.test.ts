@@ -291,13 +291,20 @@ describe('chat, friends and groups (v2 replies)', () => {
     const page = await bob.client.ask({ msgid: MsgId.SYNC, after: 1, limit: 2 });
     expect(page).toMatchObject({ msgid: MsgId.SYNC_ACK, lastSeq: 5, more: true });
     expect((page.messages as { seq: number }[]).map((m) => m.seq)).toEqual([2, 3]);
-    expect(await bob.client.ask({ msgid: MsgId.INBOX_ACK, seq: 4 })).toMatchObject({
+    // Without reqId an ack is a notification: recorded, not answered.
+    expect(await bob.client.send({ msgid: MsgId.INBOX_ACK, seq: 3 })).toEqual([]);
+    await harness.services.sessions.get(bob.id)!.acks.flush();
+    expect(await harness.services.messages.cursor(bob.id)).toEqual({ ackedSeq: 3, lastSeq: 5 });
+    expect(await bob.client.ask({ msgid: MsgId.INBOX_ACK, seq: 4, reqId: 'a' })).toMatchObject({
       msgid: MsgId.ACK,
       re: MsgId.INBOX_ACK,
+      reqId: 'a',
       seq: 4,
     });
     await harness.services.sessions.get(bob.id)!.acks.flush();
     expect(await harness.services.messages.cursor(bob.id)).toEqual({ ackedSeq: 4, lastSeq: 5 });
+    // Errors are answered either way.
+    expect(await bob.client.ask({ msgid: MsgId.INBOX_ACK, seq: -1 })).toMatchObject({ code: 'BAD_MESSAGE' });
   });
 
   it('answers ping with pong', async () => {
