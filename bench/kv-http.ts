@@ -15,6 +15,7 @@ import { ArrayEngine } from '../src/kv/array-engine.js';
 import { HashEngine } from '../src/kv/hash-engine.js';
 import type { KvEngine } from '../src/kv/kv-engine.js';
 import { RbTreeEngine } from '../src/kv/rbtree-engine.js';
+import { ProcessCost } from './lib/process-cost.js';
 
 const { values } = parseArgs({
   options: {
@@ -58,6 +59,7 @@ interface WrkResult {
   p50: string;
   p99: string;
   errors: string;
+  seconds: number;
 }
 
 function wrk(port: number, script: string, connections: number, seconds: number, args: string[]): WrkResult {
@@ -84,10 +86,33 @@ function wrk(port: number, script: string, connections: number, seconds: number,
   const errors =
     [/Socket errors:[^\n]*/.exec(out)?.[0], /Non-2xx[^\n]*/.exec(out)?.[0]].filter(Boolean).join('; ') ||
     'none';
-  return { rps: Math.round(rps), p50, p99, errors };
+  return { seconds, rps: Math.round(rps), p50, p99, errors };
 }
 
-async function startNode(): Promise<{ port: number; stop: () => Promise<void> }> {
+/**
+ * Runs wrk against a server process and adds what that process spent per request: CPU time and, where
+ * `perf` works, instructions (user + kernel) — steadier than req/s on a shared VM.
+ */
+async function measured(
+  pid: number | undefined,
+  load: () => WrkResult,
+): Promise<WrkResult & { cpuUsPerReq?: number; instrPerReq?: string }> {
+  const cost = ProcessCost.start({ server: pid === undefined ? [] : [pid] });
+  const result = load();
+  const { server } = await cost.stop();
+  const requests = result.rps * result.seconds;
+  if (!server || !(requests > 0)) return result;
+  return {
+    ...result,
+    cpuUsPerReq: Math.round((server.cpuMs * 10_000) / requests) / 10,
+    instrPerReq:
+      server.userInstructions === undefined
+        ? 'no perf'
+        : `${(server.userInstructions / requests / 1000).toFixed(1)}k+${(server.kernelInstructions! / requests / 1000).toFixed(1)}k`,
+  };
+}
+
+async function startNode(): Promise<{ port: number; pid: number | undefined; stop: () => Promise<void> }> {
   const root = fileURLToPath(new URL('..', import.meta.url));
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: root,
@@ -104,6 +129,7 @@ async function startNode(): Promise<{ port: number; stop: () => Promise<void> }>
   });
   return {
     port,
+    pid: child.pid,
     stop: () => new Promise((resolve) => (child.once('exit', () => resolve()), child.kill('SIGTERM'))),
   };
 }
@@ -135,13 +161,15 @@ const server = require('node:net').createServer((socket) => {
 }).listen(0, '127.0.0.1', () => console.log(server.address().port));
 `;
 
-async function withCeilingServer<T>(measure: (port: number) => T): Promise<T> {
+async function withCeilingServer<T>(
+  measure: (port: number, pid: number | undefined) => Promise<T>,
+): Promise<T> {
   const child = spawn(process.execPath, ['-e', CEILING_SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve) =>
     child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))),
   );
   try {
-    return measure(port);
+    return await measure(port, child.pid);
   } finally {
     child.kill();
   }
@@ -163,8 +191,7 @@ if (!values['skip-http']) {
     rows.push({
       run: label,
       conns: connections,
-      seconds: duration,
-      ...wrk(node.port, script, connections, duration, args),
+      ...(await measured(node.pid, () => wrk(node.port, script, connections, duration, args))),
     });
     await node.stop();
   };
@@ -189,10 +216,9 @@ if (!values['skip-http']) {
     rows.push({
       run: `ceiling: bare node:net server, fixed reply, ${mode === 'keep' ? 'keep-alive' : 'Connection: close'}`,
       conns: 50,
-      seconds,
-      ...(await withCeilingServer((port) => {
+      ...(await withCeilingServer((port, pid) => {
         wrk(port, script, 50, Number(values.warmup), ['HEXIST', '100000']);
-        return wrk(port, script, 50, seconds, ['HSET', '100000', mode]);
+        return measured(pid, () => wrk(port, script, 50, seconds, ['HSET', '100000', mode]));
       })),
     });
   console.table(rows);
