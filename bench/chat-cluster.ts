@@ -81,13 +81,14 @@ try {
   const statusBefore = await serverStatus(db);
   const nginxPid = cluster.nginx.pid;
   const pids = (...list: (number | undefined)[]) => list.filter((pid): pid is number => pid !== undefined);
-  const cost = ProcessCost.start({
+  const processGroups = {
     nodes: pids(...cluster.nodes.map((node) => node.pid)),
     nginx: nginxPid === undefined ? [] : [nginxPid, ...childPids(nginxPid)],
     mariadb: pids(cluster.mariadb?.pid),
     redis: pids(cluster.redis?.pid),
     loadGenerator: [process.pid],
-  });
+  };
+  const cost = ProcessCost.start(processGroups);
   const start = performance.now();
   await new Promise((resolve) => setTimeout(resolve, Number(values.seconds) * 1000));
   const deliveredInWindow = traffic.report().delivered - deliveredBefore;
@@ -134,6 +135,7 @@ try {
   };
   if (values.storm) {
     traffic.measureLatency = false;
+    const stormCost = ProcessCost.start(processGroups);
     const stormStart = performance.now();
     await Promise.all(
       traffic.clients.map((client) => {
@@ -143,6 +145,7 @@ try {
       }),
     );
     result.stormAllResumedS = round((performance.now() - stormStart) / 1000);
+    result.costPerResume = costPer(await stormCost.stop(), traffic.clients.length);
   }
   console.log(JSON.stringify(result, null, 2));
   traffic.close();
