@@ -15,7 +15,7 @@ import { ArrayEngine } from '../src/kv/array-engine.js';
 import { HashEngine } from '../src/kv/hash-engine.js';
 import type { KvEngine } from '../src/kv/kv-engine.js';
 import { RbTreeEngine } from '../src/kv/rbtree-engine.js';
-import { ProcessCost } from './lib/process-cost.js';
+import { costPer, ProcessCost } from './lib/process-cost.js';
 
 const { values } = parseArgs({
   options: {
@@ -96,20 +96,12 @@ function wrk(port: number, script: string, connections: number, seconds: number,
 async function measured(
   pid: number | undefined,
   load: () => WrkResult,
-): Promise<WrkResult & { cpuUsPerReq?: number; instrPerReq?: string }> {
+): Promise<WrkResult & { serverPerRequest?: string }> {
   const cost = ProcessCost.start({ server: pid === undefined ? [] : [pid] });
   const result = load();
-  const { server } = await cost.stop();
+  const costs = await cost.stop();
   const requests = result.rps * result.seconds;
-  if (!server || !(requests > 0)) return result;
-  return {
-    ...result,
-    cpuUsPerReq: Math.round((server.cpuMs * 10_000) / requests) / 10,
-    instrPerReq:
-      server.userInstructions === undefined
-        ? 'no perf'
-        : `${(server.userInstructions / requests / 1000).toFixed(1)}k+${(server.kernelInstructions! / requests / 1000).toFixed(1)}k`,
-  };
+  return requests > 0 ? { ...result, serverPerRequest: costPer(costs, requests).server } : result;
 }
 
 async function startNode(): Promise<{ port: number; pid: number | undefined; stop: () => Promise<void> }> {

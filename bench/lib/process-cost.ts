@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { procStat } from '../../scripts/lib/child.js';
 
 /** What one group of processes spent over the window. */
 export interface GroupCost {
@@ -15,13 +16,8 @@ export interface GroupCost {
 const TICK_MS = 10; // USER_HZ is 100 on Linux
 
 function cpuTicks(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]); // utime, stime
-  } catch {
-    return 0; // gone
-  }
+  const fields = procStat(pid);
+  return fields ? Number(fields[11]) + Number(fields[12]) : 0; // utime + stime; 0 once gone
 }
 
 /**
@@ -32,6 +28,7 @@ function cpuTicks(pid: number): number {
 export class ProcessCost {
   private readonly ticksAtStart: Map<number, number>;
   private readonly perf = new Map<string, { child: ChildProcess; output: string }>();
+  private readonly dir = mkdtempSync(join(tmpdir(), 'parley-cost-'));
 
   private constructor(private readonly groups: Readonly<Record<string, readonly number[]>>) {
     this.ticksAtStart = new Map(
@@ -39,10 +36,9 @@ export class ProcessCost {
         .flat()
         .map((pid) => [pid, cpuTicks(pid)]),
     );
-    const dir = mkdtempSync(join(tmpdir(), 'parley-cost-'));
     for (const [name, pids] of Object.entries(groups)) {
       if (pids.length === 0) continue;
-      const output = join(dir, `${name}.csv`);
+      const output = join(this.dir, `${name}.csv`);
       const child = spawn(
         'perf',
         ['stat', '-x,', '-e', 'instructions:u,instructions:k', '-p', pids.join(','), '-o', output],
@@ -74,6 +70,7 @@ export class ProcessCost {
       const ticks = pids.reduce((sum, pid) => sum + ticksAtStop.get(pid)! - this.ticksAtStart.get(pid)!, 0);
       costs[name] = { cpuMs: ticks * TICK_MS, ...this.instructions(name) };
     }
+    rmSync(this.dir, { recursive: true, force: true });
     return costs;
   }
 

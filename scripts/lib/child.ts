@@ -59,21 +59,24 @@ export interface Placement {
   readonly host?: string;
 }
 
+/**
+ * The fields of /proc/PID/stat after the command name (which may contain spaces), so index 0 is field 3
+ * (state), 1 the parent pid, 11 and 12 utime and stime; undefined when the process is gone.
+ */
+export function procStat(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
 /** Pids whose parent is `pid` (from /proc; no procps needed). */
 export function childPids(pid: number): number[] {
-  const children: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      // Field 4 of /proc/PID/stat is the parent pid; the command name (field 2) may contain spaces.
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) children.push(Number(entry));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return children;
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry) && Number(procStat(Number(entry))?.[1]) === pid)
+    .map(Number);
 }
 
 /** SIGKILL, ignoring a process that is already gone. */
