@@ -8,6 +8,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { serverArgs } from '../scripts/lib/server-command.js';
 import { ParleyClient, type ChatMessage } from '../src/client/parley-client.js';
 
 const { values } = parseArgs({
@@ -31,7 +32,7 @@ const loginConcurrency = Number(values['login-concurrency']);
 async function startServer(): Promise<{ port: number; stop: () => Promise<void> }> {
   const root = fileURLToPath(new URL('..', import.meta.url));
   const nodeArgs = values['server-node-args'].split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, serverArgs(nodeArgs), {
     cwd: root,
     env: {
       ...process.env,

@@ -10,6 +10,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { serverArgs } from '../scripts/lib/server-command.js';
 import { parseArgs } from 'node:util';
 import { ArrayEngine } from '../src/kv/array-engine.js';
 import { HashEngine } from '../src/kv/hash-engine.js';
@@ -106,7 +107,7 @@ async function measured(
 
 async function startNode(): Promise<{ port: number; pid: number | undefined; stop: () => Promise<void> }> {
   const root = fileURLToPath(new URL('..', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, serverArgs(), {
     cwd: root,
     env: { ...process.env, CHAT_PORT: '0', ADMIN_PORT: '0', LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],

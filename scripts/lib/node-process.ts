@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { inNamespace, stopChild, type Placement } from './child.js';
+import { serverArgs } from './server-command.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -40,12 +41,7 @@ export class NodeProcess {
   /** Starts the node; resolves when its /healthz answers 200. */
   start(): Promise<void> {
     this.log ??= createWriteStream(this.logFile, { flags: 'a' });
-    const [command, args] = inNamespace(this.placement.netns, process.execPath, [
-      ...this.nodeArgs,
-      '--import',
-      'tsx',
-      'src/main.ts',
-    ]);
+    const [command, args] = inNamespace(this.placement.netns, process.execPath, serverArgs(this.nodeArgs));
     const child = spawn(command, args, {
       cwd: ROOT,
       env: {

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { serverArgs } from '../../scripts/lib/server-command.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -14,7 +15,7 @@ export interface ServerProcess {
 
 /** Runs `src/main.ts` as a real process; resolves once it logged its listening ports. */
 export function spawnServer(env: Record<string, string>, args: string[] = []): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+  const child = spawn(process.execPath, serverArgs([], args), {
     cwd: root,
     env: {
       PATH: process.env.PATH ?? '',
@@ -55,7 +56,7 @@ export function runServerToExit(
   env: Record<string, string>,
   args: string[] = [],
 ): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+  const child = spawn(process.execPath, serverArgs([], args), {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', CHAT_PORT: '0', ADMIN_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
