@@ -4,9 +4,10 @@ import type { Presence, UserId } from '../service/ports.js';
 export class LocalPresence implements Presence {
   private readonly sessions = new Map<UserId, string>();
 
-  attach(userId: UserId, sessionId: string): Promise<void> {
+  /** Never refuses: on one node the session registry itself sees every attempt. */
+  attach(userId: UserId, sessionId: string): Promise<boolean> {
     this.sessions.set(userId, sessionId);
-    return Promise.resolve();
+    return Promise.resolve(true);
   }
 
   detach(userId: UserId, sessionId: string): Promise<void> {

@@ -16,6 +16,14 @@ export interface RedisPresenceOptions {
 // Deletes the lease only if it still names this session (a newer login elsewhere may own it now).
 const RELEASE_IF_MINE = `local v = redis.call('GET', KEYS[1])
 if v and string.sub(v, 1, #ARGV[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+// Claims the lease (ARGV[1], for ARGV[2] ms) unless it names a newer connection attempt of the same client
+// instance: cid ARGV[3] (URI-encoded, '' = the caller gave none) with an attempt above ARGV[4]; then 0.
+const CLAIM_UNLESS_NEWER_ATTEMPT = `local v = redis.call('GET', KEYS[1])
+if v and ARGV[3] ~= '' then
+  local cid, attempt = string.match(v, '/([^/]+)/(%d+)/%d+$')
+  if cid == ARGV[3] and tonumber(attempt) > tonumber(ARGV[4]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1`;
 // Renews the lease (ARGV[2], for ARGV[3] ms) unless a newer session holds it (then 0). Ours, free (lost
 // with a Redis restart) or an *older* session's (attach time, the last field, before ours in ARGV[4]):
 // after a Redis restart a node still holding a stale session (it was cut off and missed the takeover)
@@ -29,6 +37,13 @@ return 0`;
 /** The lease scripts, as defined on the connection with `defineCommand`. */
 interface LeaseScripts {
   parleyReleaseIfMine(key: string, owner: string): Promise<unknown>;
+  parleyClaimUnlessNewerAttempt(
+    key: string,
+    lease: string,
+    ttlMs: number,
+    cid: string,
+    attempt: number,
+  ): Promise<number>;
 }
 
 /** The same scripts queued on a pipeline (results come from `exec`). */
@@ -60,6 +75,10 @@ export class RedisPresence implements Presence {
       retryStrategy: (times: number) => Math.min(100 * 2 ** times, 2000),
     });
     // Scripts run by SHA (EVALSHA, loaded on first use): the heartbeat renews every local lease.
+    this.redis.defineCommand('parleyClaimUnlessNewerAttempt', {
+      numberOfKeys: 1,
+      lua: CLAIM_UNLESS_NEWER_ATTEMPT,
+    });
     this.redis.defineCommand('parleyReleaseIfMine', { numberOfKeys: 1, lua: RELEASE_IF_MINE });
     this.redis.defineCommand('parleyRenewUnlessNewer', { numberOfKeys: 1, lua: RENEW_UNLESS_NEWER });
     this.redis.on('error', (error) =>
@@ -78,18 +97,28 @@ export class RedisPresence implements Presence {
     await this.redis.connect();
   }
 
-  async attach(userId: UserId, sessionId: string, origin?: SessionOrigin): Promise<void> {
+  async attach(userId: UserId, sessionId: string, origin?: SessionOrigin): Promise<boolean> {
     const attachedAt = Date.now();
-    const lease = `${this.owner(sessionId)}${encodeURIComponent(origin?.cid ?? '-')}/${origin?.attempt ?? 0}/${attachedAt}`;
-    this.local.set(userId, { sessionId, lease, attachedAt });
+    const cid = origin ? encodeURIComponent(origin.cid) : '';
+    const lease = `${this.owner(sessionId)}${cid || '-'}/${origin?.attempt ?? 0}/${attachedAt}`;
     try {
-      await this.redis.set(this.options.keys.presence(userId), lease, 'PX', this.options.ttlMs);
+      const claimed = await (this.redis as unknown as LeaseScripts).parleyClaimUnlessNewerAttempt(
+        this.options.keys.presence(userId),
+        lease,
+        this.options.ttlMs,
+        cid,
+        origin?.attempt ?? 0,
+      );
+      if (claimed === 0) return false;
     } catch (error) {
       this.options.logger.debug(
         { err: error, userId },
         'presence attach not written; the heartbeat will retry',
       );
     }
+    // Only once claimed: the heartbeat renews what `local` holds.
+    this.local.set(userId, { sessionId, lease, attachedAt });
+    return true;
   }
 
   async detach(userId: UserId, sessionId: string): Promise<void> {
@@ -102,13 +131,6 @@ export class RedisPresence implements Presence {
     } catch (error) {
       this.options.logger.debug({ err: error, userId }, 'presence detach not written; the lease will expire');
     }
-  }
-
-  async holderOrigin(userId: UserId): Promise<SessionOrigin | undefined> {
-    const lease = await this.redis.get(this.options.keys.presence(userId));
-    const parts = lease?.split('/');
-    if (!parts || parts.length < 5 || parts.at(-3) === '-') return undefined;
-    return { cid: decodeURIComponent(parts.at(-3)!), attempt: Number(parts.at(-2)) };
   }
 
   async onlineAmong(userIds: readonly UserId[]): Promise<Set<UserId>> {

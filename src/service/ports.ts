@@ -212,9 +212,14 @@ export interface MessageBus {
 
 /** Who is online, across the cluster. */
 export interface Presence {
-  attach(userId: UserId, sessionId: string, origin?: SessionOrigin): Promise<void>;
-  /** The origin of the session holding the user's lease anywhere in the cluster, if it said. */
-  holderOrigin?(userId: UserId): Promise<SessionOrigin | undefined>;
+  /**
+   * Makes the session the user's lease holder. Resolves false, writing nothing, when the holder anywhere in
+   * the cluster is a newer connection attempt of the same client instance (`origin.cid`): the caller is a
+   * stale reconnect attempt. Checked and written in one step, so two attempts racing on two nodes cannot
+   * both pass the check. When the lease cannot be written now (Redis away) it resolves true and the
+   * heartbeat writes it later.
+   */
+  attach(userId: UserId, sessionId: string, origin?: SessionOrigin): Promise<boolean>;
   detach(userId: UserId, sessionId: string): Promise<void>;
   onlineAmong(userIds: readonly UserId[]): Promise<Set<UserId>>;
   /**

@@ -93,7 +93,25 @@ export class SessionRegistry {
    * replies to the login first, then starts the pump, so the reply precedes any message.
    */
   async attach(userId: UserId, sink: SessionSink, options: AttachOptions): Promise<LiveSession> {
-    if (options.origin) await this.refuseStale(userId, options.origin);
+    this.refuseStale(userId, options.origin);
+    // The lease claim (which refuses a stale attempt cluster-wide) and the subscription go out together;
+    // the SUBSCRIBE is awaited so it is live before the login reads the inbox.
+    const [claimed] = await Promise.all([
+      this.presence.attach(userId, sink.sessionId, options.origin),
+      this.bus.subscribe(userId),
+    ]);
+    if (!claimed) {
+      await this.bus.unsubscribe(userId);
+      throw new AppError('RESUME_SUPERSEDED');
+    }
+    // A newer attempt may have attached here while we waited (its claim came after ours, so it holds the
+    // lease): this one must not displace it.
+    try {
+      this.refuseStale(userId, options.origin);
+    } catch (error) {
+      await this.bus.unsubscribe(userId);
+      throw error;
+    }
     const session = new LiveSession(userId, sink, this.store, {
       ...options,
       pageSize: this.pageSize,
@@ -104,26 +122,24 @@ export class SessionRegistry {
     if (previous) {
       this.retire(previous);
       previous.sink.kick(options.origin);
-    } else {
-      await this.bus.subscribe(userId);
+      // The previous session's subscription ends here; its own detach finds itself replaced and leaves
+      // the count alone, so this session's subscription is the one that stays.
+      void this.bus.unsubscribe(userId);
     }
-    await this.presence.attach(userId, sink.sessionId, options.origin);
     // Other nodes close their sessions of this user; ours ignores the event (same session id).
     await this.bus.publish([{ type: 'kick', userId, sessionId: sink.sessionId, origin: options.origin }]);
     return session;
   }
 
   /**
-   * A reconnect attempt of a client instance that already resumed with a newer attempt is stale (it
-   * reached us late, say from a frozen load balancer's backlog): attaching it would displace the live
-   * session. Checked against this node's session and the cluster-wide lease.
+   * A reconnect attempt of a client instance that already attached with a newer attempt on this node is
+   * stale (it reached us late, say from a frozen load balancer's backlog): attaching it would displace the
+   * live session. Other nodes' sessions are checked by the presence claim.
    */
-  private async refuseStale(userId: UserId, origin: SessionOrigin): Promise<void> {
-    const newer = (holder: SessionOrigin | undefined) =>
-      holder !== undefined && holder.cid === origin.cid && holder.attempt > origin.attempt;
-    if (newer(this.sessions.get(userId)?.origin)) throw new AppError('RESUME_SUPERSEDED');
-    const holder = await this.presence.holderOrigin?.(userId).catch(() => undefined);
-    if (newer(holder)) throw new AppError('RESUME_SUPERSEDED');
+  private refuseStale(userId: UserId, origin: SessionOrigin | undefined): void {
+    const holder = this.sessions.get(userId)?.origin;
+    if (origin && holder && holder.cid === origin.cid && holder.attempt > origin.attempt)
+      throw new AppError('RESUME_SUPERSEDED');
   }
 
   /** Ends a session (logout or disconnect). A session already replaced by a newer one only flushes acks. */

@@ -171,6 +171,32 @@ describe('Redis presence leases', () => {
     await b.close();
   });
 
+  it('refuses, in one step and without writing, a claim by an older attempt of the lease holder', async () => {
+    const { url, keys, a, b } = await twoPresences(5000);
+    const { Redis } = await import('ioredis');
+    const probe = new Redis(url);
+    expect(await b.attach(5, 'live', { cid: 'c/1', attempt: 6 })).toBe(true);
+    const live = await probe.get(keys.presence(5));
+    // Attempt 5 of the same client instance reached node a late: refused, the lease untouched.
+    expect(await a.attach(5, 'stale', { cid: 'c/1', attempt: 5 })).toBe(false);
+    expect(await probe.get(keys.presence(5))).toBe(live);
+    expect(a.localCount).toBe(0);
+    // Another device (other cid), or a login that names no client, takes over whatever the attempt.
+    expect(await a.attach(5, 'phone', { cid: 'c/2', attempt: 1 })).toBe(true);
+    expect(await probe.get(keys.presence(5))).toMatch(/^a\/phone\/c%2F2\/1\/\d+$/);
+    expect(await b.attach(5, 'plain')).toBe(true);
+    expect(await probe.get(keys.presence(5))).toMatch(/^b\/plain\/-\/0\/\d+$/);
+    // Two attempts racing on two nodes: whichever claims first, the newer ends up holding the lease.
+    const [, newer] = await Promise.all([
+      a.attach(6, 'older', { cid: 'c/3', attempt: 1 }),
+      b.attach(6, 'newer', { cid: 'c/3', attempt: 2 }),
+    ]);
+    expect(newer).toBe(true);
+    expect(await probe.get(keys.presence(6))).toMatch(/^b\/newer\//);
+    probe.disconnect();
+    await Promise.all([a.close(), b.close()]);
+  });
+
   it('ends a session whose lease a newer session elsewhere took while this node did not hear of it', async () => {
     const { url, keys, a, b } = await twoPresences(900);
     const superseded = new Promise<[number, string]>((resolve) =>
