@@ -140,7 +140,7 @@ try {
     // The first storm also pays for compiling the resume path; later ones show a node that has run for a while.
     traffic.measureLatency = false;
     const storms: { allResumedS: number; costPerResume: unknown }[] = [];
-    for (let round_ = 0; round_ < Number(values.storms); round_++) {
+    for (let i = 0; i < Number(values.storms); i++) {
       const stormCost = ProcessCost.start(processGroups);
       const stormStart = performance.now();
       await Promise.all(

@@ -93,24 +93,18 @@ export class SessionRegistry {
    * replies to the login first, then starts the pump, so the reply precedes any message.
    */
   async attach(userId: UserId, sink: SessionSink, options: AttachOptions): Promise<LiveSession> {
-    this.refuseStale(userId, options.origin);
+    if (this.isStale(userId, options.origin)) throw new AppError('RESUME_SUPERSEDED');
     // The lease claim (which refuses a stale attempt cluster-wide) and the subscription go out together;
     // the SUBSCRIBE is awaited so it is live before the login reads the inbox.
     const [claimed] = await Promise.all([
       this.presence.attach(userId, sink.sessionId, options.origin),
       this.bus.subscribe(userId),
     ]);
-    if (!claimed) {
+    // Refused cluster-wide, or a newer attempt attached here while we waited (its claim came after ours,
+    // so it holds the lease): this one must not displace it.
+    if (!claimed || this.isStale(userId, options.origin)) {
       await this.bus.unsubscribe(userId);
       throw new AppError('RESUME_SUPERSEDED');
-    }
-    // A newer attempt may have attached here while we waited (its claim came after ours, so it holds the
-    // lease): this one must not displace it.
-    try {
-      this.refuseStale(userId, options.origin);
-    } catch (error) {
-      await this.bus.unsubscribe(userId);
-      throw error;
     }
     const session = new LiveSession(userId, sink, this.store, {
       ...options,
@@ -136,10 +130,9 @@ export class SessionRegistry {
    * stale (it reached us late, say from a frozen load balancer's backlog): attaching it would displace the
    * live session. Other nodes' sessions are checked by the presence claim.
    */
-  private refuseStale(userId: UserId, origin: SessionOrigin | undefined): void {
+  private isStale(userId: UserId, origin: SessionOrigin | undefined): boolean {
     const holder = this.sessions.get(userId)?.origin;
-    if (origin && holder && holder.cid === origin.cid && holder.attempt > origin.attempt)
-      throw new AppError('RESUME_SUPERSEDED');
+    return !!origin && !!holder && holder.cid === origin.cid && holder.attempt > origin.attempt;
   }
 
   /** Ends a session (logout or disconnect). A session already replaced by a newer one only flushes acks. */
