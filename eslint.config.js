@@ -69,11 +69,16 @@ export default tseslint.config(
     ]),
   },
   {
+    // net is a frame channel (as ws is for WebSocket): it knows bytes, sockets and states, no meaning.
     files: ['src/net/**'],
     rules: restrict([
+      { from: '**/protocol/**', why: 'net carries frames; protocol (ClientSession) owns their meaning' },
+      { from: '**/service/**', why: 'net carries frames; it knows no chat rules' },
+      { from: '**/errors.js', why: 'error codes are protocol meaning; net reports faults by name' },
       { from: '**/model/**', why: 'net must not reach storage' },
       { from: '**/redis/**', why: 'net must not reach the bus adapter' },
       { from: '**/embedded/**', why: 'net must not reach storage' },
+      { from: '**/kv/**', why: 'the KV plane is the admin room' },
     ]),
   },
   {

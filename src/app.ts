@@ -11,6 +11,9 @@ import { openKvStore } from './kv/open-kv-store.js';
 import { AdminServer, sendJson } from './net/admin-server.js';
 import { RedisPresence } from './redis/redis-presence.js';
 import { ChatServer } from './net/chat-server.js';
+import { ClientSession, type SessionPolicy } from './protocol/client-session.js';
+import { Dispatcher } from './protocol/dispatcher.js';
+import { serverBusyFrame } from './protocol/encode.js';
 import { AuthService } from './service/auth-service.js';
 import type { ChatServices } from './service/chat-services.js';
 import { MessageService } from './service/message-service.js';
@@ -129,6 +132,33 @@ export function buildServices(config: Config, ports: AppPorts, logger: Logger, c
   };
 }
 
+/** The chat edge: `net` carries frames, one protocol `ClientSession` per connection owns their meaning. */
+export function createChatServer(config: Config, services: ChatServices, logger: Logger): ChatServer {
+  const dispatcher = new Dispatcher();
+  const policy: SessionPolicy = {
+    ratePerS: config.RATE_PER_S,
+    rateBurst: config.RATE_BURST,
+    loginRatePerS: config.LOGIN_RATE_PER_S,
+    loginBurst: config.LOGIN_BURST,
+    heartbeatTimeoutMs: config.HEARTBEAT_TIMEOUT_MS,
+    unauthTimeoutMs: config.UNAUTH_TIMEOUT_MS,
+  };
+  return new ChatServer(
+    (connection, connectionLogger) =>
+      new ClientSession(connection, services, policy, connectionLogger, dispatcher),
+    {
+      maxConnections: config.MAX_CONNECTIONS,
+      maxFrameBytes: config.MAX_FRAME_BYTES,
+      sniffTimeoutMs: config.UNAUTH_TIMEOUT_MS,
+      outboundHighWaterBytes: config.OUTBOUND_HIGH_WATER_BYTES,
+      outboundMaxBytes: config.OUTBOUND_MAX_BYTES,
+      slowConsumerTimeoutMs: config.SLOW_CONSUMER_TIMEOUT_MS,
+      busyFrame: serverBusyFrame(),
+    },
+    logger,
+  );
+}
+
 /** The composition root: wires adapters, services, the chat listener and the admin plane, then listens. */
 export async function startApp(
   config: Config,
@@ -138,24 +168,7 @@ export async function startApp(
   const ports = await createPorts(config, clock, logger);
   const services = buildServices(config, ports, logger, clock);
 
-  const chatServer = new ChatServer(
-    services,
-    {
-      maxConnections: config.MAX_CONNECTIONS,
-      maxFrameBytes: config.MAX_FRAME_BYTES,
-      sniffTimeoutMs: config.UNAUTH_TIMEOUT_MS,
-      ratePerS: config.RATE_PER_S,
-      rateBurst: config.RATE_BURST,
-      loginRatePerS: config.LOGIN_RATE_PER_S,
-      loginBurst: config.LOGIN_BURST,
-      heartbeatTimeoutMs: config.HEARTBEAT_TIMEOUT_MS,
-      unauthTimeoutMs: config.UNAUTH_TIMEOUT_MS,
-      outboundHighWaterBytes: config.OUTBOUND_HIGH_WATER_BYTES,
-      outboundMaxBytes: config.OUTBOUND_MAX_BYTES,
-      slowConsumerTimeoutMs: config.SLOW_CONSUMER_TIMEOUT_MS,
-    },
-    logger,
-  );
+  const chatServer = createChatServer(config, services, logger);
   const admin = new AdminServer(logger, {
     token: config.ADMIN_TOKEN,
     webDir: WEB_DIR,

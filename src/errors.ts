@@ -8,6 +8,11 @@ export interface ErrorSpec {
   readonly message: string;
   /** When true the connection is closed after the error reply is written. */
   readonly close: boolean;
+  /**
+   * For closing errors: whether a client should reconnect on its own (told in the frame as `reconnect`).
+   * False where reconnecting would repeat the problem or fight another session.
+   */
+  readonly reconnect?: boolean;
 }
 
 export const ERROR_CATALOG = {
@@ -16,7 +21,7 @@ export const ERROR_CATALOG = {
   USER_EXISTS: { errno: 3, message: 'name is already taken', close: false },
   BAD_MESSAGE: { errno: 10, message: 'malformed message', close: false },
   UNKNOWN_MSGID: { errno: 11, message: 'unknown msgid', close: false },
-  PAYLOAD_TOO_LARGE: { errno: 12, message: 'frame exceeds the maximum size', close: true },
+  PAYLOAD_TOO_LARGE: { errno: 12, message: 'frame exceeds the maximum size', close: true, reconnect: false },
   NOT_LOGGED_IN: { errno: 13, message: 'log in first', close: false },
   IDENTITY_MISMATCH: { errno: 14, message: 'the id in the message is not the logged-in user', close: false },
   USER_NOT_FOUND: { errno: 20, message: 'no such user', close: false },
@@ -28,28 +33,37 @@ export const ERROR_CATALOG = {
   GROUP_EXISTS: { errno: 26, message: 'a group with this name exists', close: false },
   TOKEN_INVALID: { errno: 30, message: 'session token is invalid or expired; log in again', close: false },
   RATE_LIMITED: { errno: 40, message: 'too many requests; slow down', close: false },
-  SLOW_CONSUMER: { errno: 41, message: 'connection closed: client is not reading its messages', close: true },
+  SLOW_CONSUMER: {
+    errno: 41,
+    message: 'connection closed: client is not reading its messages',
+    close: true,
+    reconnect: true,
+  },
   IDLE_TIMEOUT: {
     errno: 42,
     message: 'connection closed: no traffic within the heartbeat timeout',
     close: true,
+    reconnect: true,
   },
   SERVER_BUSY: {
     errno: 43,
     message: 'server has reached its connection limit; try again later',
     close: true,
+    reconnect: true,
   },
-  SERVER_DRAINING: { errno: 44, message: 'server is shutting down; reconnect', close: true },
-  KICKED: { errno: 45, message: 'this account logged in elsewhere', close: true },
+  SERVER_DRAINING: { errno: 44, message: 'server is shutting down; reconnect', close: true, reconnect: true },
+  KICKED: { errno: 45, message: 'this account logged in elsewhere', close: true, reconnect: false },
   FLOODING: {
     errno: 46,
     message: 'connection closed: far more requests than the rate limit allows',
     close: true,
+    reconnect: false,
   },
   RESUME_SUPERSEDED: {
     errno: 47,
     message: 'a newer connection of this client already resumed the session; this one is stale',
     close: true,
+    reconnect: false,
   },
   UNAVAILABLE: { errno: 50, message: 'service temporarily unavailable; retry', close: false },
   INTERNAL: { errno: 99, message: 'internal error', close: false },
@@ -75,6 +89,12 @@ export class AppError extends Error {
 
   get closesConnection(): boolean {
     return ERROR_CATALOG[this.code].close;
+  }
+
+  /** For closing errors: whether the client should reconnect by itself. */
+  get reconnect(): boolean {
+    const spec: ErrorSpec = ERROR_CATALOG[this.code];
+    return spec.reconnect ?? false;
   }
 }
 

@@ -2,12 +2,8 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
-import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { errorReply } from '../protocol/encode.js';
-import { Dispatcher } from '../protocol/dispatcher.js';
-import type { ChatServices } from '../service/chat-services.js';
-import { Connection, type CloseReason, type ConnectionLimits } from './connection.js';
+import { Connection, type CloseReason, type ConnectionHandler, type ConnectionLimits } from './connection.js';
 import { looksLikeHttp, parseRequestHead, plainHttpResponse, type RequestHead } from './http-upgrade.js';
 import { TcpTransport } from './tcp-transport.js';
 import type { Transport } from './transport.js';
@@ -18,7 +14,18 @@ export interface ChatServerOptions extends ConnectionLimits {
   readonly maxFrameBytes: number;
   /** How long a socket may take to send its first bytes / complete an HTTP upgrade head. */
   readonly sniffTimeoutMs: number;
+  /** The frame a socket over `maxConnections` gets before it is closed (built by the protocol layer). */
+  readonly busyFrame: string;
 }
+
+/** What the server needs from the session of one connection, beyond the connection's own events. */
+export interface ChatSessionHandler extends ConnectionHandler {
+  /** Shutdown: tell the client to reconnect elsewhere in about `reconnectInMs`, then close. */
+  shutdown(reconnectInMs: number): void;
+}
+
+/** Makes the session of a new connection (the composition root binds it to the protocol layer). */
+export type SessionFactory = (connection: Connection, logger: Logger) => ChatSessionHandler;
 
 export interface ChatServerStats {
   readonly sockets: number;
@@ -42,14 +49,13 @@ export interface ChatServerEvents {
 export class ChatServer extends EventEmitter<ChatServerEvents> {
   private readonly server: Server;
   private readonly wss: WebSocketServer;
-  private readonly dispatcher = new Dispatcher();
-  private readonly connections = new Set<Connection>();
+  private readonly connections = new Map<Connection, ChatSessionHandler>();
   private readonly closeReasons: Record<string, number> = {};
   private sockets = 0;
   private idleWaiters: (() => void)[] = [];
 
   constructor(
-    private readonly services: ChatServices,
+    private readonly newSession: SessionFactory,
     private readonly options: ChatServerOptions,
     private readonly logger: Logger,
   ) {
@@ -76,7 +82,7 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
 
   stats(): ChatServerStats {
     let ws = 0;
-    for (const connection of this.connections) if (connection.kind === 'ws') ws++;
+    for (const connection of this.connections.keys()) if (connection.kind === 'ws') ws++;
     return {
       sockets: this.sockets,
       connections: { tcp: this.connections.size - ws, ws },
@@ -87,9 +93,9 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
   /** Stops accepting; tells every client to reconnect elsewhere; resolves when all closed or the grace ran out. */
   async shutdown(graceMs: number): Promise<void> {
     const listenerClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const connection of this.connections) connection.drain(Math.floor(Math.random() * 2000));
+    for (const session of this.connections.values()) session.shutdown(Math.floor(Math.random() * 2000));
     await this.socketsClosed(graceMs);
-    for (const connection of this.connections) connection.close('SERVER_DRAINING', true);
+    for (const connection of this.connections.keys()) connection.close('SERVER_DRAINING', true);
     for (const client of this.wss.clients) client.terminate();
     this.wss.close();
     await listenerClosed;
@@ -116,7 +122,7 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
     });
     socket.on('error', () => {});
     if (this.sockets > this.options.maxConnections) {
-      socket.end(`${JSON.stringify(errorReply(new AppError('SERVER_BUSY'), undefined, undefined))}\n`);
+      socket.end(`${this.options.busyFrame}\n`);
       setTimeout(() => socket.destroy(), 1000).unref();
       return;
     }
@@ -179,16 +185,21 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
   }
 
   private accept(transport: Transport): void {
-    const connection = new Connection(
-      transport,
-      this.dispatcher,
-      this.services,
-      this.options,
+    const connection = new Connection(transport, this.options);
+    const session = this.newSession(
+      connection,
       this.logger.child({ remote: transport.remoteAddress, transport: transport.kind }),
-      (closed, reason) => this.onClosed(closed, reason),
     );
-    this.connections.add(connection);
-    connection.start();
+    this.connections.set(connection, session);
+    connection.start({
+      admit: (frame) => session.admit(frame),
+      handle: (frame) => session.handle(frame),
+      fault: (fault) => session.fault(fault),
+      disconnected: (reason) => {
+        this.onClosed(connection, reason);
+        session.disconnected(reason);
+      },
+    });
   }
 
   private onClosed(connection: Connection, reason: CloseReason): void {

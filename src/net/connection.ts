@@ -1,231 +1,202 @@
-import { AppError, type ErrorCode } from '../errors.js';
-import type { Logger } from '../logger.js';
-import { ClientContext } from '../protocol/client-context.js';
-import type { Dispatcher, RequestLimits } from '../protocol/dispatcher.js';
-import { MsgId } from '../protocol/msgids.js';
-import type { Outbound } from '../protocol/outbound.js';
-import type { ChatServices } from '../service/chat-services.js';
-import { TokenBucket } from '../util/token-bucket.js';
 import type { Transport } from './transport.js';
 
+/** Byte and time bounds of one connection's channel. */
 export interface ConnectionLimits {
-  readonly ratePerS: number;
-  readonly rateBurst: number;
-  readonly loginRatePerS: number;
-  readonly loginBurst: number;
-  readonly heartbeatTimeoutMs: number;
-  readonly unauthTimeoutMs: number;
+  /** Outbound bytes that start the slow-consumer timer (and make `writable()` false). */
   readonly outboundHighWaterBytes: number;
+  /** Outbound bytes that close the connection at once. */
   readonly outboundMaxBytes: number;
+  /** Time above the high-water mark before the handler hears `SLOW_CONSUMER`. */
   readonly slowConsumerTimeoutMs: number;
+  /** Inbound frames waiting for the handler at which the transport is paused. */
+  readonly pauseAtQueued?: number;
+  /** A closing connection that has not finished flushing by then is destroyed. */
+  readonly closeTimeoutMs?: number;
 }
 
-export type CloseReason = ErrorCode | 'CLIENT_CLOSED';
+/** Problems the channel detects itself; the handler decides what the client is told before the close. */
+export type ChannelFault = 'PAYLOAD_TOO_LARGE' | 'SLOW_CONSUMER' | 'IDLE_TIMEOUT';
 
-/** Pause reading while this many frames wait; the token bucket bounds the queue at RATE_BURST. */
-const PAUSE_AT = 32;
-/** A closing connection that has not finished flushing by then is destroyed. */
-const CLOSE_TIMEOUT_MS = 2000;
+/** Label of a close: a fault, the handler's own reason, or CLIENT_CLOSED when the peer left. */
+export type CloseReason = string;
 
-type State = 'open' | 'closing' | 'closed';
+/** What a connection calls into: the protocol session that owns meaning (`src/protocol/client-session.ts`). */
+export interface ConnectionHandler {
+  /**
+   * A frame arrived. Runs synchronously on arrival, before queueing: returning false drops the frame
+   * (the handler has answered it, e.g. over its rate limit). Admitted frames go to `handle`, one at a time.
+   */
+  admit(frame: string): boolean;
+  /** One admitted frame; the next is handed over only after the returned promise settles. */
+  handle(frame: string): Promise<void>;
+  /** The channel detected a fault; the handler tells the client (or not) and closes. */
+  fault(fault: ChannelFault): void;
+  /** The connection closed (once). */
+  disconnected(reason: CloseReason): void;
+}
+
+/** Explicit states, as `ws` names them. */
+export const ConnectionState = { OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
+type State = (typeof ConnectionState)[keyof typeof ConnectionState];
+
+const DEFAULT_PAUSE_AT = 32;
+const DEFAULT_CLOSE_TIMEOUT_MS = 2000;
 
 /**
- * One client connection: serial request processing with backpressure on the transport, rate limits,
- * idle/heartbeat timeout, and a bounded outbound buffer with a slow-consumer cut-off.
+ * One client connection as a frame channel (what `ws` is for WebSocket): states, the inbound queue
+ * with pause/resume, outbound byte caps with the slow-consumer timer, the close timeout, and an idle
+ * timer it is told about. It knows nothing of what the frames mean.
  */
-export class Connection implements Outbound {
-  readonly context: ClientContext;
-  private state: State = 'open';
+export class Connection {
+  private state: State = ConnectionState.OPEN;
+  private handler: ConnectionHandler | undefined;
   private readonly queue: string[] = [];
   private processing = false;
   private paused = false;
-  private readonly requests: TokenBucket;
-  private readonly logins: TokenBucket;
-  private floodWindowStart = 0;
-  private floodRejections = 0;
   private idleTimer: NodeJS.Timeout | undefined;
   private idleTimeoutMs = 0;
   private slowTimer: NodeJS.Timeout | undefined;
   private drainWaiters: (() => void)[] = [];
   private closeReason: CloseReason | undefined;
-  /** The rate limit is taken per frame on arrival (onFrame), so the dispatcher's check always passes. */
-  private readonly requestLimits: RequestLimits = {
-    takeRequest: () => true,
-    takeAuthAttempt: () => this.logins.take(),
-  };
 
   constructor(
     private readonly transport: Transport,
-    private readonly dispatcher: Dispatcher,
-    private readonly services: ChatServices,
     private readonly limits: ConnectionLimits,
-    private readonly logger: Logger,
-    private readonly onClosed: (connection: Connection, reason: CloseReason) => void,
-  ) {
-    this.context = new ClientContext(this, services, logger);
-    this.requests = new TokenBucket(limits.ratePerS, limits.rateBurst, services.clock);
-    this.logins = new TokenBucket(limits.loginRatePerS, limits.loginBurst, services.clock);
-  }
+  ) {}
 
   get kind(): 'tcp' | 'ws' {
     return this.transport.kind;
   }
 
-  get closed(): boolean {
-    return this.state !== 'open';
+  get remoteAddress(): string {
+    return this.transport.remoteAddress;
   }
 
-  start(): void {
+  /** True once closing has begun (no more frames are handled or written). */
+  get closed(): boolean {
+    return this.state !== ConnectionState.OPEN;
+  }
+
+  get readyState(): State {
+    return this.state;
+  }
+
+  /** Starts reading; every event from now on goes to `handler`. */
+  start(handler: ConnectionHandler): void {
+    this.handler = handler;
     this.transport.start({
       frame: (text) => this.onFrame(text),
-      oversize: () => this.fail(new AppError('PAYLOAD_TOO_LARGE')),
+      oversize: () => this.onFault('PAYLOAD_TOO_LARGE'),
       drain: () => this.onDrain(),
       closed: () => this.onTransportClosed(),
     });
-    this.updateIdleTimer();
   }
 
-  send(message: Record<string, unknown>, onFlushed?: () => void): void {
-    if (this.state === 'closed') return;
-    this.transport.write(JSON.stringify(message), onFlushed);
+  /** Writes one frame; onFlushed runs once its bytes were handed to the OS. */
+  write(frame: string, onFlushed?: () => void): void {
+    if (this.state === ConnectionState.CLOSED) return;
+    this.transport.write(frame, onFlushed);
     const buffered = this.transport.bufferedBytes();
     if (buffered > this.limits.outboundMaxBytes) {
-      this.logger.warn({ buffered }, 'outbound buffer over its hard cap; closing');
+      // Nothing more can be told to a client this far behind.
       this.close('SLOW_CONSUMER', true);
     } else if (buffered > this.limits.outboundHighWaterBytes && !this.slowTimer) {
-      this.slowTimer = setTimeout(
-        () => this.fail(new AppError('SLOW_CONSUMER')),
-        this.limits.slowConsumerTimeoutMs,
-      );
+      this.slowTimer = setTimeout(() => this.onFault('SLOW_CONSUMER'), this.limits.slowConsumerTimeoutMs);
       this.slowTimer.unref();
     }
   }
 
+  /** False while the outbound buffer is above its high-water mark, or once closing. */
   writable(): boolean {
-    return this.state === 'open' && this.transport.bufferedBytes() <= this.limits.outboundHighWaterBytes;
+    return (
+      this.state === ConnectionState.OPEN &&
+      this.transport.bufferedBytes() <= this.limits.outboundHighWaterBytes
+    );
   }
 
+  /** Resolves on drain below the high-water mark, or on close. */
   waitWritable(): Promise<void> {
-    if (this.writable() || this.state !== 'open') return Promise.resolve();
+    if (this.writable() || this.state !== ConnectionState.OPEN) return Promise.resolve();
     return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /**
+   * The idle timeout: with `ms` > 0 the handler hears `IDLE_TIMEOUT` after that long without an inbound
+   * frame; 0 turns it off. Setting the same value again keeps the running timer.
+   */
+  setIdleTimeout(ms: number): void {
+    if (ms === this.idleTimeoutMs || this.state !== ConnectionState.OPEN) return;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    this.idleTimeoutMs = ms;
+    if (ms > 0) {
+      this.idleTimer = setTimeout(() => this.onFault('IDLE_TIMEOUT'), ms);
+      this.idleTimer.unref();
+    }
   }
 
   /** Idempotent. Graceful unless `immediately`; the transport is destroyed if flushing takes too long. */
   close(reason: CloseReason, immediately = false): void {
-    if (this.state !== 'open') {
+    if (this.state !== ConnectionState.OPEN) {
       if (immediately) this.transport.destroy();
       return;
     }
-    this.state = 'closing';
+    this.state = ConnectionState.CLOSING;
     this.closeReason = reason;
     this.clearTimers();
     this.releaseWaiters();
+    this.queue.length = 0;
     if (immediately) {
       this.transport.destroy();
       return;
     }
     this.transport.end();
-    setTimeout(() => this.transport.destroy(), CLOSE_TIMEOUT_MS).unref();
+    setTimeout(
+      () => this.transport.destroy(),
+      this.limits.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS,
+    ).unref();
   }
 
-  /** Shutdown: tell v2 clients to reconnect elsewhere (with jitter), then close. */
-  drain(reconnectInMs: number): void {
-    if (this.state !== 'open') return;
-    if (this.context.version === 2) {
-      const error = new AppError('SERVER_DRAINING');
-      this.send({
-        msgid: MsgId.SERVER_NOTICE,
-        errno: error.errno,
-        code: error.code,
-        errmsg: error.message,
-        reconnectInMs,
-      });
-    }
-    this.close('SERVER_DRAINING');
-  }
-
-  private fail(error: AppError): void {
-    if (this.state !== 'open') return;
-    this.context.fail(error, undefined, undefined);
-    if (!error.closesConnection) return;
-    this.close(error.code);
+  private onFault(fault: ChannelFault): void {
+    if (this.state !== ConnectionState.OPEN) return;
+    this.handler?.fault(fault);
+    // The handler normally closes; a fault is never left standing.
+    this.close(fault);
   }
 
   private onFrame(text: string): void {
-    if (this.state !== 'open') return;
+    const handler = this.handler;
+    if (this.state !== ConnectionState.OPEN || !handler) return;
     this.idleTimer?.refresh();
-    if (!this.requests.take()) {
-      this.reject(text);
-      return;
-    }
+    if (!handler.admit(text)) return;
     this.queue.push(text);
-    if (this.queue.length >= PAUSE_AT && !this.paused) {
+    if (this.queue.length >= (this.limits.pauseAtQueued ?? DEFAULT_PAUSE_AT) && !this.paused) {
       this.paused = true;
       this.transport.pause();
     }
-    if (!this.processing) void this.processQueue();
+    if (!this.processing) void this.processQueue(handler);
   }
 
-  /** Over the rate limit: the frame is dropped with an error reply; a sustained flood closes the connection. */
-  private reject(text: string): void {
-    const now = this.services.clock.now();
-    if (now - this.floodWindowStart > 1000) {
-      this.floodWindowStart = now;
-      this.floodRejections = 0;
-    }
-    if (++this.floodRejections > this.limits.rateBurst) {
-      this.fail(new AppError('FLOODING'));
-      return;
-    }
-    const msgid = peekField(text, 'msgid');
-    this.context.fail(
-      new AppError('RATE_LIMITED'),
-      typeof msgid === 'number' ? msgid : undefined,
-      peekField(text, 'reqId'),
-    );
-  }
-
-  private async processQueue(): Promise<void> {
+  private async processQueue(handler: ConnectionHandler): Promise<void> {
     this.processing = true;
-    const limits = this.requestLimits;
     try {
       for (
         let text = this.queue.shift();
-        text !== undefined && this.state === 'open';
+        text !== undefined && this.state === ConnectionState.OPEN;
         text = this.queue.shift()
       ) {
-        await this.dispatcher.handleFrame(this.context, limits, text);
-        this.updateIdleTimer();
+        await handler.handle(text);
       }
-    } catch (error) {
-      // The dispatcher answers every request error itself; reaching here is a bug, not bad input.
-      this.logger.error({ err: error }, 'frame processing failed');
+    } catch {
+      // The handler answers every request error itself; reaching here is a bug, not bad input.
       this.close('INTERNAL');
     } finally {
       this.processing = false;
       this.queue.length = 0;
     }
-    if (this.paused && this.state === 'open') {
+    if (this.paused && this.state === ConnectionState.OPEN) {
       this.paused = false;
       this.transport.resume();
-    }
-  }
-
-  /** Unauthenticated and v2 connections must show traffic; v1 clients have no heartbeat (TCP keep-alive). */
-  private updateIdleTimer(): void {
-    const context = this.context;
-    const wanted = !context.user
-      ? this.limits.unauthTimeoutMs
-      : context.version === 2
-        ? this.limits.heartbeatTimeoutMs
-        : 0;
-    if (wanted === this.idleTimeoutMs) return;
-    clearTimeout(this.idleTimer);
-    this.idleTimer = undefined;
-    this.idleTimeoutMs = wanted;
-    if (wanted > 0) {
-      this.idleTimer = setTimeout(() => this.fail(new AppError('IDLE_TIMEOUT')), wanted);
-      this.idleTimer.unref();
     }
   }
 
@@ -238,15 +209,13 @@ export class Connection implements Outbound {
   }
 
   private onTransportClosed(): void {
-    if (this.state === 'closed') return;
+    if (this.state === ConnectionState.CLOSED) return;
     const reason = this.closeReason ?? 'CLIENT_CLOSED';
-    this.state = 'closed';
+    this.state = ConnectionState.CLOSED;
     this.clearTimers();
     this.releaseWaiters();
-    this.context
-      .endSession()
-      .catch((error: unknown) => this.logger.warn({ err: error }, 'ending the session failed'));
-    this.onClosed(this, reason);
+    this.queue.length = 0;
+    this.handler?.disconnected(reason);
   }
 
   private clearTimers(): void {
@@ -254,22 +223,12 @@ export class Connection implements Outbound {
     clearTimeout(this.slowTimer);
     this.idleTimer = undefined;
     this.slowTimer = undefined;
+    this.idleTimeoutMs = 0;
   }
 
   private releaseWaiters(): void {
     const waiters = this.drainWaiters;
     this.drainWaiters = [];
     for (const resolve of waiters) resolve();
-  }
-}
-
-/** Best-effort read of one top-level field of a frame, for error replies to frames that are not processed. */
-function peekField(text: string, field: 'msgid' | 'reqId'): number | string | undefined {
-  if (text.length > 4096) return undefined;
-  try {
-    const value = (JSON.parse(text) as Record<string, unknown> | null)?.[field];
-    return typeof value === 'number' || typeof value === 'string' ? value : undefined;
-  } catch {
-    return undefined;
   }
 }

@@ -1,5 +1,5 @@
 import { AppError, toAppError } from '../errors.js';
-import type { ClientContext } from './client-context.js';
+import type { ClientSession } from './client-session.js';
 import type { Handler } from './handler.js';
 import { addFriendHandler } from './handlers/add-friend-handler.js';
 import { addGroupHandler } from './handlers/add-group-handler.js';
@@ -38,12 +38,6 @@ const HANDLERS: readonly Handler[] = [
   userLookupHandler,
 ];
 
-/** Per-connection request budgets, checked before any work is done. */
-export interface RequestLimits {
-  takeRequest(): boolean;
-  takeAuthAttempt(): boolean;
-}
-
 /**
  * Turns one inbound frame into one handler call: parse, validate, check login and identity, run.
  * Every failure becomes exactly one error reply; nothing a client sends can throw out of here.
@@ -51,7 +45,7 @@ export interface RequestLimits {
 export class Dispatcher {
   private readonly handlers = new Map<number, Handler>(HANDLERS.map((h) => [h.msgid, h]));
 
-  async handleFrame(context: ClientContext, limits: RequestLimits, text: string): Promise<void> {
+  async handleFrame(context: ClientSession, text: string): Promise<void> {
     let raw: unknown;
     try {
       raw = JSON.parse(text);
@@ -71,10 +65,9 @@ export class Dispatcher {
     }
     const handler = this.handlers.get(msgid);
     try {
-      if (!limits.takeRequest()) throw new AppError('RATE_LIMITED');
       if (!handler) throw new AppError('UNKNOWN_MSGID', `no request type ${msgid}`);
       if (NEEDS_LOGIN.has(msgid) && !context.user) throw new AppError('NOT_LOGGED_IN');
-      if (handler.authAttempt && !limits.takeAuthAttempt()) {
+      if (handler.authAttempt && !context.takeAuthAttempt()) {
         throw new AppError('RATE_LIMITED', 'too many login attempts on this connection');
       }
       const parsed = handler.schema.safeParse(raw);
@@ -94,13 +87,7 @@ export class Dispatcher {
       if (appError.code === 'INTERNAL') context.logger.error({ err: error, msgid }, 'request failed');
       else if (appError.code === 'UNAVAILABLE')
         context.logger.warn({ err: error, msgid }, 'dependency unavailable');
-      if (context.out.closed) return;
-      if (handler?.failureReply) {
-        context.send({ ...handler.failureReply(appError), ...(reqId === undefined ? {} : { reqId }) });
-        if (appError.closesConnection) context.out.close(appError.code);
-      } else {
-        context.fail(appError, msgid, reqId);
-      }
+      context.fail(appError, msgid, reqId, handler?.failureReply);
     }
   }
 }

@@ -1,4 +1,4 @@
-import type { AppError } from '../errors.js';
+import { AppError } from '../errors.js';
 import type { InboxEntry, StoredMessage } from '../service/ports.js';
 import type { GroupView, OnlineUser } from '../service/social-service.js';
 import { MsgId } from './msgids.js';
@@ -88,7 +88,7 @@ export function groupView(group: GroupView): Record<string, unknown> {
   };
 }
 
-/** The ERROR reply; `re` names the request's msgid when known. */
+/** The ERROR reply; `re` names the request's msgid when known. Closing errors say whether to reconnect. */
 export function errorReply(error: AppError, re: number | undefined, reqId: unknown): Record<string, unknown> {
   const reply: Record<string, unknown> = {
     msgid: MsgId.ERROR,
@@ -98,7 +98,61 @@ export function errorReply(error: AppError, re: number | undefined, reqId: unkno
   };
   if (re !== undefined) reply.re = re;
   if (reqId !== undefined) reply.reqId = reqId;
+  if (error.closesConnection) reply.reconnect = error.reconnect;
   return reply;
+}
+
+/** The one line a socket over the connection limit gets before it is closed. */
+export function serverBusyFrame(): string {
+  return JSON.stringify(errorReply(new AppError('SERVER_BUSY'), undefined, undefined));
+}
+
+/** A failure in the shape of a request's own reply type (LOGIN_ACK, REG_ACK, RESUME_ACK). */
+export function failureFrame(shape: Record<string, unknown>, reqId: unknown): Record<string, unknown> {
+  return reqId === undefined ? shape : { ...shape, reqId };
+}
+
+/** The failure shape of an ack the ancestor client waits for: `{msgid, errno, errmsg, code}`. */
+export function ackFailure(msgid: number, error: AppError, errno = error.errno): Record<string, unknown> {
+  return { msgid, errno, errmsg: error.message, code: error.code };
+}
+
+/** A server-initiated notice (KICKED, SERVER_NOTICE) carrying a catalog error and extra fields. */
+export function noticeFrame(
+  msgid: number,
+  error: AppError,
+  extra: Record<string, unknown>,
+): Record<string, unknown> {
+  return {
+    msgid,
+    errno: error.errno,
+    code: error.code,
+    errmsg: error.message,
+    reconnect: error.reconnect,
+    ...extra,
+  };
+}
+
+/** The generic success reply to request type `re`. */
+export function ackFrame(
+  re: number,
+  reqId: unknown,
+  fields: Record<string, unknown>,
+): Record<string, unknown> {
+  return { msgid: MsgId.ACK, re, ...withReqId(reqId), ...fields };
+}
+
+/** A reply of its own type. */
+export function replyFrame(
+  msgid: number,
+  reqId: unknown,
+  fields: Record<string, unknown>,
+): Record<string, unknown> {
+  return { msgid, ...withReqId(reqId), ...fields };
+}
+
+function withReqId(reqId: unknown): Record<string, unknown> {
+  return reqId === undefined ? {} : { reqId };
 }
 
 function state(online: boolean): 'online' | 'offline' {

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { AppError } from '../errors.js';
-import type { ClientContext } from './client-context.js';
+import type { ClientSession } from './client-session.js';
 
 /** One protocol command: its request schema and what it does. One file per command under handlers/. */
 export interface Handler {
@@ -14,7 +14,7 @@ export interface Handler {
    */
   readonly failureReply?: (error: AppError) => Record<string, unknown>;
   /** Called only with a request that passed `schema`. */
-  handle(context: ClientContext, request: unknown): Promise<void>;
+  handle(context: ClientSession, request: unknown): Promise<void>;
 }
 
 /** Types `handle`'s request from the schema. */
@@ -23,7 +23,7 @@ export function defineHandler<S extends z.ZodType>(handler: {
   schema: S;
   authAttempt?: boolean;
   failureReply?: (error: AppError) => Record<string, unknown>;
-  handle(context: ClientContext, request: z.output<S>): Promise<void>;
+  handle(context: ClientSession, request: z.output<S>): Promise<void>;
 }): Handler {
   return { ...handler, handle: (context, request) => handler.handle(context, request as z.output<S>) };
 }

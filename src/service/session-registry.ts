@@ -18,6 +18,8 @@ export class LiveSession {
   readonly acks: AckCoalescer;
 
   readonly origin: SessionOrigin | undefined;
+  /** Fixed at attach: the sink may attach later sessions under other ids. */
+  readonly sessionId: string;
 
   constructor(
     readonly userId: UserId,
@@ -26,6 +28,7 @@ export class LiveSession {
     options: AttachOptions & { pageSize: number; logger: Logger },
   ) {
     this.origin = options.origin;
+    this.sessionId = sink.sessionId;
     this.acks = new AckCoalescer(
       (seq) => store.ack(userId, seq),
       (error) =>
@@ -36,10 +39,6 @@ export class LiveSession {
       onFlushed: options.ackOnFlush ? (seq) => this.acks.ack(seq) : undefined,
       onError: (error) => options.logger.warn({ err: error, userId }, 'inbox read failed; retrying'),
     });
-  }
-
-  get sessionId(): string {
-    return this.sink.sessionId;
   }
 }
 
@@ -76,7 +75,7 @@ export class SessionRegistry {
   private endDisplaced(session: LiveSession, by?: SessionOrigin): void {
     this.sessions.delete(session.userId);
     this.retire(session);
-    session.sink.kick(by);
+    session.sink.kick(session.sessionId, by);
     void this.releaseAfterRemoteKick(session);
   }
 
@@ -115,13 +114,13 @@ export class SessionRegistry {
     this.sessions.set(userId, session);
     if (previous) {
       this.retire(previous);
-      previous.sink.kick(options.origin);
+      previous.sink.kick(previous.sessionId, options.origin);
       // The previous session's subscription ends here; its own detach finds itself replaced and leaves
       // the count alone, so this session's subscription is the one that stays.
       void this.bus.unsubscribe(userId);
     }
     // Other nodes close their sessions of this user; ours ignores the event (same session id).
-    await this.bus.publish([{ type: 'kick', userId, sessionId: sink.sessionId, origin: options.origin }]);
+    await this.bus.publish([{ type: 'kick', userId, sessionId: session.sessionId, origin: options.origin }]);
     return session;
   }
 

@@ -1,15 +1,25 @@
 import { buildServices, createEmbeddedPorts } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
-import { ClientContext } from '../../src/protocol/client-context.js';
+import { ClientSession, type SessionPolicy } from '../../src/protocol/client-session.js';
 import { Dispatcher } from '../../src/protocol/dispatcher.js';
 import type { ChatServices } from '../../src/service/chat-services.js';
 import { systemClock } from '../../src/service/ports.js';
-import { FakeOutbound } from './fake-outbound.js';
+import { FakeChannel } from './fake-channel.js';
+
+/** No per-connection budgets: handler tests exercise the handlers, not the rate limits. */
+const UNLIMITED: SessionPolicy = {
+  ratePerS: 1e9,
+  rateBurst: 1e9,
+  loginRatePerS: 1e9,
+  loginBurst: 1e9,
+  heartbeatTimeoutMs: 0,
+  unauthTimeoutMs: 0,
+};
 
 export interface FakeClient {
-  readonly out: FakeOutbound;
-  readonly context: ClientContext;
+  readonly out: FakeChannel;
+  readonly context: ClientSession;
   /** Sends one raw frame through the dispatcher and returns everything the server sent in reply. */
   send(frame: Record<string, unknown> | string): Promise<Record<string, unknown>[]>;
   /** Like send, returning the single reply (fails when there is not exactly one). */
@@ -25,19 +35,13 @@ export function protocolHarness(env: Record<string, string> = {}): {
   const logger = createLogger('silent');
   const services = buildServices(config, createEmbeddedPorts(config, systemClock), logger, systemClock);
   const dispatcher = new Dispatcher();
-  let authBudget = Infinity;
-  const limits = { takeRequest: () => true, takeAuthAttempt: () => authBudget-- > 0 };
   return {
     services,
     client(): FakeClient {
-      const out = new FakeOutbound();
-      const context = new ClientContext(out, services, logger);
+      const out = new FakeChannel();
+      const context = new ClientSession(out, services, UNLIMITED, logger, dispatcher);
       const send = async (frame: Record<string, unknown> | string) => {
-        await dispatcher.handleFrame(
-          context,
-          limits,
-          typeof frame === 'string' ? frame : JSON.stringify(frame),
-        );
+        await context.handle(typeof frame === 'string' ? frame : JSON.stringify(frame));
         // Let pushed deliveries (microtasks and store reads) land.
         await new Promise((resolve) => setImmediate(resolve));
         return out.take();

@@ -1,6 +1,6 @@
 import type { UserRecord } from '../../service/ports.js';
-import type { ClientContext } from '../client-context.js';
-import { v1LoginAck } from '../encode.js';
+import type { ClientSession } from '../client-session.js';
+import { ackFailure, replyFrame, v1LoginAck } from '../encode.js';
 import { defineHandler } from '../handler.js';
 import { MsgId } from '../msgids.js';
 import { loginSchema } from '../schemas.js';
@@ -14,12 +14,7 @@ export const loginHandler = defineHandler({
   msgid: MsgId.LOGIN,
   schema: loginSchema,
   authAttempt: true,
-  failureReply: (error) => ({
-    msgid: MsgId.LOGIN_ACK,
-    errno: error.errno,
-    errmsg: error.message,
-    code: error.code,
-  }),
+  failureReply: (error) => ackFailure(MsgId.LOGIN_ACK, error),
   async handle(context, request) {
     const identity = request.id !== undefined ? { id: request.id } : { name: request.name ?? '' };
     const user = await context.services.auth.login(identity, request.password);
@@ -28,37 +23,42 @@ export const loginHandler = defineHandler({
   },
 });
 
-async function loginV1(context: ClientContext, user: UserRecord): Promise<void> {
+async function loginV1(context: ClientSession, user: UserRecord): Promise<void> {
   const { social, messages, limits } = context.services;
-  const session = await context.beginSession(user, 1);
-  const cursor = await messages.cursor(user.id);
-  const [friends, groups, pending] = await Promise.all([
-    social.listFriends(user.id),
-    social.listGroups(user.id),
-    messages.sync(user.id, cursor.ackedSeq, limits.v1OfflineBatch),
-  ]);
-  const lastIncluded = pending.entries.at(-1)?.seq ?? cursor.ackedSeq;
-  context.send(v1LoginAck(user, friends, groups, pending.entries), () => session.acks.ack(lastIncluded));
-  session.pump.start(lastIncluded);
+  await context.openSession(user, 1, undefined, async (session, cursor) => {
+    const [friends, groups, pending] = await Promise.all([
+      social.listFriends(user.id),
+      social.listGroups(user.id),
+      messages.sync(user.id, cursor.ackedSeq, limits.v1OfflineBatch),
+    ]);
+    const lastIncluded = pending.entries.at(-1)?.seq ?? cursor.ackedSeq;
+    return {
+      reply: v1LoginAck(user, friends, groups, pending.entries),
+      onReplyFlushed: () => session.acks.ack(lastIncluded),
+      afterSeq: lastIncluded,
+    };
+  });
 }
 
 async function loginV2(
-  context: ClientContext,
+  context: ClientSession,
   user: UserRecord,
   reqId: unknown,
   cid: string | undefined,
 ): Promise<void> {
-  const session = await context.beginSession(user, 2, cid === undefined ? undefined : { cid, attempt: 0 });
-  const cursor = await context.services.messages.cursor(user.id);
-  context.reply(MsgId.LOGIN_ACK, reqId, {
-    errno: 0,
-    id: user.id,
-    name: user.name,
-    v: 2,
-    token: context.services.auth.issueToken(user),
-    ackedSeq: cursor.ackedSeq,
+  const origin = cid === undefined ? undefined : { cid, attempt: 0 };
+  await context.openSession(user, 2, origin, (_session, cursor) => ({
+    reply: replyFrame(MsgId.LOGIN_ACK, reqId, {
+      errno: 0,
+      id: user.id,
+      name: user.name,
+      v: 2,
+      token: context.services.auth.issueToken(user),
+      ackedSeq: cursor.ackedSeq,
+      lastSeq: cursor.lastSeq,
+      node: context.services.nodeId,
+    }),
+    afterSeq: cursor.ackedSeq,
     lastSeq: cursor.lastSeq,
-    node: context.services.nodeId,
-  });
-  session.pump.start(cursor.ackedSeq, cursor.lastSeq);
+  }));
 }

@@ -1,3 +1,4 @@
+import { ackFailure } from '../encode.js';
 import { defineHandler } from '../handler.js';
 import { MsgId } from '../msgids.js';
 import { registerSchema } from '../schemas.js';
@@ -8,7 +9,7 @@ export const registerHandler = defineHandler({
   schema: registerSchema,
   authAttempt: true,
   // The ancestor answers every failed registration with errno 1; `code` tells the reasons apart.
-  failureReply: (error) => ({ msgid: MsgId.REG_ACK, errno: 1, errmsg: error.message, code: error.code }),
+  failureReply: (error) => ackFailure(MsgId.REG_ACK, error, 1),
   async handle(context, request) {
     const user = await context.services.auth.register(request.name, request.password);
     const fields: Record<string, unknown> = { errno: 0, id: user.id };

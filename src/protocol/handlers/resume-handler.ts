@@ -1,3 +1,4 @@
+import { ackFailure, replyFrame } from '../encode.js';
 import { defineHandler } from '../handler.js';
 import { MsgId } from '../msgids.js';
 import { resumeSchema } from '../schemas.js';
@@ -10,30 +11,28 @@ export const resumeHandler = defineHandler({
   msgid: MsgId.RESUME,
   schema: resumeSchema,
   authAttempt: true,
-  failureReply: (error) => ({
-    msgid: MsgId.RESUME_ACK,
-    errno: error.errno,
-    errmsg: error.message,
-    code: error.code,
-  }),
+  failureReply: (error) => ackFailure(MsgId.RESUME_ACK, error),
   async handle(context, request) {
     const user = await context.services.auth.resume(request.token);
     const origin =
       request.cid === undefined ? undefined : { cid: request.cid, attempt: request.attempt ?? 0 };
-    const session = await context.beginSession(user, 2, origin);
-    const cursor = await context.services.messages.cursor(user.id);
-    const have = Math.min(request.lastSeq, cursor.lastSeq);
-    if (have > cursor.ackedSeq) session.acks.ack(have);
-    context.reply(MsgId.RESUME_ACK, request.reqId, {
-      errno: 0,
-      id: user.id,
-      name: user.name,
-      v: 2,
-      token: context.services.auth.issueToken(user),
-      ackedSeq: Math.max(cursor.ackedSeq, have),
-      lastSeq: cursor.lastSeq,
-      node: context.services.nodeId,
+    await context.openSession(user, 2, origin, (session, cursor) => {
+      const have = Math.min(request.lastSeq, cursor.lastSeq);
+      if (have > cursor.ackedSeq) session.acks.ack(have);
+      return {
+        reply: replyFrame(MsgId.RESUME_ACK, request.reqId, {
+          errno: 0,
+          id: user.id,
+          name: user.name,
+          v: 2,
+          token: context.services.auth.issueToken(user),
+          ackedSeq: Math.max(cursor.ackedSeq, have),
+          lastSeq: cursor.lastSeq,
+          node: context.services.nodeId,
+        }),
+        afterSeq: have,
+        lastSeq: cursor.lastSeq,
+      };
     });
-    session.pump.start(have, cursor.lastSeq);
   },
 });

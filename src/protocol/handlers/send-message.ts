@@ -1,9 +1,9 @@
 import type { Target } from '../../service/ports.js';
-import type { ClientContext } from '../client-context.js';
+import type { ClientSession } from '../client-session.js';
 
 /** Shared by ONE_CHAT and GROUP_CHAT: store through the service, then ACK (v2) with the server id. */
 export async function sendAndAck(
-  context: ClientContext,
+  context: ClientSession,
   request: {
     msgid: number;
     reqId?: unknown;

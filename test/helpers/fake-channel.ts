@@ -1,15 +1,15 @@
-import type { ErrorCode } from '../../src/errors.js';
-import type { Outbound } from '../../src/protocol/outbound.js';
+import type { FrameChannel } from '../../src/protocol/client-session.js';
 
-/** An Outbound that records what the protocol layer sends; flush callbacks run at once. */
-export class FakeOutbound implements Outbound {
+/** A FrameChannel that records the frames a session writes (parsed); flush callbacks run at once. */
+export class FakeChannel implements FrameChannel {
   readonly sent: Record<string, unknown>[] = [];
   closed = false;
   closeReason: string | undefined;
+  idleTimeoutMs = 0;
 
-  send(message: Record<string, unknown>, onFlushed?: () => void): void {
+  write(frame: string, onFlushed?: () => void): void {
     if (this.closed) return;
-    this.sent.push(message);
+    this.sent.push(JSON.parse(frame) as Record<string, unknown>);
     onFlushed?.();
   }
   writable(): boolean {
@@ -18,9 +18,12 @@ export class FakeOutbound implements Outbound {
   waitWritable(): Promise<void> {
     return Promise.resolve();
   }
-  close(reason: ErrorCode | 'CLIENT_CLOSED'): void {
+  close(reason: string): void {
     this.closed = true;
     this.closeReason = reason;
+  }
+  setIdleTimeout(ms: number): void {
+    this.idleTimeoutMs = ms;
   }
   /** Removes and returns everything sent so far. */
   take(): Record<string, unknown>[] {

@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest';
+import { buildServices, createEmbeddedPorts } from '../../../src/app.js';
+import { loadConfig } from '../../../src/config.js';
+import { AppError } from '../../../src/errors.js';
+import { createLogger } from '../../../src/logger.js';
+import { ClientSession, type SessionPolicy } from '../../../src/protocol/client-session.js';
+import { Dispatcher } from '../../../src/protocol/dispatcher.js';
+import { MsgId } from '../../../src/protocol/msgids.js';
+import type { Clock } from '../../../src/service/ports.js';
+import { FakeChannel } from '../../helpers/fake-channel.js';
+
+const POLICY: SessionPolicy = {
+  ratePerS: 10,
+  rateBurst: 3,
+  loginRatePerS: 1,
+  loginBurst: 2,
+  heartbeatTimeoutMs: 45_000,
+  unauthTimeoutMs: 300_000,
+};
+
+/** A session over a recording channel, with a clock the test moves. */
+function session(policy = POLICY): { channel: FakeChannel; client: ClientSession; clock: { t: number } } {
+  const clock = { t: 1_000_000 };
+  const testClock: Clock = { now: () => clock.t };
+  const config = loadConfig({ BCRYPT_COST: '4', LOG_LEVEL: 'silent' });
+  const logger = createLogger('silent');
+  const services = buildServices(config, createEmbeddedPorts(config, testClock), logger, testClock);
+  const channel = new FakeChannel();
+  return { channel, client: new ClientSession(channel, services, policy, logger, new Dispatcher()), clock };
+}
+
+describe('ClientSession', () => {
+  it('admits a burst, then answers RATE_LIMITED naming the request, then FLOODING closes', () => {
+    const { channel, client } = session();
+    const frame = JSON.stringify({ msgid: MsgId.PING, reqId: 'p' });
+    for (let i = 0; i < 3; i++) expect(client.admit(frame)).toBe(true);
+    expect(client.admit(frame)).toBe(false);
+    expect(channel.take()).toEqual([
+      expect.objectContaining({ msgid: MsgId.ERROR, code: 'RATE_LIMITED', re: MsgId.PING, reqId: 'p' }),
+    ]);
+    for (let i = 0; i < 3; i++) client.admit(frame);
+    expect(channel.last()).toMatchObject({ code: 'FLOODING', reconnect: false });
+    expect(channel.closeReason).toBe('FLOODING');
+  });
+
+  it('refills the request budget with time', () => {
+    const { client, clock } = session();
+    const frame = '{"msgid":15}';
+    for (let i = 0; i < 3; i++) client.admit(frame);
+    expect(client.admit(frame)).toBe(false);
+    clock.t += 200;
+    expect(client.admit(frame)).toBe(true);
+  });
+
+  it('sends one error and closes only for errors the catalog marks closing', () => {
+    const { channel, client } = session();
+    client.fail(new AppError('NOT_MEMBER'), MsgId.GROUP_CHAT, 7);
+    expect(channel.closed).toBe(false);
+    client.fail(new AppError('SLOW_CONSUMER'));
+    expect(channel.take()).toEqual([
+      {
+        msgid: MsgId.ERROR,
+        errno: 22,
+        code: 'NOT_MEMBER',
+        errmsg: expect.any(String),
+        re: MsgId.GROUP_CHAT,
+        reqId: 7,
+      },
+      { msgid: MsgId.ERROR, errno: 41, code: 'SLOW_CONSUMER', errmsg: expect.any(String), reconnect: true },
+    ]);
+    expect(channel.closeReason).toBe('SLOW_CONSUMER');
+    client.fail(new AppError('INTERNAL'));
+    expect(channel.take()).toEqual([]);
+  });
+
+  it('answers a channel fault with the catalog error of that name', () => {
+    const { channel, client } = session();
+    client.fault('IDLE_TIMEOUT');
+    expect(channel.take()).toEqual([expect.objectContaining({ code: 'IDLE_TIMEOUT' })]);
+    expect(channel.closeReason).toBe('IDLE_TIMEOUT');
+  });
+
+  it('tells the channel the idle policy: unauthenticated, then v2 heartbeat, none for v1', async () => {
+    const { channel, client } = session({ ...POLICY, loginBurst: 10 });
+    expect(channel.idleTimeoutMs).toBe(300_000);
+    await client.handle(JSON.stringify({ msgid: MsgId.REG, name: 'a', password: 'pw' }));
+    await client.handle(JSON.stringify({ msgid: MsgId.LOGIN, v: 2, name: 'a', password: 'pw' }));
+    expect(channel.idleTimeoutMs).toBe(45_000);
+    await client.handle(JSON.stringify({ msgid: MsgId.LOGIN, name: 'a', password: 'pw' }));
+    expect(channel.idleTimeoutMs).toBe(0);
+  });
+
+  it('draining tells a v2 client when to reconnect and closes; a v1 client is only closed', async () => {
+    const v2 = session();
+    await v2.client.handle(JSON.stringify({ msgid: MsgId.REG, name: 'b', password: 'pw' }));
+    await v2.client.handle(JSON.stringify({ msgid: MsgId.LOGIN, v: 2, name: 'b', password: 'pw' }));
+    v2.channel.take();
+    v2.client.shutdown(1234);
+    expect(v2.channel.take()).toEqual([
+      expect.objectContaining({ msgid: MsgId.SERVER_NOTICE, code: 'SERVER_DRAINING', reconnectInMs: 1234 }),
+    ]);
+    expect(v2.channel.closeReason).toBe('SERVER_DRAINING');
+    const v1 = session();
+    v1.client.shutdown(10);
+    expect(v1.channel.take()).toEqual([]);
+    expect(v1.channel.closeReason).toBe('SERVER_DRAINING');
+  });
+
+  it('ignores a kick meant for a session it no longer holds', async () => {
+    const { channel, client } = session();
+    await client.handle(JSON.stringify({ msgid: MsgId.REG, name: 'c', password: 'pw' }));
+    await client.handle(JSON.stringify({ msgid: MsgId.LOGIN, v: 2, name: 'c', password: 'pw' }));
+    channel.take();
+    client.kick('some-earlier-session');
+    expect(channel.closed).toBe(false);
+    client.kick(client.sessionId);
+    expect(channel.take()).toEqual([expect.objectContaining({ msgid: MsgId.KICKED, reconnect: false })]);
+    expect(channel.closeReason).toBe('KICKED');
+  });
+});
