@@ -142,6 +142,12 @@ export function createChatServer(config: Config, services: ChatServices, logger:
     loginBurst: config.LOGIN_BURST,
     heartbeatTimeoutMs: config.HEARTBEAT_TIMEOUT_MS,
     unauthTimeoutMs: config.UNAUTH_TIMEOUT_MS,
+    v1: {
+      maxFrameBytes: config.V1_MAX_FRAME_BYTES,
+      paceMs: config.V1_PACE_MS,
+      ackSettleMs: config.V1_ACK_SETTLE_MS,
+      holdMs: config.V1_HOLD_MS,
+    },
   };
   return new ChatServer(
     (connection, connectionLogger) =>
@@ -153,6 +159,7 @@ export function createChatServer(config: Config, services: ChatServices, logger:
       outboundHighWaterBytes: config.OUTBOUND_HIGH_WATER_BYTES,
       outboundMaxBytes: config.OUTBOUND_MAX_BYTES,
       slowConsumerTimeoutMs: config.SLOW_CONSUMER_TIMEOUT_MS,
+      pacedQueueFrames: config.V1_PACE_QUEUE,
       busyFrame: serverBusyFrame(),
     },
     logger,

@@ -86,6 +86,30 @@ export const configSchema = z.object({
   SLOW_CONSUMER_TIMEOUT_MS: positiveInt.default(10_000),
   /** Offline messages placed inside a v1 LOGIN_MSG_ACK; the rest follow as ordinary messages. @default 100 */
   V1_OFFLINE_BATCH: z.coerce.number().int().min(1).max(1000).default(100),
+  /**
+   * Largest frame written to a v1 connection, newline included: the ancestor's client reads one
+   * `recv()` into a 1024-byte buffer and must find exactly one JSON document in it. @default 1023
+   */
+  V1_MAX_FRAME_BYTES: z.coerce.number().int().min(512).max(65_536).default(1023),
+  /**
+   * Pacing of v1 TCP connections: after a frame was handed to the OS, the next waits this long, so the
+   * ancestor's client reads each frame alone (two in one read abort it). 0 turns pacing off. @default 5
+   */
+  V1_PACE_MS: z.coerce.number().int().min(0).max(1000).default(5),
+  /** Frames waiting for their turn on a paced connection before delivery waits (messages stay in the inbox). @default 16 */
+  V1_PACE_QUEUE: z.coerce.number().int().min(1).max(10_000).default(16),
+  /**
+   * A delivery to a v1 connection counts as delivered once the connection stayed open this long after
+   * the write (or sent a later request, or logged out cleanly); dropped sooner, it comes again at the
+   * next login. @default 3000
+   */
+  V1_ACK_SETTLE_MS: z.coerce.number().int().min(0).max(600_000).default(3000),
+  /**
+   * A v1 request the ancestor's client never hears a reply to (a chat message, add friend, …) that cannot
+   * be stored right now is retried this long, in order; then the connection is closed so its user sees
+   * a disconnect instead of a silent loss. @default 30000
+   */
+  V1_HOLD_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
   /** Page size used when replaying an inbox to a connection and the largest `sync`/`history` page. @default 200 */
   PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(200),
   /** Embedded store only: messages kept per conversation for history. @default 10000 */

@@ -24,6 +24,11 @@ export const ERROR_CATALOG = {
   PAYLOAD_TOO_LARGE: { errno: 12, message: 'frame exceeds the maximum size', close: true, reconnect: false },
   NOT_LOGGED_IN: { errno: 13, message: 'log in first', close: false },
   IDENTITY_MISMATCH: { errno: 14, message: 'the id in the message is not the logged-in user', close: false },
+  CMID_CONFLICT: {
+    errno: 15,
+    message: 'this cmid was already used for a different message (another text or target)',
+    close: false,
+  },
   USER_NOT_FOUND: { errno: 20, message: 'no such user', close: false },
   GROUP_NOT_FOUND: { errno: 21, message: 'no such group', close: false },
   NOT_MEMBER: { errno: 22, message: 'you are not a member of this group', close: false },
@@ -66,6 +71,14 @@ export const ERROR_CATALOG = {
     reconnect: false,
   },
   UNAVAILABLE: { errno: 50, message: 'service temporarily unavailable; retry', close: false },
+  // v1 clients never read an error reply to a chat message: after V1_HOLD_MS of retries the connection
+  // closes, so the person sees a disconnect rather than a silent loss.
+  HELD_TOO_LONG: {
+    errno: 51,
+    message: 'your request could not be stored for too long; connection closed',
+    close: true,
+    reconnect: true,
+  },
   INTERNAL: { errno: 99, message: 'internal error', close: false },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -12,6 +12,8 @@ export interface ConnectionLimits {
   readonly pauseAtQueued?: number;
   /** A closing connection that has not finished flushing by then is destroyed. */
   readonly closeTimeoutMs?: number;
+  /** While paced: frames waiting for their turn at which `writable()` turns false. */
+  readonly pacedQueueFrames?: number;
 }
 
 /** Problems the channel detects itself; the handler decides what the client is told before the close. */
@@ -41,6 +43,12 @@ type State = (typeof ConnectionState)[keyof typeof ConnectionState];
 
 const DEFAULT_PAUSE_AT = 32;
 const DEFAULT_CLOSE_TIMEOUT_MS = 2000;
+const DEFAULT_PACED_QUEUE_FRAMES = 16;
+
+interface PacedFrame {
+  readonly frame: string;
+  readonly onFlushed: (() => void) | undefined;
+}
 
 /**
  * One client connection as a frame channel (what `ws` is for WebSocket): states, the inbound queue
@@ -58,6 +66,14 @@ export class Connection {
   private slowTimer: NodeJS.Timeout | undefined;
   private drainWaiters: (() => void)[] = [];
   private closeReason: CloseReason | undefined;
+  private pacingGapMs = 0;
+  private readonly paced: PacedFrame[] = [];
+  private pacedBytes = 0;
+  /** A paced frame is on its way (written, or waiting out its gap): the next one waits. */
+  private pacedBusy = false;
+  private pacingTimer: NodeJS.Timeout | undefined;
+  /** Paced frames written, and the most that ever waited at once (for metrics). */
+  readonly pacingStats = { frames: 0, maxQueued: 0 };
 
   constructor(
     private readonly transport: Transport,
@@ -95,8 +111,56 @@ export class Connection {
   /** Writes one frame; onFlushed runs once its bytes were handed to the OS. */
   write(frame: string, onFlushed?: () => void): void {
     if (this.state === ConnectionState.CLOSED) return;
-    this.transport.write(frame, onFlushed);
-    const buffered = this.transport.bufferedBytes();
+    if (this.pacingGapMs > 0) {
+      this.paced.push({ frame, onFlushed });
+      this.pacedBytes += frame.length;
+      if (this.paced.length > this.pacingStats.maxQueued) this.pacingStats.maxQueued = this.paced.length;
+      if (!this.pacedBusy) this.writeNextPaced();
+    } else {
+      this.transport.write(frame, onFlushed);
+    }
+    this.checkOutbound();
+  }
+
+  /**
+   * Pacing, for clients that read one frame per `recv()` and cannot split two (the ancestor's C++
+   * client): each frame is written alone, and the next only after the previous was handed to the OS and
+   * `gapMs` more passed, so the peer's reader has had its chance to read it. 0 turns pacing off and
+   * writes whatever waits at once.
+   */
+  setPacing(gapMs: number): void {
+    this.pacingGapMs = gapMs;
+    if (gapMs > 0) return;
+    clearTimeout(this.pacingTimer);
+    this.pacedBusy = false;
+    for (const { frame, onFlushed } of this.paced.splice(0)) this.transport.write(frame, onFlushed);
+    this.pacedBytes = 0;
+  }
+
+  private writeNextPaced(): void {
+    const next = this.paced.shift();
+    if (!next || this.state === ConnectionState.CLOSED) {
+      this.pacedBusy = false;
+      if (this.state === ConnectionState.CLOSING) this.transport.end();
+      return;
+    }
+    this.pacedBusy = true;
+    this.pacedBytes -= next.frame.length;
+    this.pacingStats.frames++;
+    this.transport.write(next.frame, () => {
+      next.onFlushed?.();
+      this.pacingTimer = setTimeout(() => this.writeNextPaced(), this.pacingGapMs);
+    });
+    if (this.paced.length < (this.limits.pacedQueueFrames ?? DEFAULT_PACED_QUEUE_FRAMES)) this.onDrain();
+  }
+
+  /** Outbound bytes not yet handed to the OS: the transport's buffer plus frames waiting for their turn. */
+  bufferedBytes(): number {
+    return this.transport.bufferedBytes() + this.pacedBytes;
+  }
+
+  private checkOutbound(): void {
+    const buffered = this.bufferedBytes();
     if (buffered > this.limits.outboundMaxBytes) {
       // Nothing more can be told to a client this far behind.
       this.close('SLOW_CONSUMER', true);
@@ -110,7 +174,8 @@ export class Connection {
   writable(): boolean {
     return (
       this.state === ConnectionState.OPEN &&
-      this.transport.bufferedBytes() <= this.limits.outboundHighWaterBytes
+      this.bufferedBytes() <= this.limits.outboundHighWaterBytes &&
+      this.paced.length < (this.limits.pacedQueueFrames ?? DEFAULT_PACED_QUEUE_FRAMES)
     );
   }
 
@@ -150,11 +215,14 @@ export class Connection {
       this.transport.destroy();
       return;
     }
-    this.transport.end();
     setTimeout(
       () => this.transport.destroy(),
       this.limits.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS,
     ).unref();
+    // A paced connection ends once its waiting frames went out, still one at a time (the last is often
+    // the error that explains the close); the close timeout bounds that.
+    if (this.pacedBusy) return;
+    this.transport.end();
   }
 
   private onFault(fault: ChannelFault): void {
@@ -201,7 +269,7 @@ export class Connection {
   }
 
   private onDrain(): void {
-    if (this.slowTimer && this.transport.bufferedBytes() <= this.limits.outboundHighWaterBytes) {
+    if (this.slowTimer && this.bufferedBytes() <= this.limits.outboundHighWaterBytes) {
       clearTimeout(this.slowTimer);
       this.slowTimer = undefined;
     }
@@ -215,6 +283,10 @@ export class Connection {
     this.clearTimers();
     this.releaseWaiters();
     this.queue.length = 0;
+    // Paced frames not yet written are dropped: their onFlushed never runs, so nothing counts them delivered.
+    clearTimeout(this.pacingTimer);
+    this.paced.length = 0;
+    this.pacedBytes = 0;
     this.handler?.disconnected(reason);
   }
 

@@ -7,21 +7,20 @@ import type { LiveSession } from '../service/session-registry.js';
 import type { SessionSink } from '../service/session-sink.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import type { Dispatcher } from './dispatcher.js';
-import {
-  ackFrame,
-  errorReply,
-  failureFrame,
-  noticeFrame,
-  replyFrame,
-  v1Message,
-  v2Delivery,
-} from './encode.js';
+import { ackFrame, errorReply, failureFrame, noticeFrame, replyFrame, v2Delivery } from './encode.js';
 import { MsgId } from './msgids.js';
+import { V1DeliveryConfirmer } from './v1-delivery-confirmer.js';
+import { v1MessageFrames } from './v1-frames.js';
+
+/** Ack credit kept at most (a client cannot bank more acks than a few replay pages' worth). */
+const MAX_ACK_CREDIT = 10_000;
 
 export type ProtocolVersion = 1 | 2;
 
 /** What a session needs from its connection; `src/net`'s `Connection` provides it. */
 export interface FrameChannel {
+  /** `tcp` streams frames (the ancestor's client needs them paced); `ws` delimits each message itself. */
+  readonly kind: 'tcp' | 'ws';
   /** Writes one frame; onFlushed runs once its bytes were handed to the OS. */
   write(frame: string, onFlushed?: () => void): void;
   /** False while the outbound buffer is above its high-water mark. */
@@ -34,6 +33,10 @@ export interface FrameChannel {
   close(reason: string): void;
   /** Closes with `IDLE_TIMEOUT` after this long without an inbound frame; 0 turns it off. */
   setIdleTimeout(ms: number): void;
+  /** One frame per write, the next `gapMs` after the previous was flushed; 0 turns pacing off. */
+  setPacing(gapMs: number): void;
+  /** Outbound bytes not yet handed to the OS. */
+  bufferedBytes(): number;
 }
 
 /** Per-connection policy: request budgets and idle timeouts. */
@@ -44,11 +47,19 @@ export interface SessionPolicy {
   readonly loginBurst: number;
   readonly heartbeatTimeoutMs: number;
   readonly unauthTimeoutMs: number;
+  /** v1 frames: the largest frame, the pacing gap, and how long a delivery must settle (see config). */
+  readonly v1: {
+    readonly maxFrameBytes: number;
+    readonly paceMs: number;
+    readonly ackSettleMs: number;
+    readonly holdMs: number;
+  };
 }
 
 /** What a login handler hands to `openSession`: the reply, and where delivery starts. */
 export interface SessionStart {
-  readonly reply: Record<string, unknown>;
+  /** The reply, as an object or as JSON text already sized for its client. */
+  readonly reply: Record<string, unknown> | string;
   /** Runs once the reply's bytes were handed to the OS. */
   readonly onReplyFlushed?: () => void;
   /** Delivery starts after this inbox sequence. */
@@ -72,6 +83,13 @@ export class ClientSession implements SessionSink {
   private readonly logins: TokenBucket;
   private floodWindowStart = 0;
   private floodRejections = 0;
+  /**
+   * INBOX_ACKs admitted beyond the request budget: one per delivered message, as PROTOCOL.md invites, so
+   * a client acking a large replay is never throttled for doing what it was told.
+   */
+  private ackCredit = 0;
+  /** v1 sessions: deliveries written but not yet known to be shown. */
+  private confirmer: V1DeliveryConfirmer | undefined;
 
   constructor(
     private readonly channel: FrameChannel,
@@ -83,13 +101,21 @@ export class ClientSession implements SessionSink {
     this.requests = new TokenBucket(policy.ratePerS, policy.rateBurst, services.clock);
     this.logins = new TokenBucket(policy.loginRatePerS, policy.loginBurst, services.clock);
     this.updateIdleTimeout();
+    // Every connection starts as v1 (a v2 client says so at login); a TCP one is paced until then.
+    if (channel.kind === 'tcp') channel.setPacing(policy.v1.paceMs);
   }
 
   // ── Connection events ──────────────────────────────────────────────────────────────────────────
 
   /** Rate limit, taken per frame on arrival so the connection's queue stays bounded by the burst. */
   admit(frame: string): boolean {
+    // Anything from a v1 client shows it lived past what was written to it before.
+    this.confirmer?.alive();
     if (this.requests.take()) return true;
+    if (this.ackCredit > 0 && peekField(frame, 'msgid') === MsgId.INBOX_ACK) {
+      this.ackCredit--;
+      return true;
+    }
     const now = this.services.clock.now();
     if (now - this.floodWindowStart > 1000) {
       this.floodWindowStart = now;
@@ -159,8 +185,9 @@ export class ClientSession implements SessionSink {
     this.send(replyFrame(msgid, reqId, fields));
   }
 
-  send(message: Record<string, unknown>, onFlushed?: () => void): void {
-    if (!this.channel.closed) this.channel.write(JSON.stringify(message), onFlushed);
+  send(message: Record<string, unknown> | string, onFlushed?: () => void): void {
+    if (this.channel.closed) return;
+    this.channel.write(typeof message === 'string' ? message : JSON.stringify(message), onFlushed);
   }
 
   /**
@@ -176,6 +203,16 @@ export class ClientSession implements SessionSink {
     if (this.channel.closed) return;
     this.send(failureReply ? failureFrame(failureReply(error), reqId) : errorReply(error, re, reqId));
     if (error.closesConnection) this.channel.close(error.code);
+  }
+
+  /** How long a v1 request that cannot be stored is held and retried. */
+  get v1HoldMs(): number {
+    return this.policy.v1.holdMs;
+  }
+
+  /** The largest frame a v1 connection can read. */
+  get v1MaxFrameBytes(): number {
+    return this.policy.v1.maxFrameBytes;
   }
 
   get connectionClosed(): boolean {
@@ -219,9 +256,17 @@ export class ClientSession implements SessionSink {
   ): Promise<LiveSession> {
     await this.endSession();
     this.version = version;
+    if (version === 2 && this.channel.kind === 'tcp') this.channel.setPacing(0);
     this.user = { id: user.id, name: user.name };
     this.sessionId = randomUUID();
-    const session = await this.services.sessions.attach(user.id, this, { ackOnFlush: version === 1, origin });
+    // The confirmer is captured here, so a late flush of an earlier session can never ack this one.
+    const confirmer = version === 1 ? this.newConfirmer() : undefined;
+    this.confirmer = confirmer;
+    const session = await this.services.sessions.attach(user.id, this, {
+      origin,
+      onFlushed: confirmer && ((seq: number) => confirmer.flushed(seq)),
+    });
+    confirmer?.bind((seq) => session.acks.ack(seq));
     // The connection may have closed while this login was in flight; then nobody will detach it later.
     if (this.channel.closed) await this.services.sessions.detach(session);
     else this.session = session;
@@ -229,12 +274,34 @@ export class ClientSession implements SessionSink {
     return session;
   }
 
-  /** Logout or disconnect: releases the live session; the connection itself stays as it is. */
-  async endSession(): Promise<void> {
+  /**
+   * Logout or disconnect: releases the live session; the connection itself stays as it is. A clean
+   * logout (`confirmed`) counts every v1 delivery written so far as shown; a disconnect leaves the
+   * unconfirmed ones in the inbox.
+   */
+  async endSession(confirmed = false): Promise<void> {
     const session = this.session;
     this.session = undefined;
     this.user = undefined;
+    if (confirmed) this.confirmer?.alive();
+    this.confirmer?.stop();
+    this.confirmer = undefined;
     if (session) await this.services.sessions.detach(session);
+  }
+
+  /** Sequences are confirmed into the session's acks once it is attached (`bind`). */
+  private newConfirmer(): V1DeliveryConfirmer {
+    const { clock } = this.services;
+    return new V1DeliveryConfirmer(
+      () => clock.now(),
+      this.policy.v1.ackSettleMs,
+      () => this.channel.bufferedBytes() === 0,
+    );
+  }
+
+  /** The v1 login reply's offline messages count like deliveries: shown once the write settled. */
+  v1Flushed(seq: number): void {
+    this.confirmer?.flushed(seq);
   }
 
   // ── SessionSink: the service's handle ──────────────────────────────────────────────────────────
@@ -244,7 +311,17 @@ export class ClientSession implements SessionSink {
   }
 
   deliver(entry: InboxEntry, onFlushed?: () => void): void {
-    if (!this.closed) this.send(this.version === 2 ? v2Delivery(entry) : v1Message(entry.message), onFlushed);
+    if (this.closed) return;
+    if (this.version === 2) {
+      this.ackCredit = Math.min(this.ackCredit + 1, MAX_ACK_CREDIT);
+      this.channel.write(JSON.stringify(v2Delivery(entry)), onFlushed);
+      return;
+    }
+    // A message too long for one v1 frame goes out in numbered parts; delivered once the last is flushed.
+    const frames = v1MessageFrames(entry.message, this.policy.v1.maxFrameBytes);
+    const last = frames.length - 1;
+    for (let i = 0; i < last; i++) this.channel.write(frames[i]!);
+    this.channel.write(frames[last]!, onFlushed);
   }
 
   writable(): boolean {

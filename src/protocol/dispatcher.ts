@@ -72,16 +72,13 @@ export class Dispatcher {
       }
       const parsed = handler.schema.safeParse(raw);
       if (!parsed.success) throw new AppError('BAD_MESSAGE', describeIssues(parsed.error));
-      const request = parsed.data as { id?: unknown };
-      if (
-        !handler.authAttempt &&
-        context.user &&
-        request.id !== undefined &&
-        request.id !== context.user.id
-      ) {
+      // The claimed id is read from the raw frame: a request type without an `id` field must still refuse
+      // a foreign one rather than drop it silently.
+      const claimed = (raw as { id?: unknown }).id;
+      if (!handler.authAttempt && context.user && claimed !== undefined && claimed !== context.user.id) {
         throw new AppError('IDENTITY_MISMATCH');
       }
-      await handler.handle(context, parsed.data);
+      await this.run(context, handler, parsed.data as { v?: 1 | 2 });
     } catch (error) {
       const appError = toAppError(error);
       if (appError.code === 'INTERNAL') context.logger.error({ err: error, msgid }, 'request failed');
@@ -90,4 +87,31 @@ export class Dispatcher {
       context.fail(appError, msgid, reqId, handler?.failureReply);
     }
   }
+
+  /**
+   * Runs a handler. A v1 request whose client hears no reply is held while the store is unavailable and
+   * retried (this connection's later frames wait behind it, so order is kept) for V1_HOLD_MS; then it
+   * fails with HELD_TOO_LONG, which closes the connection.
+   */
+  private async run(context: ClientSession, handler: Handler, request: { v?: 1 | 2 }): Promise<void> {
+    if (!handler.v1Silent || context.repliesTo(request)) return handler.handle(context, request);
+    const { clock } = context.services;
+    const deadline = clock.now() + context.v1HoldMs;
+    for (let pause = 100; ; pause = Math.min(pause * 2, 2000)) {
+      try {
+        return await handler.handle(context, request);
+      } catch (error) {
+        if (!(error instanceof AppError) || error.code !== 'UNAVAILABLE' || context.connectionClosed)
+          throw error;
+        const left = deadline - clock.now();
+        if (left <= 0) throw new AppError('HELD_TOO_LONG', undefined, { cause: error });
+        context.logger.warn({ err: error, msgid: handler.msgid }, 'store unavailable; holding a v1 request');
+        await delay(Math.min(pause, left));
+      }
+    }
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -45,36 +45,6 @@ export function v2Delivery(entry: InboxEntry): Record<string, unknown> {
   return out;
 }
 
-/** LOGIN_MSG_ACK for v1: friends/groups/offlinemsg are arrays of JSON strings, present only when non-empty. */
-export function v1LoginAck(
-  user: { id: number; name: string },
-  friends: readonly OnlineUser[],
-  groups: readonly GroupView[],
-  offline: readonly InboxEntry[],
-): Record<string, unknown> {
-  const ack: Record<string, unknown> = { errno: 0 };
-  if (friends.length > 0) {
-    ack.friends = friends.map((f) => JSON.stringify({ id: f.id, name: f.name, state: state(f.online) }));
-  }
-  if (groups.length > 0) {
-    ack.groups = groups.map((g) =>
-      JSON.stringify({
-        groupdesc: g.desc,
-        groupname: g.name,
-        id: g.id,
-        users: g.members.map((m) =>
-          JSON.stringify({ id: m.id, name: m.name, role: m.role, state: state(m.online) }),
-        ),
-      }),
-    );
-  }
-  ack.id = user.id;
-  ack.msgid = MsgId.LOGIN_ACK;
-  ack.name = user.name;
-  if (offline.length > 0) ack.offlinemsg = offline.map((entry) => JSON.stringify(v1Message(entry.message)));
-  return ack;
-}
-
 export function friendView(friend: OnlineUser): Record<string, unknown> {
   return { id: friend.id, name: friend.name, online: friend.online };
 }
@@ -153,8 +123,4 @@ export function replyFrame(
 
 function withReqId(reqId: unknown): Record<string, unknown> {
   return reqId === undefined ? {} : { reqId };
-}
-
-function state(online: boolean): 'online' | 'offline' {
-  return online ? 'online' : 'offline';
 }

@@ -9,6 +9,11 @@ export interface Handler {
   /** Login, register and resume draw from the per-connection login rate limit. */
   readonly authAttempt?: boolean;
   /**
+   * The ancestor's client hears no reply to this request (chat, friends, groups, logout): when it cannot
+   * be stored right now (UNAVAILABLE) it is held and retried instead of answered with an error it drops.
+   */
+  readonly v1Silent?: boolean;
+  /**
    * The reply for a failed request when it is not the generic ERROR: the ancestor client waits for
    * LOGIN_MSG_ACK/REG_MSG_ACK after login/register, so their failures must come in those shapes.
    */
@@ -22,6 +27,7 @@ export function defineHandler<S extends z.ZodType>(handler: {
   msgid: number;
   schema: S;
   authAttempt?: boolean;
+  v1Silent?: boolean;
   failureReply?: (error: AppError) => Record<string, unknown>;
   handle(context: ClientSession, request: z.output<S>): Promise<void>;
 }): Handler {

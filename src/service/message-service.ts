@@ -65,6 +65,11 @@ export class MessageService {
       },
       recipients,
     );
+    if (result.duplicate && !sameSend(result.message, request.target, body)) {
+      // (sender, cmid) is the send's identity: a reuse for another text or target must not be answered
+      // "duplicate" (the client would think its new message was stored).
+      throw new AppError('CMID_CONFLICT');
+    }
     if (result.duplicate) this.counts.duplicates++;
     else this.counts.stored++;
     this.counts.inboxEntries += result.deliveries.length;
@@ -152,4 +157,9 @@ export class MessageService {
       .publish(events)
       .catch((error: unknown) => this.logger.warn({ err: error }, 'bus publish failed'));
   }
+}
+
+/** Whether a stored message is the same send as a request with that target and (checked) body. */
+function sameSend(stored: StoredMessage, target: Target, body: string): boolean {
+  return stored.target.kind === target.kind && stored.target.id === target.id && stored.body === body;
 }

@@ -6,8 +6,11 @@ import type { BusEvent, MessageBus, MessageStore, Presence, SessionOrigin, UserI
 import type { SessionSink } from './session-sink.js';
 
 export interface AttachOptions {
-  /** v1 clients have no acks: a message counts as delivered once written to the socket. */
-  readonly ackOnFlush: boolean;
+  /**
+   * Called with each sequence once its bytes were handed to the OS. v1 clients have no acks: the protocol
+   * layer infers them from what follows the write (`V1DeliveryConfirmer`) and acks through `acks`.
+   */
+  readonly onFlushed?: ((seq: number) => void) | undefined;
   /** The client instance and attempt that opened this session (v2 clients that say so). */
   readonly origin?: SessionOrigin | undefined;
 }
@@ -36,7 +39,7 @@ export class LiveSession {
     );
     this.pump = new DeliveryPump(userId, sink, store, {
       pageSize: options.pageSize,
-      onFlushed: options.ackOnFlush ? (seq) => this.acks.ack(seq) : undefined,
+      onFlushed: options.onFlushed,
       onError: (error) => options.logger.warn({ err: error, userId }, 'inbox read failed; retrying'),
     });
   }

@@ -14,6 +14,25 @@ export function wellFormed(text: string): string {
   return text.toWellFormed();
 }
 
+// Characters that break or rewrite a printed line: C0 but TAB, DEL, C1.
+// eslint-disable-next-line no-control-regex
+const LINE_CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/u;
+
+/**
+ * Refuses text a recipient would print with line breaks or terminal controls in it (a newline in `msg`
+ * could start a line that looks like another sender's message). v2 senders get this error; v1 senders'
+ * text is kept and shown with visible markers to v1 recipients instead (their client hears no errors).
+ */
+export function checkPrintable(text: string, what: string): string {
+  if (LINE_CONTROL.test(text)) {
+    throw new AppError(
+      'BAD_MESSAGE',
+      `${what} contains control characters (line breaks, escapes); only TAB is allowed`,
+    );
+  }
+  return text;
+}
+
 export const NAME_MAX_CHARS = 50;
 export const GROUP_DESC_MAX_CHARS = 200;
 /** bcrypt ignores bytes past 72, so longer passwords are refused rather than silently truncated. */

@@ -2,7 +2,9 @@ import type { FrameChannel } from '../../src/protocol/client-session.js';
 
 /** A FrameChannel that records the frames a session writes (parsed); flush callbacks run at once. */
 export class FakeChannel implements FrameChannel {
+  readonly kind = 'ws';
   readonly sent: Record<string, unknown>[] = [];
+  pacingMs = 0;
   closed = false;
   closeReason: string | undefined;
   idleTimeoutMs = 0;
@@ -24,6 +26,12 @@ export class FakeChannel implements FrameChannel {
   }
   setIdleTimeout(ms: number): void {
     this.idleTimeoutMs = ms;
+  }
+  setPacing(gapMs: number): void {
+    this.pacingMs = gapMs;
+  }
+  bufferedBytes(): number {
+    return 0;
   }
   /** Removes and returns everything sent so far. */
   take(): Record<string, unknown>[] {

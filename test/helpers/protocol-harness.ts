@@ -15,6 +15,7 @@ const UNLIMITED: SessionPolicy = {
   loginBurst: 1e9,
   heartbeatTimeoutMs: 0,
   unauthTimeoutMs: 0,
+  v1: { maxFrameBytes: 1023, paceMs: 0, ackSettleMs: 0, holdMs: 0 },
 };
 
 export interface FakeClient {

@@ -6,6 +6,7 @@ import { addFriendSchema } from '../schemas.js';
 export const addFriendHandler = defineHandler({
   msgid: MsgId.ADD_FRIEND,
   schema: addFriendSchema,
+  v1Silent: true,
   async handle(context, request) {
     const user = context.requireUser();
     await context.services.social.addFriend(user.id, request.friendid);

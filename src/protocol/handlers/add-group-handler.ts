@@ -6,6 +6,7 @@ import { addGroupSchema } from '../schemas.js';
 export const addGroupHandler = defineHandler({
   msgid: MsgId.ADD_GROUP,
   schema: addGroupSchema,
+  v1Silent: true,
   async handle(context, request) {
     const user = context.requireUser();
     const group = await context.services.social.joinGroup(user.id, request.groupid);

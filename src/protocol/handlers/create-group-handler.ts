@@ -1,3 +1,4 @@
+import { checkPrintable } from '../../service/text-rules.js';
 import { defineHandler } from '../handler.js';
 import { MsgId } from '../msgids.js';
 import { createGroupSchema } from '../schemas.js';
@@ -6,8 +7,10 @@ import { createGroupSchema } from '../schemas.js';
 export const createGroupHandler = defineHandler({
   msgid: MsgId.CREATE_GROUP,
   schema: createGroupSchema,
+  v1Silent: true,
   async handle(context, request) {
     const user = context.requireUser();
+    if (context.repliesTo(request)) checkPrintable(request.groupdesc, 'groupdesc');
     const group = await context.services.social.createGroup(user.id, request.groupname, request.groupdesc);
     context.ack(request, { groupid: group.id, groupname: group.name });
   },

@@ -7,5 +7,6 @@ import { sendAndAck } from './send-message.js';
 export const groupChatHandler = defineHandler({
   msgid: MsgId.GROUP_CHAT,
   schema: groupChatSchema,
+  v1Silent: true,
   handle: (context, request) => sendAndAck(context, request, { kind: 'group', id: request.groupid }),
 });

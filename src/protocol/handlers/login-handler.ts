@@ -1,13 +1,15 @@
 import type { UserRecord } from '../../service/ports.js';
 import type { ClientSession } from '../client-session.js';
-import { ackFailure, replyFrame, v1LoginAck } from '../encode.js';
+import { ackFailure, replyFrame } from '../encode.js';
 import { defineHandler } from '../handler.js';
 import { MsgId } from '../msgids.js';
 import { loginSchema } from '../schemas.js';
+import { v1LoginAckFrame } from '../v1-frames.js';
 
 /**
- * LOGIN_MSG. v1: the ack carries friends, groups and up to V1_OFFLINE_BATCH offline messages (the rest
- * follow as ordinary messages); they count as delivered once written. v2: the ack carries a session token
+ * LOGIN_MSG. v1: the ack carries friends, groups and up to V1_OFFLINE_BATCH offline messages, all within
+ * V1_MAX_FRAME_BYTES (the rest follow as ordinary messages); they count as delivered once the write settled
+ * (see V1DeliveryConfirmer). v2: the ack carries a session token
  * and the inbox cursor, then everything after the acked sequence is pushed.
  */
 export const loginHandler = defineHandler({
@@ -25,16 +27,18 @@ export const loginHandler = defineHandler({
 
 async function loginV1(context: ClientSession, user: UserRecord): Promise<void> {
   const { social, messages, limits } = context.services;
-  await context.openSession(user, 1, undefined, async (session, cursor) => {
+  await context.openSession(user, 1, undefined, async (_session, cursor) => {
     const [friends, groups, pending] = await Promise.all([
       social.listFriends(user.id),
       social.listGroups(user.id),
       messages.sync(user.id, cursor.ackedSeq, limits.v1OfflineBatch),
     ]);
-    const lastIncluded = pending.entries.at(-1)?.seq ?? cursor.ackedSeq;
+    // Sized in bytes for the ancestor's 1024-byte read: what does not fit follows as chat frames.
+    const ack = v1LoginAckFrame(user, friends, groups, pending.entries, context.v1MaxFrameBytes);
+    const lastIncluded = pending.entries[ack.offlineIncluded - 1]?.seq ?? cursor.ackedSeq;
     return {
-      reply: v1LoginAck(user, friends, groups, pending.entries),
-      onReplyFlushed: () => session.acks.ack(lastIncluded),
+      reply: ack.frame,
+      onReplyFlushed: () => context.v1Flushed(lastIncluded),
       afterSeq: lastIncluded,
     };
   });

@@ -6,9 +6,11 @@ import { logoutSchema } from '../schemas.js';
 export const logoutHandler = defineHandler({
   msgid: MsgId.LOGINOUT,
   schema: logoutSchema,
+  v1Silent: true,
   async handle(context, request) {
     const user = context.requireUser();
-    await context.endSession();
+    // A clean logout: the client saw what was written before it (v1 deliveries count as shown).
+    await context.endSession(true);
     await context.services.auth.logout(user.id);
     context.ack(request);
   },

@@ -7,5 +7,6 @@ import { sendAndAck } from './send-message.js';
 export const oneChatHandler = defineHandler({
   msgid: MsgId.ONE_CHAT,
   schema: oneChatSchema,
+  v1Silent: true,
   handle: (context, request) => sendAndAck(context, request, { kind: 'user', id: request.toid }),
 });

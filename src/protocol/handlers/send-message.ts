@@ -1,4 +1,5 @@
 import type { Target } from '../../service/ports.js';
+import { checkPrintable } from '../../service/text-rules.js';
 import type { ClientSession } from '../client-session.js';
 
 /** Shared by ONE_CHAT and GROUP_CHAT: store through the service, then ACK (v2) with the server id. */
@@ -15,6 +16,11 @@ export async function sendAndAck(
   target: Target,
 ): Promise<void> {
   const user = context.requireUser();
+  if (context.repliesTo(request)) {
+    // v2 senders hear errors: text that would print as several lines is refused (v1 text is shown marked).
+    checkPrintable(request.msg, 'msg');
+    if (request.time !== undefined) checkPrintable(request.time, 'time');
+  }
   const result = await context.services.messages.send({
     senderId: user.id,
     target,

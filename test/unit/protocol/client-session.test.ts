@@ -16,6 +16,7 @@ const POLICY: SessionPolicy = {
   loginBurst: 2,
   heartbeatTimeoutMs: 45_000,
   unauthTimeoutMs: 300_000,
+  v1: { maxFrameBytes: 1023, paceMs: 5, ackSettleMs: 0, holdMs: 0 },
 };
 
 /** A session over a recording channel, with a clock the test moves. */

@@ -1,0 +1,95 @@
+/**
+ * v1 clients send no acks, so whether they showed a message is inferred: a delivery counts once the
+ * connection showed it was still alive after the write — a later request from it, a clean `loginout`,
+ * or staying open for `settleMs` while nothing was waiting to be written to it. A connection that drops
+ * sooner (a crash, a reset) leaves the unconfirmed deliveries in the inbox, and they come again, once,
+ * at the next login: a bounded duplicate risk instead of a loss.
+ */
+export class V1DeliveryConfirmer {
+  /** Flushed sequences with their flush time, oldest first; `head` skips the confirmed ones. */
+  private seqs: number[] = [];
+  private times: number[] = [];
+  private head = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  /** Acknowledges everything up to `seq` in the store; set once the session is attached. */
+  private confirm: ((seq: number) => void) | undefined;
+
+  constructor(
+    private readonly now: () => number,
+    private readonly settleMs: number,
+    /** True when nothing waits to be written: a backed-up connection proves nothing by staying open. */
+    private readonly outboundIdle: () => boolean,
+  ) {}
+
+  /** Where confirmations go: the live session's acks. */
+  bind(confirm: (seq: number) => void): void {
+    this.confirm = confirm;
+  }
+
+  /** A delivery up to `seq` was handed to the OS. */
+  flushed(seq: number): void {
+    if (this.stopped) return;
+    this.seqs.push(seq);
+    this.times.push(this.now());
+    if (this.settleMs === 0) {
+      this.confirmUpTo(this.now());
+      return;
+    }
+    this.schedule();
+  }
+
+  /** The client sent something: it lived past everything flushed before now. */
+  alive(): void {
+    this.confirmUpTo(this.now());
+  }
+
+  /** Unconfirmed deliveries (for tests and metrics). */
+  get pending(): number {
+    return this.seqs.length - this.head;
+  }
+
+  /** The session ended without a clean logout: unconfirmed deliveries stay in the inbox. */
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.seqs = [];
+    this.times = [];
+    this.head = 0;
+  }
+
+  private schedule(): void {
+    if (this.timer || this.head >= this.seqs.length) return;
+    const due = this.times[this.head]! + this.settleMs - this.now();
+    this.timer = setTimeout(() => this.onTimer(), Math.max(due, 1));
+    this.timer.unref();
+  }
+
+  private onTimer(): void {
+    this.timer = undefined;
+    if (this.stopped) return;
+    if (this.outboundIdle()) this.confirmUpTo(this.now() - this.settleMs);
+    else if (this.head < this.seqs.length) {
+      // Still writing to it: look again once the settle time passed after now.
+      this.timer = setTimeout(() => this.onTimer(), this.settleMs);
+      this.timer.unref();
+      return;
+    }
+    this.schedule();
+  }
+
+  private confirmUpTo(time: number): void {
+    let last: number | undefined;
+    while (this.head < this.seqs.length && this.times[this.head]! <= time) {
+      last = this.seqs[this.head]!;
+      this.head++;
+    }
+    if (this.head > 1024 && this.head * 2 > this.seqs.length) {
+      this.seqs = this.seqs.slice(this.head);
+      this.times = this.times.slice(this.head);
+      this.head = 0;
+    }
+    if (last !== undefined) this.confirm?.(last);
+  }
+}
