@@ -1,4 +1,4 @@
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   AppendBatcher,
   type AppendBatchLimits,
@@ -72,6 +72,10 @@ function outcome(promise: Promise<AppendResult>): { state: string; value?: Appen
   return seen;
 }
 
+afterEach(() => {
+  vi.useRealTimers();
+});
+
 describe('AppendBatcher', () => {
   it('batches queued appends by count, inbox rows and body characters, in arrival order', async () => {
     const { writer, send } = setup({ maxInFlight: 1, maxBatch: 3, maxRows: 4, maxBodyChars: 10 });
@@ -116,5 +120,60 @@ describe('AppendBatcher', () => {
     expect(batch.map((o) => o.state)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
     expect(batch[1]!.value?.duplicate).toBe(true);
     expect(batch[2]!.error).toBe(failure);
+  });
+
+  it('keeps at most maxQueued appends queued; later callers wait and are let in oldest first', async () => {
+    vi.useFakeTimers();
+    const { writer, batcher, send } = setup({ maxInFlight: 1, maxBatch: 2, maxQueued: 2, queueWaitMs: 3000 });
+    const sends = ['x', 'a', 'b', 'c', 'd'].map((body) => outcome(send(body)));
+    const first = await writer.next();
+    expect(first.bodies).toEqual(['x']);
+    // x commits, a and b fill the queue, c and d wait for room instead of growing it.
+    expect(batcher.stats()).toEqual({ queued: 2, waiting: 2, inFlight: 1 });
+    await vi.advanceTimersByTimeAsync(2000);
+    first.finish();
+    const second = await writer.next();
+    expect(second.bodies).toEqual(['a', 'b']);
+    expect(batcher.stats()).toEqual({ queued: 2, waiting: 0, inFlight: 1 });
+    // Let in before their deadline: the wait timer no longer applies.
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(sends.map((o) => o.state)).toEqual(['fulfilled', 'pending', 'pending', 'pending', 'pending']);
+    second.finish();
+    const third = await writer.next();
+    expect(third.bodies).toEqual(['c', 'd']);
+    third.finish();
+    await vi.waitFor(() => expect(sends.every((o) => o.state === 'fulfilled')).toBe(true));
+    expect(batcher.stats()).toEqual({ queued: 0, waiting: 0, inFlight: 0 });
+  });
+
+  it('fails a caller with UNAVAILABLE after queueWaitMs without room, and never writes its append', async () => {
+    vi.useFakeTimers();
+    const { writer, batcher, send } = setup({ maxInFlight: 1, maxBatch: 1, maxQueued: 1, queueWaitMs: 3000 });
+    const [x, a, late] = ['x', 'a', 'late'].map((body) => outcome(send(body)));
+    const first = await writer.next();
+    await vi.advanceTimersByTimeAsync(2999);
+    expect(late!.state).toBe('pending');
+    await vi.advanceTimersByTimeAsync(1);
+    expect(late!.state).toBe('rejected');
+    expect(late!.error).toMatchObject({ code: 'UNAVAILABLE' });
+    expect(batcher.stats()).toEqual({ queued: 1, waiting: 0, inFlight: 1 });
+    first.finish();
+    (await writer.next()).finish();
+    await vi.waitFor(() => expect([x!.state, a!.state]).toEqual(['fulfilled', 'fulfilled']));
+    expect(writer.writes.map((w) => w.bodies)).toEqual([['x'], ['a']]);
+  });
+
+  it('fails at once with UNAVAILABLE when as many callers already wait as the queue holds', async () => {
+    const { writer, batcher, send } = setup({ maxInFlight: 1, maxBatch: 1, maxQueued: 2 });
+    const sends = ['x', 'a', 'b', 'c', 'd'].map((body) => outcome(send(body)));
+    const refused = send('e');
+    await expect(refused).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    expect(batcher.stats()).toEqual({ queued: 2, waiting: 2, inFlight: 1 });
+    for (const body of ['x', 'a', 'b', 'c', 'd']) {
+      const write = await writer.next();
+      expect(write.bodies).toEqual([body]);
+      write.finish();
+    }
+    await vi.waitFor(() => expect(sends.every((o) => o.state === 'fulfilled')).toBe(true));
   });
 });
