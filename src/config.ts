@@ -41,6 +41,11 @@ export const configSchema = z.object({
   MYSQL_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(10),
   /** Waiting longer than this for a pooled MySQL connection fails the request with UNAVAILABLE. @default 3000 */
   MYSQL_ACQUIRE_TIMEOUT_MS: positiveInt.default(3000),
+  /**
+   * Appends queued per node for the next group-commit batches; when full, a send waits for room up to
+   * MYSQL_ACQUIRE_TIMEOUT_MS (as many sends again at most), then fails with UNAVAILABLE. @default 10000
+   */
+  MYSQL_APPEND_QUEUE_MAX: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   /** TCP connect timeout of one MySQL connection. @default 5000 */
   MYSQL_CONNECT_TIMEOUT_MS: positiveInt.default(5000),
   /** Redis bus, e.g. redis://host:6379. Unset: in-process bus (single node). */

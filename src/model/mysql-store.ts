@@ -2,12 +2,16 @@ import type { ChatStore, Clock } from '../service/ports.js';
 import type { Database } from './mysql-database.js';
 import { MysqlFriendStore } from './mysql-friend-store.js';
 import { MysqlGroupStore } from './mysql-group-store.js';
-import { MysqlMessageStore } from './mysql-message-store.js';
+import { MysqlMessageStore, type MessageStoreTuning } from './mysql-message-store.js';
 import { MysqlUserStore } from './mysql-user-store.js';
 
 /** The MySQL/MariaDB ChatStore over one connection pool; closing it drains the pool. */
-export function createMysqlStore(db: Database, clock: Clock): ChatStore {
-  const messages = new MysqlMessageStore(db, clock);
+export function createMysqlStore(
+  db: Database,
+  clock: Clock,
+  tuning: Partial<MessageStoreTuning> = {},
+): ChatStore {
+  const messages = new MysqlMessageStore(db, clock, tuning);
   return {
     users: new MysqlUserStore(db),
     friends: new MysqlFriendStore(db),

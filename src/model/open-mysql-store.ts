@@ -47,7 +47,11 @@ export async function openMysqlStore(config: Config, clock: Clock, logger: Logge
     const reason = code ?? message ?? String(detail);
     throw new StartupError(`MYSQL_URL: cannot use the database at ${redact(url)} (${reason})`);
   }
-  return createMysqlStore(db, clock);
+  // A full append queue makes callers wait as long as they would for a pooled connection.
+  return createMysqlStore(db, clock, {
+    maxQueued: config.MYSQL_APPEND_QUEUE_MAX,
+    queueWaitMs: config.MYSQL_ACQUIRE_TIMEOUT_MS,
+  });
 }
 
 function redact(url: string): string {

@@ -188,6 +188,54 @@ describe('MySQL store beyond the contract', () => {
     }
   });
 
+  it('bounds the append queue: a full queue makes a send wait, then fail with UNAVAILABLE, writing nothing', async () => {
+    const { store, url } = await freshMysqlStore(rootUrl);
+    const db = openDatabase(url, 1);
+    const messages = new MysqlMessageStore(db, systemClock, {
+      maxInFlight: 1,
+      maxQueued: 1,
+      queueWaitMs: 50,
+    });
+    let release = () => {};
+    try {
+      const a = await store.users.create('a', 'h');
+      const b = await store.users.create('b', 'h');
+      const send = (body: string) =>
+        messages.append(
+          { senderId: a.id, target: { kind: 'user', id: b.id }, body, clientTime: 't', cmid: null },
+          [b.id],
+        );
+      // Hold the pool's only connection: the first batch cannot commit until it is released.
+      let held = () => {};
+      const holding = db.withConnection(
+        () =>
+          new Promise<void>((resolve) => {
+            release = resolve;
+            held();
+          }),
+      );
+      await new Promise<void>((resolve) => (held = resolve));
+      const first = send('first'); // in flight, waiting for the connection
+      const queued = send('queued'); // fills the queue (1)
+      const waiting = send('waiting'); // waits for room…
+      await expect(send('refused')).rejects.toMatchObject({ code: 'UNAVAILABLE' }); // …as many as may
+      await expect(waiting).rejects.toMatchObject({ code: 'UNAVAILABLE' }); // …until queueWaitMs passed
+      release();
+      await holding;
+      expect((await Promise.all([first, queued])).map((r) => r.deliveries)).toEqual([
+        [{ userId: b.id, seq: 1 }],
+        [{ userId: b.id, seq: 2 }],
+      ]);
+      const inbox = await messages.readInbox(b.id, 0, 10);
+      expect(inbox.map((e) => e.message.body)).toEqual(['first', 'queued']);
+    } finally {
+      release();
+      messages.stop();
+      await db.close();
+      await store.close();
+    }
+  });
+
   it('stores text that broke the ancestor: quotes, long and non-Latin messages, emoji names', async () => {
     const { store } = await freshMysqlStore(rootUrl);
     try {

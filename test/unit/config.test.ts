@@ -13,6 +13,7 @@ describe('loadConfig', () => {
       MYSQL_URL: undefined,
       REDIS_URL: undefined,
       MAX_FRAME_BYTES: 65536,
+      MYSQL_APPEND_QUEUE_MAX: 10000,
       sessionSecretGenerated: true,
     });
     expect(config.NODE_ID).toMatch(/-\d+$/);
@@ -36,6 +37,7 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL/);
     expect(() => loadConfig({ MYSQL_URL: 'postgres://x' })).toThrow(/MYSQL_URL: must start with mysql:\/\//);
     expect(() => loadConfig({ SESSION_SECRET: 'short' })).toThrow(/SESSION_SECRET/);
+    expect(() => loadConfig({ MYSQL_APPEND_QUEUE_MAX: '0' })).toThrow(/MYSQL_APPEND_QUEUE_MAX/);
     expect(() => loadConfig({ OUTBOUND_MAX_BYTES: '10', OUTBOUND_HIGH_WATER_BYTES: '100' })).toThrow(
       /OUTBOUND_MAX_BYTES/,
     );

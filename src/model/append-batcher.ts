@@ -1,0 +1,190 @@
+import { AppError } from '../errors.js';
+import type { AppendResult, MessageDraft, UserId } from '../service/ports.js';
+
+/** One append as the batcher hands it to its writer. */
+export interface AppendRequest {
+  readonly draft: MessageDraft;
+  readonly recipients: readonly UserId[];
+}
+
+/** Where batches go: the MySQL store's one-round-trip transaction, or a fake in unit tests. */
+export interface AppendWriter {
+  /** Writes the batch atomically (all or nothing); one result per request, in batch order. */
+  write(batch: readonly AppendRequest[]): Promise<AppendResult[]>;
+  /**
+   * The outcome of one append whose write failed on its own: a result (a resend answers with the stored
+   * message) or a rejection with the error to report.
+   */
+  settleFailed(request: AppendRequest, error: unknown): Promise<AppendResult>;
+}
+
+/** Bounds of the append batcher; every one is a resource limit (style guide: no unbounded defaults). */
+export interface AppendBatchLimits {
+  /** Most appends written in one transaction. @default 500 */
+  readonly maxBatch: number;
+  /** Most inbox rows written in one transaction (a big group counts per member). @default 20000 */
+  readonly maxRows: number;
+  /** Batches committing at once (each holds one pooled connection); fewer means larger batches. @default 2 */
+  readonly maxInFlight: number;
+  /**
+   * Most body characters in one batch: the batch travels as one JSON parameter, which must stay below
+   * the server's max_allowed_packet (16 MiB by default; a character takes at most 6 bytes in JSON).
+   * @default 1000000
+   */
+  readonly maxBodyChars: number;
+  /**
+   * Appends queued for the next batches at most (MYSQL_APPEND_QUEUE_MAX). When full, callers wait for
+   * room, at most as many again; beyond that an append fails at once with UNAVAILABLE. @default 10000
+   */
+  readonly maxQueued: number;
+  /** How long a caller waits for room in a full queue before UNAVAILABLE (MYSQL_ACQUIRE_TIMEOUT_MS). @default 3000 */
+  readonly queueWaitMs: number;
+}
+
+/** The production limits; tests override single fields. */
+export const DEFAULT_APPEND_LIMITS: AppendBatchLimits = {
+  maxBatch: 500,
+  maxRows: 20_000,
+  maxInFlight: 2,
+  maxBodyChars: 1_000_000,
+  maxQueued: 10_000,
+  queueWaitMs: 3000,
+};
+
+/** Queue depths, for tests and metrics. */
+export interface AppendBatcherStats {
+  readonly queued: number;
+  readonly waiting: number;
+  readonly inFlight: number;
+}
+
+interface PendingAppend extends AppendRequest {
+  readonly resolve: (result: AppendResult) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface Waiter {
+  readonly pending: PendingAppend;
+  readonly timer: NodeJS.Timeout;
+}
+
+/**
+ * Group commit: appends that arrive while `maxInFlight` batches are committing queue up and go into the
+ * next batch together, in arrival order. A failed batch is retried one append at a time, in order, so one
+ * bad append (a resend, an unknown sender) never fails the others. The queue is bounded: when it is full
+ * the caller's promise waits for room (FIFO, so nobody overtakes a waiter) for at most `queueWaitMs`, then
+ * fails with UNAVAILABLE. Waiting rather than failing at once turns a burst into backpressure: the
+ * connection processes its frames serially, so its next frames queue behind the send and its socket is
+ * paused, as for any slow store call.
+ */
+export class AppendBatcher {
+  private readonly limits: AppendBatchLimits;
+  private readonly queue: PendingAppend[] = [];
+  private readonly waiting: Waiter[] = [];
+  private inFlight = 0;
+
+  constructor(
+    private readonly writer: AppendWriter,
+    limits: Partial<AppendBatchLimits> = {},
+  ) {
+    this.limits = { ...DEFAULT_APPEND_LIMITS, ...limits };
+  }
+
+  /** Resolves once the append is committed (in some batch), or rejects with its own error. */
+  append(draft: MessageDraft, recipients: readonly UserId[]): Promise<AppendResult> {
+    return new Promise((resolve, reject) => {
+      const pending: PendingAppend = { draft, recipients, resolve, reject };
+      if (this.waiting.length === 0 && this.queue.length < this.limits.maxQueued) {
+        this.queue.push(pending);
+        this.pump();
+      } else if (this.waiting.length < this.limits.maxQueued) {
+        this.wait(pending);
+      } else {
+        reject(new AppError('UNAVAILABLE', 'too many messages waiting for the database'));
+      }
+    });
+  }
+
+  /** Current depths: queued for a batch, waiting for room, batches committing. */
+  stats(): AppendBatcherStats {
+    return { queued: this.queue.length, waiting: this.waiting.length, inFlight: this.inFlight };
+  }
+
+  private wait(pending: PendingAppend): void {
+    const waiter: Waiter = {
+      pending,
+      timer: setTimeout(() => this.expire(waiter), this.limits.queueWaitMs).unref(),
+    };
+    this.waiting.push(waiter);
+  }
+
+  private expire(waiter: Waiter): void {
+    // Nearly always the head: every waiter gets the same time, in arrival order.
+    const index = this.waiting.indexOf(waiter);
+    if (index === -1) return;
+    this.waiting.splice(index, 1);
+    waiter.pending.reject(new AppError('UNAVAILABLE', 'the database is behind; no room for this message'));
+  }
+
+  /** Moves waiters into the room a departing batch left, oldest first. */
+  private admit(): void {
+    while (this.waiting.length > 0 && this.queue.length < this.limits.maxQueued) {
+      const waiter = this.waiting.shift()!;
+      clearTimeout(waiter.timer);
+      this.queue.push(waiter.pending);
+    }
+  }
+
+  private pump(): void {
+    for (;;) {
+      this.admit();
+      if (this.inFlight >= this.limits.maxInFlight || this.queue.length === 0) return;
+      const batch = this.nextBatch();
+      this.inFlight++;
+      void this.run(batch).finally(() => {
+        this.inFlight--;
+        this.pump();
+      });
+    }
+  }
+
+  /** The longest prefix of the queue within the count, row and body limits (always at least one append). */
+  private nextBatch(): PendingAppend[] {
+    const { maxBatch, maxRows, maxBodyChars } = this.limits;
+    const batch: PendingAppend[] = [];
+    let rows = 0;
+    let chars = 0;
+    while (this.queue.length > 0 && batch.length < maxBatch) {
+      const next = this.queue[0]!;
+      const full = rows + next.recipients.length > maxRows || chars + next.draft.body.length > maxBodyChars;
+      if (batch.length > 0 && full) break;
+      batch.push(this.queue.shift()!);
+      rows += next.recipients.length;
+      chars += next.draft.body.length;
+    }
+    return batch;
+  }
+
+  private async run(batch: readonly PendingAppend[]): Promise<void> {
+    try {
+      const results = await this.writer.write(batch);
+      batch.forEach((item, i) => item.resolve(results[i]!));
+    } catch (error) {
+      if (batch.length === 1) {
+        // Not awaited: settling (e.g. reading a resend's stored message) need not hold a batch slot.
+        void this.settle(batch[0]!, error);
+        return;
+      }
+      // Isolate the failure: each append on its own, in order.
+      for (const item of batch) await this.run([item]);
+    }
+  }
+
+  private async settle(item: PendingAppend, error: unknown): Promise<void> {
+    try {
+      item.resolve(await this.writer.settleFailed(item, error));
+    } catch (failure) {
+      item.reject(failure);
+    }
+  }
+}
