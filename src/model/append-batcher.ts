@@ -71,7 +71,8 @@ interface Waiter {
 /**
  * Group commit: appends that arrive while `maxInFlight` batches are committing queue up and go into the
  * next batch together, in arrival order. A failed batch is retried one append at a time, in order, so one
- * bad append (a resend, an unknown sender) never fails the others. The queue is bounded: when it is full
+ * bad append (a resend, an unknown sender) never fails the others — unless the database is unreachable
+ * (UNAVAILABLE), which fails the whole batch at once. The queue is bounded: when it is full
  * the caller's promise waits for room (FIFO, so nobody overtakes a waiter) for at most `queueWaitMs`, then
  * fails with UNAVAILABLE. Waiting rather than failing at once turns a burst into backpressure: the
  * connection processes its frames serially, so its next frames queue behind the send and its socket is
@@ -173,6 +174,12 @@ export class AppendBatcher {
       if (batch.length === 1) {
         // Not awaited: settling (e.g. reading a resend's stored message) need not hold a batch slot.
         void this.settle(batch[0]!, error);
+        return;
+      }
+      if (error instanceof AppError && error.code === 'UNAVAILABLE') {
+        // The database is out of reach: every append of the batch would fail the same way, each after its
+        // own acquire timeout (500 appends × 3 s). Fail them together; callers retry or hold.
+        for (const item of batch) item.reject(error);
         return;
       }
       // Isolate the failure: each append on its own, in order.

@@ -122,6 +122,20 @@ describe('AppendBatcher', () => {
     expect(batch[2]!.error).toBe(failure);
   });
 
+  it('fails a whole batch at once when the database is unreachable, without retrying each append', async () => {
+    const { writer, send } = setup({ maxInFlight: 1 });
+    const first = outcome(send('first'));
+    const batch = [send('one'), send('two'), send('three')].map(outcome);
+    (await writer.next()).finish();
+    const whole = await writer.next();
+    const down = new AppError('UNAVAILABLE', 'database unreachable');
+    whole.finish(down);
+    await vi.waitFor(() => expect(batch.every((o) => o.state !== 'pending')).toBe(true));
+    expect(first.state).toBe('fulfilled');
+    expect(batch.map((o) => o.error)).toEqual([down, down, down]);
+    expect(writer.writes).toHaveLength(2);
+  });
+
   it('keeps at most maxQueued appends queued; later callers wait and are let in oldest first', async () => {
     vi.useFakeTimers();
     const { writer, batcher, send } = setup({ maxInFlight: 1, maxBatch: 2, maxQueued: 2, queueWaitMs: 3000 });
