@@ -6,7 +6,8 @@ import { createLogger } from '../../../src/logger.js';
 import { ClientSession, type SessionPolicy } from '../../../src/protocol/client-session.js';
 import { Dispatcher } from '../../../src/protocol/dispatcher.js';
 import { MsgId } from '../../../src/protocol/msgids.js';
-import type { Clock } from '../../../src/service/ports.js';
+import type { ChatServices } from '../../../src/service/chat-services.js';
+import { storedMessage, type Clock } from '../../../src/service/ports.js';
 import { FakeChannel } from '../../helpers/fake-channel.js';
 
 const POLICY: SessionPolicy = {
@@ -20,14 +21,28 @@ const POLICY: SessionPolicy = {
 };
 
 /** A session over a recording channel, with a clock the test moves. */
-function session(policy = POLICY): { channel: FakeChannel; client: ClientSession; clock: { t: number } } {
+function session(
+  policy = POLICY,
+  realTime = false,
+): {
+  channel: FakeChannel;
+  client: ClientSession;
+  clock: { t: number };
+  services: ChatServices;
+} {
   const clock = { t: 1_000_000 };
-  const testClock: Clock = { now: () => clock.t };
+  // Hold tests wait on real timers, so their clock must move with real time.
+  const testClock: Clock = realTime ? { now: () => Date.now() } : { now: () => clock.t };
   const config = loadConfig({ BCRYPT_COST: '4', LOG_LEVEL: 'silent' });
   const logger = createLogger('silent');
   const services = buildServices(config, createEmbeddedPorts(config, testClock), logger, testClock);
   const channel = new FakeChannel();
-  return { channel, client: new ClientSession(channel, services, policy, logger, new Dispatcher()), clock };
+  return {
+    channel,
+    client: new ClientSession(channel, services, policy, logger, new Dispatcher()),
+    clock,
+    services,
+  };
 }
 
 describe('ClientSession', () => {
@@ -117,5 +132,70 @@ describe('ClientSession', () => {
     client.kick(client.sessionId);
     expect(channel.take()).toEqual([expect.objectContaining({ msgid: MsgId.KICKED, reconnect: false })]);
     expect(channel.closeReason).toBe('KICKED');
+  });
+
+  it('admits one INBOX_ACK per delivered message beyond the request budget, so a replay never floods', async () => {
+    const { channel, client } = session({ ...POLICY, loginBurst: 10 });
+    await client.handle(JSON.stringify({ msgid: MsgId.REG, name: 'd', password: 'pw' }));
+    await client.handle(JSON.stringify({ msgid: MsgId.LOGIN, v: 2, name: 'd', password: 'pw' }));
+    const draft = {
+      senderId: 1,
+      target: { kind: 'user', id: 2 },
+      body: 'x',
+      clientTime: 't',
+      cmid: null,
+    } as const;
+    for (let seq = 1; seq <= 20; seq++)
+      client.deliver({ seq, message: storedMessage(draft, seq, 'a', undefined, 0) });
+    channel.take();
+    const ack = (seq: number) => JSON.stringify({ msgid: MsgId.INBOX_ACK, seq });
+    for (let seq = 1; seq <= 23; seq++) expect(client.admit(ack(seq))).toBe(true);
+    expect(channel.take()).toEqual([]);
+    // Budget and credit spent: the next is over the limit like any request.
+    expect(client.admit(ack(24))).toBe(false);
+    expect(channel.last()).toMatchObject({ code: 'RATE_LIMITED' });
+  });
+
+  it('holds a v1 chat message while the store is unavailable and sends it when it returns', async () => {
+    const { channel, client, services } = session(
+      { ...POLICY, loginBurst: 10, v1: { ...POLICY.v1, holdMs: 5000 } },
+      true,
+    );
+    await client.handle(JSON.stringify({ msgid: MsgId.REG, name: 'e', password: 'pw' }));
+    await client.handle(JSON.stringify({ msgid: MsgId.REG, name: 'f', password: 'pw' }));
+    await client.handle(JSON.stringify({ msgid: MsgId.LOGIN, name: 'e', password: 'pw' }));
+    channel.take();
+    const real = services.messages.send.bind(services.messages);
+    let failures = 2;
+    services.messages.send = (request) =>
+      failures-- > 0 ? Promise.reject(new AppError('UNAVAILABLE')) : real(request);
+    await client.handle(JSON.stringify({ msgid: MsgId.ONE_CHAT, id: 1, toid: 2, msg: 'held', name: 'e' }));
+    expect(failures).toBe(-1);
+    expect(channel.take()).toEqual([]);
+    expect(channel.closed).toBe(false);
+    expect((await services.messages.cursor(2)).lastSeq).toBe(1);
+  });
+
+  it('closes a v1 connection with HELD_TOO_LONG when the store stays unavailable past V1_HOLD_MS', async () => {
+    const { channel, client, services } = session(
+      { ...POLICY, loginBurst: 10, v1: { ...POLICY.v1, holdMs: 250 } },
+      true,
+    );
+    await client.handle(JSON.stringify({ msgid: MsgId.REG, name: 'g', password: 'pw' }));
+    await client.handle(JSON.stringify({ msgid: MsgId.LOGIN, name: 'g', password: 'pw' }));
+    channel.take();
+    services.social.addFriend = () => Promise.reject(new AppError('UNAVAILABLE'));
+    await client.handle(JSON.stringify({ msgid: MsgId.ADD_FRIEND, id: 1, friendid: 5 }));
+    expect(channel.closeReason).toBe('HELD_TOO_LONG');
+  });
+
+  it('answers a v2 send that cannot be stored at once with UNAVAILABLE (its client retries)', async () => {
+    const { channel, client, services } = session({ ...POLICY, loginBurst: 10 });
+    await client.handle(JSON.stringify({ msgid: MsgId.REG, name: 'h', password: 'pw' }));
+    await client.handle(JSON.stringify({ msgid: MsgId.LOGIN, v: 2, name: 'h', password: 'pw' }));
+    channel.take();
+    services.messages.send = () => Promise.reject(new AppError('UNAVAILABLE'));
+    await client.handle(JSON.stringify({ msgid: MsgId.ONE_CHAT, toid: 1, msg: 'x', reqId: 3 }));
+    expect(channel.take()).toEqual([expect.objectContaining({ code: 'UNAVAILABLE', reqId: 3 })]);
   });
 });

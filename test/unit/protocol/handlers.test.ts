@@ -128,6 +128,19 @@ describe('identity comes from the login', () => {
     expect(harness.services.sessions.get(bob.id)).toBeDefined();
   });
 
+  it('refuses a foreign id on request types that have no id field, rather than ignoring it', async () => {
+    const harness = protocolHarness();
+    const { client } = await loggedInV2(harness, 'alice');
+    const bob = await loggedInV2(harness, 'bob');
+    for (const frame of [
+      { msgid: MsgId.PING, id: bob.id },
+      { msgid: MsgId.SYNC, id: bob.id, after: 0 },
+      { msgid: MsgId.INBOX_ACK, id: bob.id, seq: 1, reqId: 1 },
+    ]) {
+      expect(await client.ask(frame)).toMatchObject({ msgid: MsgId.ERROR, code: 'IDENTITY_MISMATCH' });
+    }
+  });
+
   it('forwards the true sender id and name whatever name the message claims', async () => {
     const harness = protocolHarness();
     const alice = await loggedInV2(harness, 'alice');
@@ -174,6 +187,32 @@ describe('chat, friends and groups (v2 replies)', () => {
     const again = await alice.client.ask({ msgid: MsgId.ONE_CHAT, toid: bob.id, msg: 'once', cmid: 'same' });
     expect(again).toMatchObject({ mid: first.mid, duplicate: true });
     expect(bob.client.out.take()).toHaveLength(1);
+  });
+
+  it('refuses a cmid reused for another text or another target, instead of calling it a duplicate', async () => {
+    await alice.client.ask({ msgid: MsgId.ONE_CHAT, toid: bob.id, msg: 'first', cmid: 'reused' });
+    expect(
+      await alice.client.ask({ msgid: MsgId.ONE_CHAT, toid: bob.id, msg: 'second', cmid: 'reused' }),
+    ).toMatchObject({ msgid: MsgId.ERROR, code: 'CMID_CONFLICT' });
+    expect(
+      await alice.client.ask({ msgid: MsgId.ONE_CHAT, toid: alice.id, msg: 'first', cmid: 'reused' }),
+    ).toMatchObject({ msgid: MsgId.ERROR, code: 'CMID_CONFLICT' });
+    expect(bob.client.out.take()).toHaveLength(1);
+  });
+
+  it('refuses line breaks and other control characters from v2 senders (TAB is fine)', async () => {
+    for (const msg of ['a\nb', 'a\rb', 'a\u001b[2Kb', 'a\u0085b']) {
+      expect(await alice.client.ask({ msgid: MsgId.ONE_CHAT, toid: bob.id, msg })).toMatchObject({
+        code: 'BAD_MESSAGE',
+        errmsg: expect.stringMatching(/control characters/),
+      });
+    }
+    expect(await alice.client.ask({ msgid: MsgId.ONE_CHAT, toid: bob.id, msg: 'a\tb' })).toMatchObject({
+      msgid: MsgId.ACK,
+    });
+    expect(
+      await alice.client.ask({ msgid: MsgId.CREATE_GROUP, groupname: 'g', groupdesc: 'line\nbreak' }),
+    ).toMatchObject({ code: 'BAD_MESSAGE' });
   });
 
   it('refuses chat to a missing user and empty or oversized messages', async () => {
