@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { LocalBus } from '../../../src/embedded/local-bus.js';
 import { LocalPresence } from '../../../src/embedded/local-presence.js';
 import { createMemoryStore } from '../../../src/embedded/memory-store.js';
-import { systemClock } from '../../../src/service/ports.js';
+import { systemClock } from '../../../src/util/clock.js';
 import { busContract } from '../../contract/bus-contract.js';
 import { storeContract } from '../../contract/store-contract.js';
 

@@ -6,7 +6,7 @@ import { createLogger } from '../../../src/logger.js';
 import { ClientSession, type SessionPolicy } from '../../../src/protocol/client-session.js';
 import { Dispatcher } from '../../../src/protocol/dispatcher.js';
 import { MsgId } from '../../../src/protocol/msgids.js';
-import type { Clock } from '../../../src/service/ports.js';
+import type { Clock } from '../../../src/util/clock.js';
 import { FakeChannel } from '../../helpers/fake-channel.js';
 
 const POLICY: SessionPolicy = {
