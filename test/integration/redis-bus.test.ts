@@ -4,6 +4,7 @@ import { RedisBus } from '../../src/redis/redis-bus.js';
 import { RedisKeys } from '../../src/redis/redis-keys.js';
 import { RedisPresence } from '../../src/redis/redis-presence.js';
 import type { BusEvent } from '../../src/service/ports.js';
+import { systemClock, type Clock } from '../../src/util/clock.js';
 import { RedisServer } from '../../scripts/lib/redis.js';
 import { busContract } from '../contract/bus-contract.js';
 
@@ -22,14 +23,15 @@ async function twoNodes(url: string): Promise<{ keys: RedisKeys; a: RedisBus; b:
   return { keys, a: await bus(url, keys, 'a'), b: await bus(url, keys, 'b') };
 }
 
-/** Presence on two "nodes" a and b sharing one fresh key prefix. */
+/** Presence on two "nodes" a and b sharing one fresh key prefix (and one clock). */
 async function twoPresences(
   ttlMs: number,
+  clock: Clock = systemClock,
 ): Promise<{ url: string; keys: RedisKeys; a: RedisPresence; b: RedisPresence }> {
   const url = inject('redisUrl');
   const keys = new RedisKeys(prefix());
-  const a = new RedisPresence({ url, keys, nodeId: 'a', ttlMs, logger });
-  const b = new RedisPresence({ url, keys, nodeId: 'b', ttlMs, logger });
+  const a = new RedisPresence({ url, keys, nodeId: 'a', ttlMs, logger, clock });
+  const b = new RedisPresence({ url, keys, nodeId: 'b', ttlMs, logger, clock });
   await Promise.all([a.connect(), b.connect()]);
   return { url, keys, a, b };
 }
@@ -217,7 +219,9 @@ describe('Redis presence leases', () => {
   });
 
   it('after a Redis restart, a stale session that renews first does not displace the live one', async () => {
-    const { url, keys, a, b } = await twoPresences(900);
+    // The attach times decide which session is newer: the clock moves only when the test says so.
+    let now = Date.now();
+    const { url, keys, a, b } = await twoPresences(900, { now: () => now });
     let liveSuperseded = false;
     b.onSuperseded(() => (liveSuperseded = true));
     const staleSuperseded = new Promise<string>((resolve) =>
@@ -227,7 +231,7 @@ describe('Redis presence leases', () => {
     const probe = new Redis(url);
     await a.attach(9, 'stale'); // node a was cut off and never heard of the newer session below
     const staleLease = (await probe.get(keys.presence(9)))!;
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    now += 1;
     await b.attach(9, 'live');
     // Redis restarted, and a's heartbeat happened to come first: its stale lease is back.
     await probe.set(keys.presence(9), staleLease, 'PX', 900);
