@@ -22,6 +22,7 @@ export async function openMysqlStore(config: Config, clock: Clock, logger: Logge
       acquireTimeoutMs: config.MYSQL_ACQUIRE_TIMEOUT_MS,
       connectTimeoutMs: config.MYSQL_CONNECT_TIMEOUT_MS,
       logger,
+      clock,
     });
   } catch (error) {
     throw new StartupError(error instanceof Error ? error.message : String(error));
