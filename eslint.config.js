@@ -2,12 +2,40 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+// Each entry forbids `from` (gitignore-style globs, `!` re-allows) or `regex` (over the import string).
 const restrict = (patterns) => ({
   'no-restricted-imports': [
     'error',
-    { patterns: patterns.map((group) => ({ group: [group.from], message: group.why })) },
+    {
+      patterns: patterns.map(({ from, regex, why }) =>
+        regex ? { regex, message: why } : { group: [from].flat(), message: why },
+      ),
+    },
   ],
 });
+
+// What a storage/bus/presence adapter (model, redis, embedded) must not import; `others` are the
+// sibling adapters. Allowed: the service's ports and its pure rules, errors, logger, config, util.
+const adapter = (others) =>
+  restrict([
+    {
+      from: [
+        '**/service/**',
+        '!**/service/ports.js',
+        '!**/service/text-rules.js',
+        '!**/service/conversation.js',
+      ],
+      why: 'adapters implement the service ports; they use no service beyond ports, text-rules and conversation',
+    },
+    { from: '**/net/**', why: 'adapters know no sockets' },
+    { from: '**/protocol/**', why: 'adapters know no wire protocol' },
+    { from: '**/kv/**', why: 'kv is its own subsystem' },
+    { from: '**/admin/**', why: 'adapters know no admin plane' },
+    { from: '**/client/**', why: 'the client is a separate program' },
+    { from: '**/cli/**', why: 'the client is a separate program' },
+    { from: ['**/app.js', '**/main.js'], why: 'only the composition root knows every layer' },
+    ...others.map((other) => ({ from: `**/${other}/**`, why: 'adapters do not use each other' })),
+  ]);
 
 // eslint reads the default export of its config file.
 // eslint-disable-next-line no-restricted-syntax
@@ -55,6 +83,12 @@ export default tseslint.config(
       { from: '**/model/**', why: 'adapters depend on service, not the reverse' },
       { from: '**/redis/**', why: 'adapters depend on service, not the reverse' },
       { from: '**/embedded/**', why: 'adapters depend on service, not the reverse' },
+      // service may import util, errors and logger.
+      { from: '**/kv/**', why: 'kv is its own subsystem' },
+      { from: '**/admin/**', why: 'service knows no admin plane' },
+      { from: '**/client/**', why: 'the client is a separate program' },
+      { from: '**/cli/**', why: 'the client is a separate program' },
+      { from: ['**/app.js', '**/main.js'], why: 'only the composition root knows every layer' },
     ]),
   },
   {
@@ -84,6 +118,33 @@ export default tseslint.config(
   {
     files: ['src/kv/**'],
     rules: restrict([{ from: '**/service/**', why: 'kv is its own subsystem' }]),
+  },
+  { files: ['src/model/**'], rules: adapter(['redis', 'embedded']) },
+  { files: ['src/redis/**'], rules: adapter(['model', 'embedded']) },
+  { files: ['src/embedded/**'], rules: adapter(['model', 'redis']) },
+  {
+    files: ['src/util/**'],
+    rules: restrict([
+      { regex: '^\\.\\./', why: 'util is the bottom layer: it imports nothing from the project' },
+    ]),
+  },
+  {
+    files: ['src/client/**'],
+    rules: restrict([
+      {
+        regex: '^\\.\\./(?!util/)',
+        why: 'the client is a separate program: nothing from the server, only src/util',
+      },
+    ]),
+  },
+  {
+    files: ['src/cli/**'],
+    rules: restrict([
+      {
+        regex: '^\\.\\./(?!(client|util)/)',
+        why: 'the terminal client builds on src/client and src/util only',
+      },
+    ]),
   },
   {
     files: ['test/**', 'bench/**', 'scripts/**'],

@@ -18,12 +18,13 @@ import { AuthService } from './service/auth-service.js';
 import type { ChatServices } from './service/chat-services.js';
 import { MessageService } from './service/message-service.js';
 import { createBcryptHasher } from './service/password-hasher.js';
-import { systemClock, type ChatStore, type Clock, type MessageBus, type Presence } from './service/ports.js';
+import type { ChatStore, MessageBus, Presence } from './service/ports.js';
 import { SessionRegistry } from './service/session-registry.js';
 import { SessionTokens } from './service/session-tokens.js';
 import { SocialService } from './service/social-service.js';
 import { openMysqlStore } from './model/open-mysql-store.js';
 import { openRedis } from './redis/open-redis.js';
+import { systemClock, type Clock } from './util/clock.js';
 
 /** The web admin page (static files, no build step). */
 const WEB_DIR = fileURLToPath(new URL('../web', import.meta.url));
@@ -92,7 +93,7 @@ export async function createPorts(config: Config, clock: Clock, logger: Logger):
     return { store, bus: new LocalBus(), presence: new LocalPresence(), mode: 'single node, data in MySQL' };
   }
   try {
-    const { bus, presence } = await openRedis(config, logger);
+    const { bus, presence } = await openRedis(config, logger, clock);
     return { store, bus, presence, mode: `cluster node ${config.NODE_ID}, data in MySQL, bus on Redis` };
   } catch (error) {
     await store.close();

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { systemClock, type Clock } from '../util/clock.js';
 import { type ClientLink, type Endpoint, openLink } from './client-transport.js';
 
 // Wire ids (docs/PROTOCOL.md). Duplicated from src/protocol on purpose: the client is a separate
@@ -45,6 +46,8 @@ export interface ParleyClientOptions extends Endpoint {
   readonly requestTimeoutMs?: number;
   /** Acks of received messages are coalesced for this long. @default 25 */
   readonly ackDelayMs?: number;
+  /** Measures the silence of a link. @default systemClock */
+  readonly clock?: Clock;
 }
 
 /** A chat message as delivered to this client. */
@@ -145,8 +148,11 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   /** Holes in the pushed sequence that were repaired by resuming (should stay 0). */
   gapsRepaired = 0;
 
+  private readonly clock: Clock;
+
   constructor(private readonly options: ParleyClientOptions) {
     super();
+    this.clock = options.clock ?? systemClock;
   }
 
   get user(): { id: number; name: string } | undefined {
@@ -323,7 +329,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   }
 
   private onFrame(text: string): void {
-    this.lastHeardAt = Date.now();
+    this.lastHeardAt = this.clock.now();
     let frame: Record<string, unknown>;
     try {
       frame = JSON.parse(text) as Record<string, unknown>;
@@ -524,11 +530,11 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     clearInterval(this.heartbeat);
     const interval = this.options.heartbeatMs ?? 15_000;
     const silenceLimit = this.silenceLimitMs;
-    this.lastHeardAt = Date.now();
+    this.lastHeardAt = this.clock.now();
     this.heartbeat = setInterval(
       () => {
         // Closing the dead link takes the ordinary path: reconnect, resume, resend unacked sends.
-        if (Date.now() - this.lastHeardAt > silenceLimit) this.link?.close();
+        if (this.clock.now() - this.lastHeardAt > silenceLimit) this.link?.close();
         else this.link?.send(JSON.stringify({ msgid: PING }));
       },
       Math.min(interval, silenceLimit),

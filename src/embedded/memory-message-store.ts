@@ -8,12 +8,12 @@ import type {
   StoredMessage,
   Target,
   UserId,
-  Clock,
 } from '../service/ports.js';
 import { storedMessage } from '../service/ports.js';
 import { conversationKey } from '../service/conversation.js';
 import type { MemoryGroupStore } from './memory-group-store.js';
 import type { MemoryUserStore } from './memory-user-store.js';
+import type { Clock } from '../util/clock.js';
 import { evictOldest } from '../util/evict-oldest.js';
 
 interface Inbox {

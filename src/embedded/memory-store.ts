@@ -1,4 +1,5 @@
-import type { ChatStore, Clock } from '../service/ports.js';
+import type { ChatStore } from '../service/ports.js';
+import type { Clock } from '../util/clock.js';
 import { MemoryFriendStore } from './memory-friend-store.js';
 import { MemoryGroupStore } from './memory-group-store.js';
 import { MemoryMessageStore } from './memory-message-store.js';

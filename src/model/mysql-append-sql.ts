@@ -1,7 +1,8 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { conversationKey } from '../service/conversation.js';
-import type { AppendResult, Clock, UserId } from '../service/ports.js';
+import type { AppendResult, UserId } from '../service/ports.js';
 import { storedMessage } from '../service/ports.js';
+import type { Clock } from '../util/clock.js';
 import type { AppendRequest, AppendWriter } from './append-batcher.js';
 import { type Database, isDuplicate } from './mysql-database.js';
 import type { MysqlMessageReads } from './mysql-message-reads.js';

@@ -2,6 +2,7 @@ import { createPool, type Pool } from 'generic-pool';
 import mysql, { type Connection, type ConnectionOptions } from 'mysql2/promise';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { systemClock, type Clock } from '../util/clock.js';
 
 export interface DatabaseOptions {
   readonly url: string;
@@ -14,6 +15,8 @@ export interface DatabaseOptions {
   /** A connection idle longer than this is pinged before use. @default 5000 */
   readonly validateAfterIdleMs?: number;
   readonly logger: Logger;
+  /** Measures how long a connection sat idle. @default systemClock */
+  readonly clock?: Clock;
 }
 
 export interface PoolStats {
@@ -51,8 +54,10 @@ export class Database {
   private readonly pool: Pool<Connection>;
   private readonly lastUsed = new WeakMap<Connection, number>();
   private readonly connectionOptions: ConnectionOptions;
+  private readonly clock: Clock;
 
   constructor(private readonly options: DatabaseOptions) {
+    this.clock = options.clock ?? systemClock;
     const connectionOptions = parseUrl(options.url, options.connectTimeoutMs);
     this.connectionOptions = connectionOptions;
     const validateAfter = options.validateAfterIdleMs ?? 5000;
@@ -67,7 +72,7 @@ export class Database {
           }
         },
         validate: async (connection) => {
-          if (Date.now() - (this.lastUsed.get(connection) ?? 0) < validateAfter) return true;
+          if (this.clock.now() - (this.lastUsed.get(connection) ?? 0) < validateAfter) return true;
           try {
             await connection.ping();
             return true;
@@ -111,13 +116,13 @@ export class Database {
     }
     try {
       const result = await fn(connection);
-      this.lastUsed.set(connection, Date.now());
+      this.lastUsed.set(connection, this.clock.now());
       await this.pool.release(connection);
       return result;
     } catch (error) {
       if (isFatal(error)) await this.pool.destroy(connection);
       else {
-        this.lastUsed.set(connection, Date.now());
+        this.lastUsed.set(connection, this.clock.now());
         await this.pool.release(connection);
       }
       throw mapError(error);
@@ -181,7 +186,7 @@ export class Database {
         connection.on('error', (error: Error) =>
           this.options.logger.debug({ err: error }, 'MySQL connection error'),
         );
-        this.lastUsed.set(connection, Date.now());
+        this.lastUsed.set(connection, this.clock.now());
         return connection;
       } catch (error) {
         lastError = error;

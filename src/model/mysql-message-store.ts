@@ -1,6 +1,5 @@
 import type {
   AppendResult,
-  Clock,
   HistoryQuery,
   InboxCursor,
   InboxEntry,
@@ -9,6 +8,7 @@ import type {
   StoredMessage,
   UserId,
 } from '../service/ports.js';
+import type { Clock } from '../util/clock.js';
 import { type AppendBatchLimits, AppendBatcher } from './append-batcher.js';
 import { MysqlAckWriter } from './mysql-ack-writer.js';
 import { MysqlAppendWriter } from './mysql-append-sql.js';

@@ -1,4 +1,5 @@
-import type { ChatStore, Clock } from '../service/ports.js';
+import type { ChatStore } from '../service/ports.js';
+import type { Clock } from '../util/clock.js';
 import type { Database } from './mysql-database.js';
 import { MysqlFriendStore } from './mysql-friend-store.js';
 import { MysqlGroupStore } from './mysql-group-store.js';

@@ -2,7 +2,8 @@ import { fileURLToPath } from 'node:url';
 import { StartupError } from '../errors.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import type { ChatStore, Clock } from '../service/ports.js';
+import type { ChatStore } from '../service/ports.js';
+import type { Clock } from '../util/clock.js';
 import { loadMigrations, migrate, migrationStatus } from './migrator.js';
 import { Database } from './mysql-database.js';
 import { createMysqlStore } from './mysql-store.js';
@@ -21,6 +22,7 @@ export async function openMysqlStore(config: Config, clock: Clock, logger: Logge
       acquireTimeoutMs: config.MYSQL_ACQUIRE_TIMEOUT_MS,
       connectTimeoutMs: config.MYSQL_CONNECT_TIMEOUT_MS,
       logger,
+      clock,
     });
   } catch (error) {
     throw new StartupError(error instanceof Error ? error.message : String(error));

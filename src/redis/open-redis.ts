@@ -1,6 +1,7 @@
 import type { Config } from '../config.js';
 import { StartupError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { systemClock, type Clock } from '../util/clock.js';
 import { RedisBus } from './redis-bus.js';
 import { RedisKeys } from './redis-keys.js';
 import { RedisPresence } from './redis-presence.js';
@@ -9,6 +10,7 @@ import { RedisPresence } from './redis-presence.js';
 export async function openRedis(
   config: Config,
   logger: Logger,
+  clock: Clock = systemClock,
 ): Promise<{ bus: RedisBus; presence: RedisPresence }> {
   const url = config.REDIS_URL!;
   const keys = new RedisKeys(config.REDIS_PREFIX);
@@ -19,6 +21,7 @@ export async function openRedis(
     nodeId: config.NODE_ID,
     ttlMs: config.PRESENCE_TTL_MS,
     logger,
+    clock,
   });
   try {
     await withTimeout(Promise.all([bus.connect(), presence.connect()]), 5000);

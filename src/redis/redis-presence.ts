@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import type { Presence, SessionOrigin, UserId } from '../service/ports.js';
+import type { Clock } from '../util/clock.js';
 import type { RedisKeys } from './redis-keys.js';
 
 export interface RedisPresenceOptions {
@@ -10,6 +11,8 @@ export interface RedisPresenceOptions {
   /** A lease not refreshed within this time expires: the user reads as offline. @default 15000 */
   readonly ttlMs: number;
   readonly logger: Logger;
+  /** Attach times in leases and node lease deadlines; compared across nodes, so wall-clock time. */
+  readonly clock: Clock;
 }
 
 // A lease is `<node>/<session>/<cid>/<attempt>/<attached-at ms>`; "mine" means it starts with `<node>/<session>/` (ARGV[1]).
@@ -63,10 +66,11 @@ export class RedisPresence implements Presence {
   /** This node's sessions: user → session id and the full lease value. */
   private readonly local = new Map<UserId, { sessionId: string; lease: string; attachedAt: number }>();
   private readonly timer: NodeJS.Timeout;
-  private readonly startedAt = Date.now();
+  private readonly startedAt: number;
   private superseded: ((userId: UserId, sessionId: string) => void) | undefined;
 
   constructor(private readonly options: RedisPresenceOptions) {
+    this.startedAt = options.clock.now();
     this.redis = new Redis(options.url, {
       lazyConnect: true,
       enableOfflineQueue: false,
@@ -98,7 +102,7 @@ export class RedisPresence implements Presence {
   }
 
   async attach(userId: UserId, sessionId: string, origin?: SessionOrigin): Promise<boolean> {
-    const attachedAt = Date.now();
+    const attachedAt = this.options.clock.now();
     const cid = origin ? encodeURIComponent(origin.cid) : '';
     const lease = `${this.owner(sessionId)}${cid || '-'}/${origin?.attempt ?? 0}/${attachedAt}`;
     try {
@@ -155,7 +159,7 @@ export class RedisPresence implements Presence {
 
   /** Live nodes (their leases), for the cluster view. */
   async liveNodes(): Promise<string[]> {
-    await this.redis.zremrangebyscore(this.options.keys.nodes, 0, Date.now());
+    await this.redis.zremrangebyscore(this.options.keys.nodes, 0, this.options.clock.now());
     return this.redis.zrange(this.options.keys.nodes, 0, -1);
   }
 
@@ -222,7 +226,7 @@ export class RedisPresence implements Presence {
           'PX',
           ttlMs,
         )
-        .zadd(keys.nodes, Date.now() + ttlMs, nodeId)
+        .zadd(keys.nodes, this.options.clock.now() + ttlMs, nodeId)
         .exec();
     } catch (error) {
       this.options.logger.debug({ err: error }, 'presence heartbeat failed');

@@ -1,5 +1,6 @@
 import { AppError } from '../errors.js';
-import type { Clock, PasswordHasher, UserId, UserRecord, UserStore } from './ports.js';
+import type { Clock } from '../util/clock.js';
+import type { PasswordHasher, UserId, UserRecord, UserStore } from './ports.js';
 import type { SessionTokens } from './session-tokens.js';
 import { checkName, checkPassword } from './text-rules.js';
 import { evictOldest } from '../util/evict-oldest.js';

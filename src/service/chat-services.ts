@@ -1,7 +1,7 @@
 import type { Logger } from '../logger.js';
 import type { AuthService } from './auth-service.js';
 import type { MessageService } from './message-service.js';
-import type { Clock } from './ports.js';
+import type { Clock } from '../util/clock.js';
 import type { SessionRegistry } from './session-registry.js';
 import type { SocialService } from './social-service.js';
 

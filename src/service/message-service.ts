@@ -3,7 +3,6 @@ import type { Logger } from '../logger.js';
 import type {
   AppendResult,
   ChatStore,
-  Clock,
   InboxCursor,
   InboxEntry,
   MessageBus,
@@ -12,6 +11,7 @@ import type {
   UserId,
 } from './ports.js';
 import { checkBody, formatLegacyTime, wellFormed } from './text-rules.js';
+import type { Clock } from '../util/clock.js';
 import { evictOldest } from '../util/evict-oldest.js';
 
 /** User ids remembered as existing (a few MB at most). */

@@ -235,13 +235,6 @@ export interface PasswordHasher {
   verify(password: string, hash: string): Promise<boolean>;
 }
 
-/** Injected so time-dependent logic can be tested with fake clocks. */
-export interface Clock {
-  now(): number;
-}
-
-export const systemClock: Clock = { now: () => Date.now() };
-
 /**
  * Which client instance (`cid`, chosen by the client) and which of its connection attempts started a
  * session. Passed along with a takeover so a client can tell a real takeover (another device) from a stale

@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Clock, UserId } from './ports.js';
+import type { Clock } from '../util/clock.js';
+import type { UserId } from './ports.js';
 
 export interface TokenClaims {
   readonly userId: UserId;

@@ -1,4 +1,4 @@
-import type { Clock } from '../service/ports.js';
+import type { Clock } from './clock.js';
 
 /** A token bucket: `burst` tokens, refilled at `ratePerS`; take() is false when empty. */
 export class TokenBucket {

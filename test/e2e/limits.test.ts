@@ -3,7 +3,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { RunningApp } from '../../src/app.js';
 import { ParleyClient } from '../../src/client/parley-client.js';
-import { LineClient } from '../helpers/line-client.js';
+import { FUZZ_NAMES, fuzzItems, summarise } from '../helpers/fuzz-frames.js';
+import { LineClient, type Frame } from '../helpers/line-client.js';
 import { startTestApp } from '../helpers/test-app.js';
 
 const apps: RunningApp[] = [];
@@ -182,67 +183,126 @@ describe('limits and bad input', () => {
     expect(JSON.parse(ws.body)).toMatchObject({ error: expect.stringContaining('/ws') });
   });
 
-  it('survives random bytes and random JSON and still serves a normal client', async () => {
-    const { chatPort } = await app({ RATE_PER_S: '100000', RATE_BURST: '100000' });
-    let seed = 42;
-    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-    const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)]!;
-    const values = () =>
-      pick<unknown>([
-        null,
-        true,
-        -1,
-        0,
-        1.5,
-        2 ** 53,
-        'x',
-        '',
-        [],
-        {},
-        [1, 'a'],
-        { a: { b: [] } },
-        'é'.repeat(300),
-      ]);
-    const fuzzers: Promise<void>[] = [];
-    for (let c = 0; c < 8; c++) {
-      fuzzers.push(
-        (async () => {
-          const client = await LineClient.open(chatPort);
-          for (let i = 0; i < 200; i++) {
-            if (random() < 0.3) {
-              client.write(
-                Buffer.from(
-                  Array.from({ length: Math.floor(random() * 200) }, () => Math.floor(random() * 256)),
-                ),
-              );
-            } else {
-              const frame: Record<string, unknown> = {
-                msgid: pick([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 13, 15, 16, 18, 20, 23, 25, 27, 99, -1, '6']),
-              };
-              for (const key of [
-                'id',
-                'toid',
-                'groupid',
-                'friendid',
-                'name',
-                'password',
-                'msg',
-                'v',
-                'token',
-                'seq',
-                'after',
-                'with',
-              ]) {
-                if (random() < 0.4) frame[key] = values();
-              }
-              client.write(JSON.stringify(frame) + pick(['\n', '\0', '']));
-            }
-          }
-          client.close();
-        })(),
-      );
+  it('answers every malformed frame of a storm with its documented error, never INTERNAL, while a control pair keeps chatting', async () => {
+    const { chatPort } = await app({
+      RATE_PER_S: '100000',
+      RATE_BURST: '100000',
+      LOGIN_RATE_PER_S: '100000',
+      LOGIN_BURST: '100000',
+    });
+    // Taken before the storm, so no fuzz frame can register (and then log in) a name of its value pool.
+    const registrar = await LineClient.open(chatPort);
+    for (const name of FUZZ_NAMES) {
+      registrar.sendLine({ msgid: 4, name, password: 'not in the fuzz values' });
+      expect(await registrar.nextOf(5)).toMatchObject({ errno: 0 });
     }
-    await Promise.all(fuzzers);
+    registrar.close();
+
+    // The control pair: a message from alice reaches bob before, during and after the storm.
+    const alice = await loggedIn(chatPort, 'control-alice');
+    const bob = await loggedIn(chatPort, 'control-bob');
+    let sent = 0;
+    const exchange = async (phase: string): Promise<void> => {
+      const reqId = ++sent;
+      const text = `${phase} ${reqId}`;
+      alice.client.sendLine({ msgid: 6, toid: bob.id, msg: text, reqId });
+      expect(await alice.client.next((f) => f.msgid === 12 && f.reqId === reqId)).toMatchObject({ re: 6 });
+      const got = await bob.client.next((f) => f.msgid === 6 && f.msg === text);
+      expect(got).toMatchObject({ id: alice.id, toid: bob.id });
+      bob.client.sendLine({ msgid: 15, seq: got.seq });
+    };
+    await exchange('before');
+
+    let storming = true;
+    let exchangedDuring = 0;
+    let firstDuring!: () => void;
+    let controlFailed!: (error: unknown) => void;
+    const halfway = new Promise<void>((resolve, reject) => {
+      firstDuring = resolve;
+      controlFailed = reject;
+    });
+    const control = (async () => {
+      while (storming) {
+        await exchange('during');
+        exchangedDuring++;
+        firstDuring();
+      }
+    })();
+    // A control failure stops the fuzzers waiting at halfway, so the test fails at once with its error.
+    control.catch(controlFailed);
+
+    // 8 connections × 200 items, sent 25 at a time in one write, each item followed by a PING marker: the
+    // replies before a marker's PONG are the item's (one connection's frames are answered in order).
+    const mismatches: string[] = [];
+    const replies: Frame[] = [];
+    const fuzzer = async (c: number): Promise<void> => {
+      const next = fuzzItems(42 + c);
+      const client = await LineClient.open(chatPort);
+      // A first frame that is plainly JSON, so the port's sniffing never takes random bytes for HTTP.
+      client.sendLine({ msgid: 18, reqId: 'hello' });
+      await client.next((f) => f.msgid === 19 && f.reqId === 'hello');
+      for (let batch = 0; batch < 8; batch++) {
+        // Halfway through, every fuzzer waits until a control message got through since the storm began.
+        if (batch === 4) await halfway;
+        const items = Array.from({ length: 25 }, next);
+        const marker = (i: number) => `${c}.${batch}.${i}`;
+        client.write(
+          Buffer.concat(
+            items.flatMap((item, i) => [
+              item.bytes,
+              Buffer.from(`\n${JSON.stringify({ msgid: 18, reqId: marker(i) })}\n`),
+            ]),
+          ),
+        );
+        await client.next((f) => f.msgid === 19 && f.reqId === marker(items.length - 1));
+        // The last marker's PONG was taken by next(); the others split the replies item by item.
+        const frames = client.frames.splice(0);
+        let at = 0;
+        items.forEach((item, i) => {
+          const got: Frame[] = [];
+          while (at < frames.length && frames[at]!.reqId !== marker(i)) got.push(frames[at++]!);
+          at++;
+          replies.push(...got);
+          const summaries = got.map(summarise);
+          if (summaries.length !== item.replies || summaries.some((s) => !item.allowed.includes(s))) {
+            mismatches.push(
+              `${item.label.slice(0, 80)} → ${JSON.stringify(summaries)}; want ${item.replies} × ${item.allowed.join(' | ')}`,
+            );
+          }
+        });
+      }
+      expect(client.closed).toBe(false);
+      client.close();
+    };
+    try {
+      await Promise.all(Array.from({ length: 8 }, (_, c) => fuzzer(c)));
+    } finally {
+      storming = false;
+    }
+    await control;
+
+    expect(replies.filter((r) => r.code === 'INTERNAL' || r.errno === 99)).toEqual([]);
+    expect(mismatches).toEqual([]);
+    // The storm reached every kind of answer a connection that is not logged in can get.
+    const kinds = new Set(replies.map(summarise));
+    for (const kind of [
+      'ERROR BAD_MESSAGE',
+      'ERROR BAD_MESSAGE re=18',
+      'ERROR UNKNOWN_MSGID re=99',
+      'ERROR NOT_LOGGED_IN re=6',
+      'PONG',
+      'LOGIN_ACK BAD_MESSAGE',
+      'LOGIN_ACK AUTH_BAD_CREDENTIALS',
+      'REG_ACK BAD_MESSAGE',
+      'REG_ACK USER_EXISTS',
+      'RESUME_ACK BAD_MESSAGE',
+      'RESUME_ACK TOKEN_INVALID',
+    ])
+      expect(kinds, kind).toContain(kind);
+    expect(exchangedDuring).toBeGreaterThan(0);
+    await exchange('after');
+
+    // A new client still registers, logs in and pings.
     const client = new ParleyClient({
       host: '127.0.0.1',
       port: chatPort,

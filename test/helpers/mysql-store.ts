@@ -3,7 +3,8 @@ import { createLogger } from '../../src/logger.js';
 import { Database } from '../../src/model/mysql-database.js';
 import { createMysqlStore } from '../../src/model/mysql-store.js';
 import { loadMigrations, migrate } from '../../src/model/migrator.js';
-import { systemClock, type ChatStore } from '../../src/service/ports.js';
+import type { ChatStore } from '../../src/service/ports.js';
+import { systemClock } from '../../src/util/clock.js';
 import { createDatabase } from '../../scripts/lib/mariadb.js';
 
 export const SQL_DIR = fileURLToPath(new URL('../../sql', import.meta.url));

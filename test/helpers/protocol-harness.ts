@@ -4,7 +4,7 @@ import { createLogger } from '../../src/logger.js';
 import { ClientSession, type SessionPolicy } from '../../src/protocol/client-session.js';
 import { Dispatcher } from '../../src/protocol/dispatcher.js';
 import type { ChatServices } from '../../src/service/chat-services.js';
-import { systemClock } from '../../src/service/ports.js';
+import { systemClock } from '../../src/util/clock.js';
 import { FakeChannel } from './fake-channel.js';
 
 /** No per-connection budgets: handler tests exercise the handlers, not the rate limits. */

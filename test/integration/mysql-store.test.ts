@@ -5,7 +5,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { createMysqlStore } from '../../src/model/mysql-store.js';
 import { MysqlMessageStore } from '../../src/model/mysql-message-store.js';
 import { loadMigrations, migrate, migrationStatus, splitStatements } from '../../src/model/migrator.js';
-import { systemClock } from '../../src/service/ports.js';
+import { systemClock } from '../../src/util/clock.js';
 import { storeContract } from '../contract/store-contract.js';
 import { createDatabase } from '../../scripts/lib/mariadb.js';
 import { freshMysqlStore, openDatabase, SQL_DIR } from '../helpers/mysql-store.js';

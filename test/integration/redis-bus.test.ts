@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createLogger } from '../../src/logger.js';
 import { RedisBus } from '../../src/redis/redis-bus.js';
 import { RedisKeys } from '../../src/redis/redis-keys.js';
-import { RedisPresence } from '../../src/redis/redis-presence.js';
 import type { BusEvent } from '../../src/service/ports.js';
 import { RedisServer } from '../../scripts/lib/redis.js';
 import { busContract } from '../contract/bus-contract.js';
@@ -20,18 +19,6 @@ async function bus(url: string, keys: RedisKeys, nodeId: string): Promise<RedisB
 async function twoNodes(url: string): Promise<{ keys: RedisKeys; a: RedisBus; b: RedisBus }> {
   const keys = new RedisKeys(prefix());
   return { keys, a: await bus(url, keys, 'a'), b: await bus(url, keys, 'b') };
-}
-
-/** Presence on two "nodes" a and b sharing one fresh key prefix. */
-async function twoPresences(
-  ttlMs: number,
-): Promise<{ url: string; keys: RedisKeys; a: RedisPresence; b: RedisPresence }> {
-  const url = inject('redisUrl');
-  const keys = new RedisKeys(prefix());
-  const a = new RedisPresence({ url, keys, nodeId: 'a', ttlMs, logger });
-  const b = new RedisPresence({ url, keys, nodeId: 'b', ttlMs, logger });
-  await Promise.all([a.connect(), b.connect()]);
-  return { url, keys, a, b };
 }
 
 busContract('redis', async () => {
@@ -143,98 +130,6 @@ describe('Redis bus beyond the contract', () => {
     expect(resyncs).toBe(1);
     // The user whose event was lost gets a sync poke once the publisher is back.
     expect(await atB.next()).toEqual({ type: 'sync', userId: 2 });
-    await Promise.all([a.close(), b.close()]);
-  });
-});
-
-describe('Redis presence leases', () => {
-  it('shows users online across nodes, releases on detach, and expires with a dead node', async () => {
-    const { url, keys, a, b } = await twoPresences(1000);
-    await a.attach(1, 's1');
-    await a.attach(2, 's2');
-    expect(await b.onlineAmong([1, 2, 3])).toEqual(new Set([1, 2]));
-    await a.detach(2, 's2');
-    expect(await b.onlineAmong([2])).toEqual(new Set());
-    // A newer session on b owns user 1 now; a's late detach of the old session must not remove it.
-    await b.attach(1, 's3');
-    await a.detach(1, 's1');
-    expect(await a.onlineAmong([1])).toEqual(new Set([1]));
-    expect(await a.liveNodes()).toEqual(expect.arrayContaining(['a', 'b']));
-    // b "dies" (stops heartbeating without cleaning up): its lease runs out within the TTL.
-    const { Redis } = await import('ioredis');
-    const probe = new Redis(url);
-    const ttl = await probe.pttl(keys.presence(1));
-    expect(ttl).toBeGreaterThan(0);
-    expect(ttl).toBeLessThanOrEqual(1000);
-    probe.disconnect();
-    await a.close();
-    await b.close();
-  });
-
-  it('refuses, in one step and without writing, a claim by an older attempt of the lease holder', async () => {
-    const { url, keys, a, b } = await twoPresences(5000);
-    const { Redis } = await import('ioredis');
-    const probe = new Redis(url);
-    expect(await b.attach(5, 'live', { cid: 'c/1', attempt: 6 })).toBe(true);
-    const live = await probe.get(keys.presence(5));
-    // Attempt 5 of the same client instance reached node a late: refused, the lease untouched.
-    expect(await a.attach(5, 'stale', { cid: 'c/1', attempt: 5 })).toBe(false);
-    expect(await probe.get(keys.presence(5))).toBe(live);
-    expect(a.localCount).toBe(0);
-    // Another device (other cid), or a login that names no client, takes over whatever the attempt.
-    expect(await a.attach(5, 'phone', { cid: 'c/2', attempt: 1 })).toBe(true);
-    expect(await probe.get(keys.presence(5))).toMatch(/^a\/phone\/c%2F2\/1\/\d+$/);
-    expect(await b.attach(5, 'plain')).toBe(true);
-    expect(await probe.get(keys.presence(5))).toMatch(/^b\/plain\/-\/0\/\d+$/);
-    // Two attempts racing on two nodes: whichever claims first, the newer ends up holding the lease.
-    const [, newer] = await Promise.all([
-      a.attach(6, 'older', { cid: 'c/3', attempt: 1 }),
-      b.attach(6, 'newer', { cid: 'c/3', attempt: 2 }),
-    ]);
-    expect(newer).toBe(true);
-    expect(await probe.get(keys.presence(6))).toMatch(/^b\/newer\//);
-    probe.disconnect();
-    await Promise.all([a.close(), b.close()]);
-  });
-
-  it('ends a session whose lease a newer session elsewhere took while this node did not hear of it', async () => {
-    const { url, keys, a, b } = await twoPresences(900);
-    const superseded = new Promise<[number, string]>((resolve) =>
-      a.onSuperseded((userId, sessionId) => resolve([userId, sessionId])),
-    );
-    await a.attach(7, 'old');
-    await a.attach(8, 'kept');
-    // a missed the takeover (say it was unplugged): b's newer session of user 7 holds the lease now.
-    await b.attach(7, 'new');
-    // a's next heartbeat (every ttl/3) must not overwrite it, and reports its own session superseded.
-    expect(await superseded).toEqual([7, 'old']);
-    const { Redis } = await import('ioredis');
-    const probe = new Redis(url);
-    expect(await probe.get(keys.presence(7))).toMatch(/^b\/new\/-\/0\/\d+$/);
-    expect(await probe.get(keys.presence(8))).toMatch(/^a\/kept\/-\/0\/\d+$/);
-    probe.disconnect();
-    await Promise.all([a.close(), b.close()]);
-  });
-
-  it('after a Redis restart, a stale session that renews first does not displace the live one', async () => {
-    const { url, keys, a, b } = await twoPresences(900);
-    let liveSuperseded = false;
-    b.onSuperseded(() => (liveSuperseded = true));
-    const staleSuperseded = new Promise<string>((resolve) =>
-      a.onSuperseded((_, sessionId) => resolve(sessionId)),
-    );
-    const { Redis } = await import('ioredis');
-    const probe = new Redis(url);
-    await a.attach(9, 'stale'); // node a was cut off and never heard of the newer session below
-    const staleLease = (await probe.get(keys.presence(9)))!;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    await b.attach(9, 'live');
-    // Redis restarted, and a's heartbeat happened to come first: its stale lease is back.
-    await probe.set(keys.presence(9), staleLease, 'PX', 900);
-    expect(await staleSuperseded).toBe('stale');
-    expect(await probe.get(keys.presence(9))).toMatch(/^b\/live\//);
-    expect(liveSuperseded).toBe(false);
-    probe.disconnect();
     await Promise.all([a.close(), b.close()]);
   });
 });

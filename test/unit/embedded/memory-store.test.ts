@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LocalBus } from '../../../src/embedded/local-bus.js';
-import { LocalPresence } from '../../../src/embedded/local-presence.js';
 import { createMemoryStore } from '../../../src/embedded/memory-store.js';
-import { systemClock } from '../../../src/service/ports.js';
+import { systemClock } from '../../../src/util/clock.js';
 import { busContract } from '../../contract/bus-contract.js';
 import { storeContract } from '../../contract/store-contract.js';
 
@@ -34,17 +33,5 @@ describe('memory store limits', () => {
     expect(history[0]!.body).toBe('m39');
     // The inbox is not trimmed by the history limit: undelivered messages stay.
     expect((await store.messages.readInbox(b.id, 0, 100)).length).toBe(40);
-  });
-});
-
-describe('LocalPresence', () => {
-  it('forgets a user only when their current session detaches', async () => {
-    const presence = new LocalPresence();
-    await presence.attach(1, 's1');
-    await presence.attach(1, 's2');
-    await presence.detach(1, 's1');
-    expect(await presence.onlineAmong([1, 2])).toEqual(new Set([1]));
-    await presence.detach(1, 's2');
-    expect(await presence.onlineAmong([1])).toEqual(new Set());
   });
 });

@@ -7,7 +7,8 @@ import { ClientSession, type SessionPolicy } from '../../../src/protocol/client-
 import { Dispatcher } from '../../../src/protocol/dispatcher.js';
 import { MsgId } from '../../../src/protocol/msgids.js';
 import type { ChatServices } from '../../../src/service/chat-services.js';
-import { storedMessage, type Clock } from '../../../src/service/ports.js';
+import { storedMessage } from '../../../src/service/ports.js';
+import type { Clock } from '../../../src/util/clock.js';
 import { FakeChannel } from '../../helpers/fake-channel.js';
 
 const POLICY: SessionPolicy = {

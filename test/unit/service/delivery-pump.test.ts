@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createMemoryStore } from '../../../src/embedded/memory-store.js';
 import { DeliveryPump } from '../../../src/service/delivery-pump.js';
-import { systemClock, type ChatStore, type InboxEntry } from '../../../src/service/ports.js';
+import type { ChatStore, InboxEntry } from '../../../src/service/ports.js';
+import { systemClock } from '../../../src/util/clock.js';
 import type { SessionSink } from '../../../src/service/session-sink.js';
 
 class RecordingSink implements SessionSink {
