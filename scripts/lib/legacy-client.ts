@@ -35,6 +35,11 @@ export interface LegacyClientOptions {
   readonly readDelayMs?: number;
   /** Abort (as a crash would) right after this many reads: a client made to fail on purpose. */
   readonly abortAfterReads?: number;
+  /**
+   * End requests with a newline instead of the original's NUL (tests only: the server then does not
+   * know it talks to the ancestor's client, and does not pad its frames). @default '\0'
+   */
+  readonly terminator?: '\0' | '\n';
 }
 
 const LOGIN_MSG = 1;
@@ -51,21 +56,23 @@ const RECV_BUFFER = 1024;
 
 /**
  * An emulator of the ancestor's C++ ChatClient (seed-systems.md §1.3, §2), strict where the original is
- * fragile: each socket read is one `recv(fd, buf, 1024)` into a zeroed buffer parsed as exactly one JSON
- * document — a read of 1024 bytes or more, two documents in one read, invalid UTF-8, or a field of the
- * wrong type aborts the whole process (here: the socket is destroyed and `end` says why). It sends
+ * fragile: each socket read is one `recv(fd, buf, 1024)` into a zeroed buffer parsed (up to its first
+ * NUL, as nlohmann's lexer stops there) as exactly one JSON document — a full read with no NUL, two
+ * documents in one read, a document cut by a read, invalid UTF-8, or a field of the wrong type aborts the
+ * whole process (here: the socket is destroyed and `end` says why). It sends
  * requests as the original does (alphabetical keys, a trailing NUL), never acks, and exits when the server
  * closes. `shown` is everything it printed, in order.
  */
 export class LegacyClient {
   readonly shown: ShownMessage[] = [];
   end: LegacyEnd | undefined;
-  /** Reads that carried more than one frame would have aborted the original; here they are counted too. */
+  /** recv() calls the original would have made. */
   reads = 0;
   private ackWaiter: ((reply: Record<string, unknown>) => void) | undefined;
   private watchers: (() => void)[] = [];
   private readonly readDelayMs: number;
   private readonly abortAfterReads: number;
+  private readonly terminator: string;
 
   private constructor(
     private readonly socket: Socket,
@@ -73,7 +80,8 @@ export class LegacyClient {
   ) {
     this.readDelayMs = options.readDelayMs ?? 0;
     this.abortAfterReads = options.abortAfterReads ?? Infinity;
-    socket.on('data', (chunk: Buffer) => this.onRead(chunk));
+    this.terminator = options.terminator ?? '\0';
+    socket.on('data', (chunk: Buffer) => this.onChunk(chunk));
     socket.on('error', () => {});
     socket.once('close', () => this.finish({ kind: 'exit', reason: 'server closed' }));
   }
@@ -160,6 +168,16 @@ export class LegacyClient {
     await this.waitFor(() => this.shown.length >= count, `${count} messages shown`, timeoutMs);
   }
 
+  /** Resolves once every text in `texts` was shown (rejects if the process ends first). */
+  async waitShownAll(texts: readonly string[], timeoutMs = 10_000): Promise<void> {
+    const wanted = new Set(texts);
+    await this.waitFor(
+      () => this.shown.filter((m) => wanted.has(m.msg)).length >= wanted.size,
+      `${wanted.size} particular messages shown`,
+      timeoutMs,
+    );
+  }
+
   /** Resolves once the process ended. */
   async waitEnd(timeoutMs = 10_000): Promise<LegacyEnd> {
     await this.waitFor(() => this.end !== undefined, 'the process to end', timeoutMs, true);
@@ -205,16 +223,38 @@ export class LegacyClient {
   private send(frame: Record<string, unknown>): void {
     if (this.end) return;
     const sorted = Object.fromEntries(Object.entries(frame).sort(([a], [b]) => (a < b ? -1 : 1)));
-    this.socket.write(`${JSON.stringify(sorted)}\0`);
+    this.socket.write(`${JSON.stringify(sorted)}${this.terminator}`);
   }
 
-  private onRead(chunk: Buffer): void {
+  /**
+   * Data as Node read it: the original would read the same bytes with `recv(fd, buf, 1024)` calls, each
+   * returning what is there up to 1024 bytes, so the chunk is cut into such reads.
+   */
+  private onChunk(chunk: Buffer): void {
+    for (let at = 0; at < chunk.length && !this.end; at += RECV_BUFFER) {
+      this.onRead(chunk.subarray(at, Math.min(at + RECV_BUFFER, chunk.length)));
+    }
     if (this.end) return;
+    if (this.readDelayMs > 0) {
+      // The receive thread prints before it calls recv() again; meanwhile the kernel buffers what arrives.
+      this.socket.pause();
+      setTimeout(() => this.socket.resume(), this.readDelayMs);
+    }
+    this.wake();
+  }
+
+  /** One recv(): parsed as nlohmann's `json::parse(buffer)` does — up to the first NUL, one document. */
+  private onRead(read: Buffer): void {
     this.reads++;
-    if (chunk.length >= RECV_BUFFER)
-      return this.abort(`a read of ${chunk.length} bytes (the buffer holds 1023)`);
-    const text = chunk.toString('utf8');
-    if (!Buffer.from(text, 'utf8').equals(chunk)) return this.abort('invalid UTF-8 in a read');
+    const nul = read.indexOf(0);
+    if (nul === -1 && read.length >= RECV_BUFFER) {
+      return this.abort(
+        `a read of ${read.length} bytes with no NUL (the buffer holds 1023 and a terminator)`,
+      );
+    }
+    const bytes = nul === -1 ? read : read.subarray(0, nul);
+    const text = bytes.toString('utf8');
+    if (!Buffer.from(text, 'utf8').equals(bytes)) return this.abort('invalid UTF-8 in a read');
     let js: Record<string, unknown>;
     try {
       const parsed: unknown = JSON.parse(text);
@@ -233,14 +273,8 @@ export class LegacyClient {
     }
     if (this.reads >= this.abortAfterReads) {
       this.socket.resetAndDestroy();
-      return this.finish({ kind: 'abort', reason: `made to abort after ${this.reads} reads` });
+      this.finish({ kind: 'abort', reason: `made to abort after ${this.reads} reads` });
     }
-    if (this.readDelayMs > 0) {
-      // The receive thread prints before it calls recv() again; meanwhile the kernel buffers what arrives.
-      this.socket.pause();
-      setTimeout(() => this.socket.resume(), this.readDelayMs);
-    }
-    this.wake();
   }
 
   /** The original's receive-thread switch; `get<T>()` on a wrong type throws, which aborts the process. */

@@ -154,6 +154,11 @@ export class Connection {
     if (this.paced.length < (this.limits.pacedQueueFrames ?? DEFAULT_PACED_QUEUE_FRAMES)) this.onDrain();
   }
 
+  /** See `Transport.setFrameAlignment`: fixed-size NUL-padded frames for a NUL-framing peer. */
+  setFrameAlignment(bytes: number): void {
+    this.transport.setFrameAlignment(bytes);
+  }
+
   /** Outbound bytes not yet handed to the OS: the transport's buffer plus frames waiting for their turn. */
   bufferedBytes(): number {
     return this.transport.bufferedBytes() + this.pacedBytes;

@@ -10,6 +10,9 @@ export class TcpTransport implements Transport {
   private events: TransportEvents | undefined;
   private failed = false;
   private corked = false;
+  /** Set once the peer sent a NUL byte: it frames with NUL, as the ancestor's client does. */
+  private peerNulFramed = false;
+  private alignTo = 0;
 
   constructor(
     private readonly socket: Socket,
@@ -43,7 +46,21 @@ export class TcpTransport implements Transport {
         this.socket.uncork();
       });
     }
-    this.socket.write(`${text}\n`, onFlushed && ((error) => !error && onFlushed()));
+    this.socket.write(this.frameBytes(text), onFlushed && ((error) => !error && onFlushed()));
+  }
+
+  setFrameAlignment(bytes: number): void {
+    this.alignTo = bytes;
+  }
+
+  /** One frame on the wire: a line, or (for a NUL-framing peer, when aligned) the JSON NUL-padded to size. */
+  private frameBytes(text: string): string | Buffer {
+    if (this.alignTo === 0 || !this.peerNulFramed) return `${text}\n`;
+    // The JSON must leave room for at least one NUL, which ends the peer's parse; longer cannot be aligned.
+    if (Buffer.byteLength(text, 'utf8') >= this.alignTo) return `${text}\0`;
+    const frame = Buffer.alloc(this.alignTo);
+    frame.write(text, 'utf8');
+    return frame;
   }
 
   bufferedBytes(): number {
@@ -68,6 +85,7 @@ export class TcpTransport implements Transport {
 
   private onData(chunk: Buffer): void {
     if (this.failed || !this.events) return;
+    if (!this.peerNulFramed && chunk.includes(0)) this.peerNulFramed = true;
     const events = this.events;
     try {
       this.decoder.push(chunk, (frame) => events.frame(frame));

@@ -25,4 +25,10 @@ export interface Transport {
   end(): void;
   /** Immediate close. */
   destroy(): void;
+  /**
+   * Pad every outbound frame with NULs to exactly `bytes` when the peer itself ends its frames with NUL
+   * (the ancestor's C++ client): it reads one `recv(1024)` at a time, so fixed-size frames stay aligned
+   * even when several arrive in one read. 0 turns it off. A no-op where the transport frames messages.
+   */
+  setFrameAlignment(bytes: number): void;
 }

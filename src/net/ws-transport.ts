@@ -49,6 +49,10 @@ export class WsTransport implements Transport {
   destroy(): void {
     this.ws.terminate();
   }
+
+  setFrameAlignment(): void {
+    // WebSocket messages are delimited by the protocol; nothing to align.
+  }
 }
 
 function rawToString(data: RawData): string {

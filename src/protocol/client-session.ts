@@ -37,6 +37,8 @@ export interface FrameChannel {
   setPacing(gapMs: number): void;
   /** Outbound bytes not yet handed to the OS. */
   bufferedBytes(): number;
+  /** Frames NUL-padded to exactly `bytes` for a peer that frames with NUL; 0 turns it off. */
+  setFrameAlignment(bytes: number): void;
 }
 
 /** Per-connection policy: request budgets and idle timeouts. */
@@ -101,8 +103,13 @@ export class ClientSession implements SessionSink {
     this.requests = new TokenBucket(policy.ratePerS, policy.rateBurst, services.clock);
     this.logins = new TokenBucket(policy.loginRatePerS, policy.loginBurst, services.clock);
     this.updateIdleTimeout();
-    // Every connection starts as v1 (a v2 client says so at login); a TCP one is paced until then.
-    if (channel.kind === 'tcp') channel.setPacing(policy.v1.paceMs);
+    // Every connection starts as v1 (a v2 client says so at login). A TCP one is paced until then, and if
+    // the peer frames with NUL (the ancestor's client) its frames are padded to one recv() buffer each:
+    // frames that arrive together anyway (a client slowed down) then stay one per read.
+    if (channel.kind === 'tcp') {
+      channel.setPacing(policy.v1.paceMs);
+      channel.setFrameAlignment(policy.v1.maxFrameBytes + 1);
+    }
   }
 
   // ── Connection events ──────────────────────────────────────────────────────────────────────────
@@ -256,7 +263,10 @@ export class ClientSession implements SessionSink {
   ): Promise<LiveSession> {
     await this.endSession();
     this.version = version;
-    if (version === 2 && this.channel.kind === 'tcp') this.channel.setPacing(0);
+    if (version === 2 && this.channel.kind === 'tcp') {
+      this.channel.setPacing(0);
+      this.channel.setFrameAlignment(0);
+    }
     this.user = { id: user.id, name: user.name };
     this.sessionId = randomUUID();
     // The confirmer is captured here, so a late flush of an earlier session can never ack this one.

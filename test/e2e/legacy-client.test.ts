@@ -177,14 +177,26 @@ describe('the original ChatClient against Parley', () => {
     expect(duplicates).toBeLessThanOrEqual(10);
   });
 
-  it('the emulator is strict: without pacing a burst arrives merged and it aborts', async () => {
+  it('the emulator is strict: unpaced, unpadded frames arrive merged and it aborts', async () => {
     const node = await start({ V1_PACE_MS: '0' });
     const [alice, bob] = await users(node, 'merge', 2);
-    const client = await loggedIn(node, bob!, 5);
+    // A newline-framing client is not recognised as the ancestor's, so its frames are not padded.
+    const client = await LegacyClient.open(node.chatPort, '127.0.0.1', { readDelayMs: 5, terminator: '\n' });
+    expect((await client.login(bob!.id, PASSWORD)).errno).toBe(0);
     await Promise.all(Array.from({ length: 20 }, (_, i) => send(node, alice!, bob!, `m${i}`)));
     expect(await client.waitEnd()).toMatchObject({
       kind: 'abort',
       reason: expect.stringMatching(/not exactly one JSON document|a read of \d+ bytes/),
     });
+  });
+
+  it('NUL-padded frames stay one per read even when they arrive together (no pacing)', async () => {
+    const node = await start({ V1_PACE_MS: '0' });
+    const [alice, bob] = await users(node, 'pad', 2);
+    const client = await loggedIn(node, bob!, 5);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => send(node, alice!, bob!, `m${i}`)));
+    await client.waitShown(20);
+    expect(client.alive).toBe(true);
+    expect(client.reads).toBeGreaterThanOrEqual(21);
   });
 });

@@ -33,6 +33,7 @@ export class FakeChannel implements FrameChannel {
   bufferedBytes(): number {
     return 0;
   }
+  setFrameAlignment(): void {}
   /** Removes and returns everything sent so far. */
   take(): Record<string, unknown>[] {
     return this.sent.splice(0);

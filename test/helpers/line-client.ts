@@ -90,12 +90,14 @@ export class LineClient {
     this.socket.destroy();
   }
 
+  /** Frames end in a newline, or (to a client that sends NUL-terminated requests) in NUL padding. */
   private onData(chunk: string): void {
     this.buffer += chunk;
-    let newline: number;
-    while ((newline = this.buffer.indexOf('\n')) >= 0) {
-      const line = this.buffer.slice(0, newline);
-      this.buffer = this.buffer.slice(newline + 1);
+    let end: number;
+    while ((end = this.buffer.search(/[\n\0]/)) >= 0) {
+      const line = this.buffer.slice(0, end);
+      this.buffer = this.buffer.slice(end + 1);
+      if (line.length === 0) continue;
       const frame = JSON.parse(line) as Frame;
       const waiter = this.waiters.find((w) => w.match(frame));
       if (waiter) {

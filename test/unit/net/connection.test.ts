@@ -33,6 +33,7 @@ class FakeTransport implements Transport {
   resume(): void {
     this.paused = false;
   }
+  setFrameAlignment(): void {}
   end(): void {
     this.ended = true;
   }
