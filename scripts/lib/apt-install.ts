@@ -21,7 +21,7 @@ export function installMethod(context: InstallContext): InstallMethod {
   if (!context.hasAptGet) return { kind: 'manual', reason: 'no apt-get here (not Debian or Ubuntu)' };
   if (context.uid === 0) return { kind: 'root' };
   if (context.sudoWorks()) return { kind: 'sudo' };
-  return { kind: 'manual', reason: 'not root, and sudo needs a password' };
+  return { kind: 'manual', reason: 'not root, and no passwordless sudo' };
 }
 
 /** The context of this process. */

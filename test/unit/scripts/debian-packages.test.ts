@@ -110,7 +110,7 @@ describe('installing packages', () => {
   it('installs as root, or with passwordless sudo, and otherwise says why not', () => {
     expect(installMethod({ ...context, uid: 0 })).toEqual({ kind: 'root' });
     expect(installMethod({ ...context, sudoWorks: () => true })).toEqual({ kind: 'sudo' });
-    expect(installMethod(context)).toEqual({ kind: 'manual', reason: 'not root, and sudo needs a password' });
+    expect(installMethod(context)).toEqual({ kind: 'manual', reason: 'not root, and no passwordless sudo' });
     expect(installMethod({ ...context, uid: 0, hasAptGet: false })).toMatchObject({ kind: 'manual' });
     expect(installMethod({ ...context, uid: 0, noInstall: true })).toEqual({
       kind: 'manual',
