@@ -8,34 +8,51 @@
  *   npm run bench:cluster -- --clients 10000 --seconds 5 --lanes 1 --storm --storms 3
  *   npm run bench:cluster -- --clients 1000 --seconds 10 --lanes 1 --interval-ms 200   (paced, ~5k msg/s)
  */
-import { parseArgs } from 'node:util';
+import '../src/require-node.js';
 import mysql from 'mysql2/promise';
 import { childPids } from '../scripts/lib/child.js';
 import { LocalCluster } from '../scripts/lib/cluster.js';
 import { Traffic } from '../scripts/lib/traffic.js';
 import { costPer, ProcessCost } from './lib/process-cost.js';
+import { runCommandLine } from '../src/util/command-line.js';
 
-const { values } = parseArgs({
+const { values } = runCommandLine({
+  name: 'bench:cluster',
+  usage: 'npm run bench:cluster -- [options]',
+  summary: `Benchmark (not a test): a local cluster (private MariaDB and Redis, N nodes, nginx) driven through
+the load balancer by v2 clients in pairs plus a share of group messages. Prints delivered msgs/s,
+delivery latency percentiles, lost / duplicated / reordered, and with --storm the time for every client
+to resume after all connections drop at once. Needs mariadb-server, redis-server, nginx and
+libnginx-mod-stream.`,
   options: {
-    nodes: { type: 'string', default: '2' },
-    clients: { type: 'string', default: '1000' },
-    seconds: { type: 'string', default: '10' },
-    /** Seconds of traffic before the measured window (JIT warm-up, pools and batches at their working size). */
-    warmup: { type: 'string', default: '3' },
-    lanes: { type: 'string', default: '2' },
-    'group-share': { type: 'string', default: '0' },
-    transport: { type: 'string', default: 'tcp' },
-    storm: { type: 'boolean', default: false },
-    /** With --storm: how many storms in a row (each drops every client and waits until all resumed). */
-    storms: { type: 'string', default: '1' },
-    /**
-     * Pause after each acked send. 0 is a closed loop at saturation (latency there is queueing); a pause
-     * paces each lane at about 1/pause, so the latency of a box that is not saturated shows.
-     */
-    'interval-ms': { type: 'string', default: '0' },
-    /** Extra node flags for the server nodes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof". */
-    'node-args': { type: 'string', default: '' },
+    nodes: { type: 'integer', default: 2, description: 'Parley nodes' },
+    clients: { type: 'integer', default: 1000, description: 'clients (in pairs)' },
+    seconds: { type: 'number', value: '<s>', default: 10, description: 'measured window' },
+    warmup: {
+      type: 'number',
+      value: '<s>',
+      default: 3,
+      description: 'traffic before the measured window (JIT, pools and batches at working size)',
+    },
+    lanes: { type: 'integer', default: 2, description: 'sends in flight per client' },
+    'group-share': { type: 'number', value: '<0..1>', default: 0, description: 'share of group messages' },
+    transport: { type: 'string', value: '<tcp|ws>', default: 'tcp', description: 'client transport' },
+    storm: { type: 'boolean', description: 'then drop every connection at once and time the resume' },
+    storms: { type: 'integer', default: 1, description: 'with --storm: storms in a row' },
+    'interval-ms': {
+      type: 'number',
+      value: '<ms>',
+      default: 0,
+      description: 'pause after each acked send (0: closed loop at saturation)',
+    },
+    'node-args': {
+      type: 'string',
+      value: '"<flags>"',
+      default: '',
+      description: 'extra node flags for the server nodes, e.g. "--cpu-prof"',
+    },
   },
+  env: [['MYSQL_POOL_SIZE', 'pool size of each node (default 10)']],
 });
 
 /** MariaDB's global status counters (statement counts and the like). */
@@ -49,7 +66,7 @@ const percentile = (sorted: Float64Array, p: number) =>
 const round = (n: number) => Math.round(n * 100) / 100;
 
 const cluster = await LocalCluster.start({
-  nodes: Number(values.nodes),
+  nodes: values.nodes,
   port: 0,
   nodeArgs: values['node-args'].split(' ').filter(Boolean),
   env: {
@@ -65,11 +82,11 @@ try {
     host: '127.0.0.1',
     port: cluster.port,
     transport: values.transport === 'ws' ? 'ws' : 'tcp',
-    clients: Number(values.clients),
-    lanes: Number(values.lanes),
-    groupShare: Number(values['group-share']),
+    clients: values.clients,
+    lanes: values.lanes,
+    groupShare: values['group-share'],
     loginConcurrency: 100,
-    intervalMs: Number(values['interval-ms']),
+    intervalMs: values['interval-ms'],
   });
   const loginStart = performance.now();
   await traffic.connect();
@@ -78,7 +95,7 @@ try {
 
   const db = await mysql.createConnection({ uri: cluster.mysqlUrl });
   traffic.start();
-  await new Promise((resolve) => setTimeout(resolve, Number(values.warmup) * 1000));
+  await new Promise((resolve) => setTimeout(resolve, values.warmup * 1000));
   traffic.clearLatencies();
   const deliveredBefore = traffic.report().delivered;
   const statusBefore = await serverStatus(db);
@@ -93,7 +110,7 @@ try {
   };
   const cost = ProcessCost.start(processGroups);
   const start = performance.now();
-  await new Promise((resolve) => setTimeout(resolve, Number(values.seconds) * 1000));
+  await new Promise((resolve) => setTimeout(resolve, values.seconds * 1000));
   const deliveredInWindow = traffic.report().delivered - deliveredBefore;
   const elapsed = (performance.now() - start) / 1000;
   await traffic.stop();
@@ -108,9 +125,9 @@ try {
   const result: Record<string, unknown> = {
     nodes: cluster.nodes.length,
     clients: traffic.clients.length,
-    lanesPerClient: Number(values.lanes),
-    intervalMs: Number(values['interval-ms']),
-    groupShare: Number(values['group-share']),
+    lanesPerClient: values.lanes,
+    intervalMs: values['interval-ms'],
+    groupShare: values['group-share'],
     crossNodePairs: `${pairs.cross}/${pairs.total}`,
     registerAndLoginPerS: Math.round(traffic.clients.length / loginSeconds),
     connectRetries: traffic.connectRetries,
@@ -140,7 +157,7 @@ try {
     // The first storm also pays for compiling the resume path; later ones show a node that has run for a while.
     traffic.measureLatency = false;
     const storms: { allResumedS: number; costPerResume: unknown }[] = [];
-    for (let i = 0; i < Number(values.storms); i++) {
+    for (let i = 0; i < values.storms; i++) {
       const stormCost = ProcessCost.start(processGroups);
       const stormStart = performance.now();
       await Promise.all(

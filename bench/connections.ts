@@ -8,22 +8,34 @@
  * With --storm, every worker drops all its connections at the same moment and the time until every
  * client has resumed (token resume through nginx) is reported.
  */
+import '../src/require-node.js';
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { LocalCluster } from '../scripts/lib/cluster.js';
 import { Traffic } from '../scripts/lib/traffic.js';
+import { runCommandLine } from '../src/util/command-line.js';
 
-const { values } = parseArgs({
+const { values } = runCommandLine({
+  name: 'bench:connections',
+  usage: 'npm run bench:connections -- [options]',
+  summary: `Benchmark (not a test): how many concurrent logged-in v2 clients a local cluster holds through
+nginx. The clients are spread over worker processes (a process may hold at most ~20,000 open files);
+every client logs in, then each answers a ping while all are connected. With --storm, every worker drops
+all its connections at once and the time until every client has resumed is reported. Needs
+mariadb-server, redis-server, nginx and libnginx-mod-stream.`,
   options: {
-    clients: { type: 'string', default: '20000' },
-    workers: { type: 'string', default: '4' },
-    nodes: { type: 'string', default: '2' },
-    worker: { type: 'string' },
-    port: { type: 'string' },
-    storm: { type: 'boolean', default: false },
-    /** Extra node flags for the server nodes, e.g. "--node-args=--cpu-prof --cpu-prof-dir=/tmp/prof". */
-    'node-args': { type: 'string', default: '' },
+    clients: { type: 'integer', default: 20000, description: 'clients in all' },
+    workers: { type: 'integer', default: 4, description: 'client processes' },
+    nodes: { type: 'integer', default: 2, description: 'Parley nodes' },
+    storm: { type: 'boolean', description: 'then drop every connection at once and time the resume' },
+    'node-args': {
+      type: 'string',
+      value: '"<flags>"',
+      default: '',
+      description: 'extra node flags for the server nodes, e.g. "--cpu-prof"',
+    },
+    worker: { type: 'string', description: '(internal) run as client worker number N' },
+    port: { type: 'integer', description: '(internal) the worker connects to this port' },
   },
 });
 
@@ -38,8 +50,8 @@ if (values.worker !== undefined) {
   // Worker: log in its share, report, hold until told to finish, then ping every client once more.
   const traffic = new Traffic({
     host: '127.0.0.1',
-    port: Number(values.port),
-    clients: Number(values.clients),
+    port: values.port!,
+    clients: values.clients,
     loginConcurrency: 50,
     namePrefix: `w${values.worker}`,
   });
@@ -90,10 +102,10 @@ if (values.worker !== undefined) {
   process.exit(0);
 }
 
-const total = Number(values.clients);
-const workers = Number(values.workers);
+const total = values.clients;
+const workers = values.workers;
 const cluster = await LocalCluster.start({
-  nodes: Number(values.nodes),
+  nodes: values.nodes,
   port: 0,
   nodeArgs: values['node-args'].split(' ').filter(Boolean),
   env: { LOG_LEVEL: 'warn', BCRYPT_COST: '4', LOGIN_BURST: '1000', LOGIN_RATE_PER_S: '1000' },

@@ -5,27 +5,37 @@
  *
  *   npm run bench:kv -- --seconds 10 --sustained 30
  */
+import '../src/require-node.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { serverArgs } from '../scripts/lib/server-command.js';
 import { ArrayEngine } from '../src/kv/array-engine.js';
 import { HashEngine } from '../src/kv/hash-engine.js';
 import type { KvEngine } from '../src/kv/kv-engine.js';
 import { RbTreeEngine } from '../src/kv/rbtree-engine.js';
 import { costPer, ProcessCost } from './lib/process-cost.js';
+import { runCommandLine } from '../src/util/command-line.js';
 
-const { values } = parseArgs({
+const { values } = runCommandLine({
+  name: 'bench:kv',
+  usage: 'npm run bench:kv -- [options]',
+  summary: `Benchmark (not a test): the KV admin plane. wrk against POST /api/kv (random-key HSET, per-engine
+GET/SET mixes, 1/50/200 connections, keep-alive and Connection: close, pipelined), then the engines
+in-process at 10k/100k/500k keys. Needs wrk (apt-get install wrk).`,
   options: {
-    seconds: { type: 'string', default: '10' },
-    sustained: { type: 'string', default: '30' },
-    /** Seconds of read-only load (HEXIST) on each fresh node before measuring, so the JIT is warm. */
-    warmup: { type: 'string', default: '3' },
-    'skip-http': { type: 'boolean', default: false },
-    'skip-engines': { type: 'boolean', default: false },
+    seconds: { type: 'number', value: '<s>', default: 10, description: 'each wrk run' },
+    sustained: { type: 'number', value: '<s>', default: 30, description: 'the sustained HSET run' },
+    warmup: {
+      type: 'number',
+      value: '<s>',
+      default: 3,
+      description: 'read-only load on each fresh node before measuring (warm JIT)',
+    },
+    'skip-http': { type: 'boolean', description: 'only the in-process engine runs' },
+    'skip-engines': { type: 'boolean', description: 'only the HTTP runs' },
   },
 });
 
@@ -175,11 +185,11 @@ if (!values['skip-http']) {
   }
   const script = join(mkdtempSync(join(tmpdir(), 'parley-wrk-')), 'kv.lua');
   writeFileSync(script, LUA);
-  const seconds = Number(values.seconds);
+  const seconds = values.seconds;
   const rows: Record<string, unknown>[] = [];
   const run = async (label: string, connections: number, args: string[], duration = seconds) => {
     const node = await startNode(); // fresh node per run, like the seed's measurements
-    const warmup = Number(values.warmup);
+    const warmup = values.warmup;
     if (warmup > 0) wrk(node.port, script, connections, warmup, ['HEXIST', '100000']);
     rows.push({
       run: label,
@@ -189,7 +199,7 @@ if (!values['skip-http']) {
     await node.stop();
   };
   for (const c of [1, 50, 200]) await run('HSET random keys, keep-alive', c, ['HSET', '100000']);
-  await run('HSET random keys, keep-alive (sustained)', 50, ['HSET', '100000'], Number(values.sustained));
+  await run('HSET random keys, keep-alive (sustained)', 50, ['HSET', '100000'], values.sustained);
   for (const c of [1, 50, 200])
     await run('HSET random keys, Connection: close', c, ['HSET', '100000', 'close']);
   await run('SET (array) random keys, keep-alive', 50, ['SET', '100000']);
@@ -210,7 +220,7 @@ if (!values['skip-http']) {
       run: `ceiling: bare node:net server, fixed reply, ${mode === 'keep' ? 'keep-alive' : 'Connection: close'}`,
       conns: 50,
       ...(await withCeilingServer((port, pid) => {
-        wrk(port, script, 50, Number(values.warmup), ['HEXIST', '100000']);
+        wrk(port, script, 50, values.warmup, ['HEXIST', '100000']);
         return measured(pid, () => wrk(port, script, 50, seconds, ['HSET', '100000', mode]));
       })),
     });

@@ -4,22 +4,39 @@
  * accounting; exits 0 when nothing was lost, duplicated, reordered or left behind, 1 otherwise, and 0 with
  * a "skipped" line when not root (outside CI).
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import '../src/require-node.js';
+import { writeFileSync } from 'node:fs';
+import { runCommandLine } from '../src/util/command-line.js';
+import { missingMessage, missingPackages, packagesFor, systemProbe } from './lib/debian-packages.js';
 import { Drill, type DrillResult } from './lib/drill/drill.js';
 import { renderDrillReport } from './lib/drill/report.js';
 
-const { values } = parseArgs({
+const { values } = runCommandLine({
+  name: 'drill',
+  usage: 'npm run drill -- [options]     (as root)',
+  summary: `The failover drill on one machine: two load balancers (nginx + keepalived moving a VIP), Parley
+nodes, MariaDB and Redis, and chatting clients, each in its own network namespace; then eight faults
+(nginx crash, frozen LB, keepalived stop, the old master's return, a node killed, a node unplugged, a
+Redis restart, …). Prints a table of failover times and message accounting; exits 0 when nothing was
+lost, duplicated, reordered or left behind, 1 otherwise. Needs root; without it, it says so and exits 0
+(1 under CI). Takes about a minute.`,
   options: {
-    clients: { type: 'string', default: '60' },
-    apps: { type: 'string', default: '3' },
-    prefix: { type: 'string', default: process.env.DRILL_PREFIX ?? `pd${process.pid % 100000}` },
-    'time-limit': { type: 'string', default: '300' },
-    json: { type: 'string' },
-    faults: { type: 'string' },
-    keep: { type: 'boolean', default: false },
+    clients: { type: 'integer', default: 60, description: 'chatting clients' },
+    apps: { type: 'integer', default: 3, description: 'Parley nodes (2 or 3)' },
+    prefix: {
+      type: 'string',
+      default: process.env.DRILL_PREFIX ?? `pd${process.pid % 100000}`,
+      description: 'prefix of namespace and interface names (1-8 lowercase letters or digits)',
+    },
+    'time-limit': { type: 'integer', value: '<s>', default: 300, description: 'give up after this long' },
+    json: { type: 'string', value: '<file>', description: 'also write the result as JSON here' },
+    faults: { type: 'integer', description: 'run only the first N faults (default: all)' },
+    keep: { type: 'boolean', description: 'keep the namespaces, logs and data dirs afterwards' },
   },
+  env: [
+    ['DRILL_PREFIX', 'default of --prefix'],
+    ['CI', 'set: not being root is a failure instead of a skip'],
+  ],
 });
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -33,20 +50,9 @@ if (process.getuid?.() !== 0) {
   say(`${message}: skipped`);
   process.exit(0);
 }
-const has = (cmd: string) =>
-  spawnSync('sh', ['-c', `command -v ${cmd} || test -x /usr/sbin/${cmd}`]).status === 0;
-const missing = [
-  ['mariadbd', 'mariadb-server'],
-  ['redis-server', 'redis-server'],
-  ['nginx', 'nginx'],
-  ['keepalived', 'keepalived'],
-  ['ip', 'iproute2'],
-].flatMap(([cmd, pkg]) => (has(cmd!) ? [] : [pkg!]));
-if (!existsSync('/usr/lib/nginx/modules/ngx_stream_module.so')) missing.push('libnginx-mod-stream');
+const missing = missingPackages(systemProbe(), packagesFor('drill'));
 if (missing.length > 0) {
-  process.stderr.write(
-    `drill: missing programs. Install them with:\n  apt-get install ${missing.join(' ')}\n`,
-  );
+  process.stderr.write(`drill: ${missingMessage(missing)}\n`);
   process.exit(1);
 }
 
@@ -58,9 +64,9 @@ if (!/^[a-z][a-z0-9]{0,7}$/.test(prefix)) {
 const started = performance.now();
 const drill = new Drill({
   prefix,
-  clients: Number(values.clients),
-  apps: Math.min(3, Math.max(2, Number(values.apps))),
-  maxFaults: values.faults === undefined ? undefined : Number(values.faults),
+  clients: values.clients,
+  apps: Math.min(3, Math.max(2, values.apps)),
+  maxFaults: values.faults,
   log: (line) => say(`[${((performance.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}`),
 });
 
@@ -74,7 +80,7 @@ const abort = async (why: string, code: number) => {
 };
 process.once('SIGINT', () => void abort('interrupted', 130));
 process.once('SIGTERM', () => void abort('terminated', 143));
-const limitS = Number(values['time-limit']);
+const limitS = values['time-limit'];
 setTimeout(() => void abort(`time limit of ${limitS} s reached`, 1), limitS * 1000).unref();
 
 let result: DrillResult;
@@ -92,7 +98,7 @@ await tearDown(keep);
 say('');
 say(
   renderDrillReport(result, {
-    clients: Number(values.clients),
+    clients: values.clients,
     seconds: (performance.now() - started) / 1000,
   }),
 );

@@ -2,14 +2,24 @@
  * `npm run migrate` — applies pending migrations from sql/ to MYSQL_URL (or --mysql-url URL).
  * Safe to run while nodes start: a database lock makes concurrent runs wait for each other.
  */
-import { parseArgs } from 'node:util';
+import '../src/require-node.js';
 import { createLogger } from '../src/logger.js';
 import { loadMigrations, migrate, migrationStatus } from '../src/model/migrator.js';
 import { Database } from '../src/model/mysql-database.js';
 import { MIGRATIONS_DIR } from '../src/model/open-mysql-store.js';
+import { runCommandLine } from '../src/util/command-line.js';
 
-const { values } = parseArgs({
-  options: { 'mysql-url': { type: 'string' }, status: { type: 'boolean', default: false } },
+const { values } = runCommandLine({
+  name: 'migrate',
+  usage: 'npm run migrate -- [options]     (compiled: node dist/scripts/migrate.js [options])',
+  summary: `Applies the pending migrations in sql/ to a MySQL/MariaDB database (forward-only; a migration
+that was edited after it was applied is refused). Safe while nodes start: a database lock makes
+concurrent runs wait for each other.`,
+  options: {
+    'mysql-url': { type: 'string', value: '<url>', description: 'the database (default: $MYSQL_URL)' },
+    status: { type: 'boolean', description: 'list applied and pending migrations; change nothing' },
+  },
+  env: [['MYSQL_URL', 'mysql://user:pass@host:3306/db, when --mysql-url is not given']],
 });
 const url = values['mysql-url'] ?? process.env.MYSQL_URL;
 if (!url) {

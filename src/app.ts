@@ -1,4 +1,4 @@
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { Config } from './config.js';
 import { StartupError } from './errors.js';
 import { LocalBus } from './embedded/local-bus.js';
@@ -8,6 +8,7 @@ import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { handleTreeKeys, kvCommandReply } from './kv/kv-http.js';
 import { openKvStore } from './kv/open-kv-store.js';
+import { PACKAGE_ROOT } from './package-info.js';
 import { AdminServer, sendJson } from './net/admin-server.js';
 import { RedisPresence } from './redis/redis-presence.js';
 import { ChatServer } from './net/chat-server.js';
@@ -27,7 +28,7 @@ import { openRedis } from './redis/open-redis.js';
 import { systemClock, type Clock } from './util/clock.js';
 
 /** The web admin page (static files, no build step). */
-const WEB_DIR = fileURLToPath(new URL('../web', import.meta.url));
+const WEB_DIR = join(PACKAGE_ROOT, 'web');
 
 /** Messages stored per second on this node, over the last 5 s window. */
 class MessageRate {

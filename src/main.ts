@@ -1,19 +1,34 @@
-import { ConfigError, loadConfig } from './config.js';
+// First: refuses an old Node.js in one line before any other module loads.
+import './require-node.js';
+import { ConfigError, loadConfig, serverCommand } from './config.js';
+import { configHelp } from './config-help.js';
 import { startApp } from './app.js';
 import { StartupError } from './errors.js';
 import { createLogger } from './logger.js';
+import { packageVersion } from './package-info.js';
+import { parseCommandLine, UsageError } from './util/command-line.js';
 
-/** Entry point: `npm start [-- --chat-port 7000 …]`. Exit codes: 0 clean stop, 1 start-up failure, 2 bad config. */
+/**
+ * Entry point: `npm start [-- --chat-port 7000 …]` (`--help` lists every setting). Exit codes: 0 clean stop
+ * (or --help/--version), 1 start-up failure, 2 bad configuration or flag.
+ */
 async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
   let config;
   try {
-    config = loadConfig(process.env, process.argv.slice(2));
+    const { help, version } = parseCommandLine(serverCommand, argv);
+    if (help || version) {
+      process.stdout.write(help ? configHelp() : `${packageVersion()}\n`);
+      return;
+    }
+    config = loadConfig(process.env, argv);
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`parley: ${error.message}\n`);
+    if (!(error instanceof ConfigError) && !(error instanceof UsageError)) throw error;
+    process.stderr.write(`parley: ${error.message}${error instanceof UsageError ? ' (see --help)' : ''}\n`);
     process.exit(2);
   }
-  const logger = createLogger(config.LOG_LEVEL);
+  // Readable lines for a person at a terminal; JSON lines for files, pipes and journald.
+  const logger = createLogger(config.LOG_LEVEL, { node: config.NODE_ID, pretty: process.stdout.isTTY });
   let app;
   try {
     app = await startApp(config, logger);

@@ -25,6 +25,10 @@ export class InteractiveClient {
   private muted = false;
   private inChat = false;
   private closed = false;
+  /** The question on screen, if any: its prompt, and how to withdraw it. */
+  private asking: { readonly prompt: string; readonly cancel: () => void } | undefined;
+  /** Messages held back while logging in, so they print after the login banner. */
+  private held: string[] | undefined;
 
   constructor(
     private readonly options: CliOptions,
@@ -72,17 +76,35 @@ export class InteractiveClient {
       port: this.options.port,
       transport: this.options.transport,
     });
-    client.on('message', (message: ChatMessage) => this.printAbove(formatMessage(message, this.paint)));
+    client.on('message', (message: ChatMessage) => {
+      const text = formatMessage(message, this.paint);
+      if (this.held) this.held.push(text);
+      else this.printAbove(text);
+    });
     client.on('disconnected', () => this.printAbove(this.paint.yellow('connection lost; reconnecting …')));
     client.on('resumed', () => this.printAbove(this.paint.green('reconnected; nothing missed')));
     client.on('kicked', () =>
-      this.printAbove(this.paint.red('this account logged in elsewhere; you were logged out (press Enter)')),
+      this.sessionEnded('this account logged in elsewhere; you were logged out here'),
     );
-    client.on('session-lost', () =>
-      this.printAbove(this.paint.red('the session could not be resumed; log in again (press Enter)')),
-    );
+    client.on('session-lost', () => this.sessionEnded('the session could not be resumed; log in again'));
     await client.connect();
     this.client = client;
+  }
+
+  /**
+   * The chat session is over (the client is closed and logged out): say so, drop the chat prompt and what
+   * was typed at it, and let chat() return to the menu.
+   */
+  private sessionEnded(text: string): void {
+    if (this.closed) return;
+    if (this.inChat && this.asking && !this.muted) {
+      this.rl.write(null, { ctrl: true, name: 'e' });
+      this.rl.write(null, { ctrl: true, name: 'u' });
+    }
+    const asking = this.inChat ? this.asking : undefined;
+    if (asking) this.asking = undefined;
+    this.printAbove(this.paint.red(text));
+    asking?.cancel();
   }
 
   /** A usable client: after a kick or a lost session, a fresh connection. */
@@ -98,17 +120,27 @@ export class InteractiveClient {
       this.say('invalid input!');
       return;
     }
+    // Offline messages arrive right after the login ack: hold them until the banner is out.
+    this.held = [];
     try {
       const client = await this.ready();
       const user = await client.login(identity(who), password);
       const [friends, groups] = await Promise.all([client.friends(), client.groups()]);
       for (const line of loginBanner(user, friends, groups)) this.say(line);
+      this.releaseHeld();
       await this.chat(client);
     } catch (error) {
+      this.releaseHeld();
       this.say(
         this.paint.red(error instanceof ClientError ? `"${error.message}"` : (error as Error).message),
       );
     }
+  }
+
+  private releaseHeld(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const text of held) this.say(text);
   }
 
   private async register(): Promise<void> {
@@ -164,16 +196,26 @@ export class InteractiveClient {
     }
   }
 
+  /** Shows a prompt and resolves with the line typed; with '' when withdrawn (session ended, quit). */
   private ask(prompt: string, secret = false): Promise<string> {
     return new Promise((resolve) => {
       if (this.closed) return resolve('');
+      const onLine = (line: string) => {
+        this.asking = undefined;
+        this.muted = false;
+        resolve(line);
+      };
+      this.asking = {
+        prompt,
+        cancel: () => {
+          this.rl.off('line', onLine);
+          onLine('');
+        },
+      };
       this.rl.setPrompt(prompt);
       this.rl.prompt();
       this.muted = secret;
-      this.rl.once('line', (line) => {
-        this.muted = false;
-        resolve(line);
-      });
+      this.rl.once('line', onLine);
     });
   }
 
@@ -181,13 +223,21 @@ export class InteractiveClient {
     if (!this.closed) this.output.write(`${text}\n`);
   }
 
-  /** Prints above the prompt and redraws what the user was typing. */
+  /**
+   * Prints on a line of its own: above the prompt and what the user was typing, both drawn again after
+   * it, when a question is on screen; otherwise simply (never redrawing a prompt that was answered).
+   */
   private printAbove(text: string): void {
     if (this.closed) return;
     clearLine(this.output, 0);
     cursorTo(this.output, 0);
     this.output.write(`${text}\n`);
-    if (this.muted) return;
+    if (!this.asking) return;
+    // A password prompt: draw it again, but never the (hidden) characters typed.
+    if (this.muted) {
+      this.output.write(this.asking.prompt);
+      return;
+    }
     this.rl.prompt(true);
     // readline redraws the typed text itself except on dumb terminals, where it only writes the prompt.
     if (process.env.TERM === 'dumb') this.output.write(this.rl.line);
@@ -200,8 +250,10 @@ export class InteractiveClient {
     this.rl.close();
     this.output.write('bye\n');
     process.exitCode = code;
-    // Pending prompts resolve empty so run() returns.
-    this.rl.emit('line', '');
+    // A pending prompt resolves empty so run() returns.
+    const asking = this.asking;
+    this.asking = undefined;
+    asking?.cancel();
     return code;
   }
 }

@@ -1,4 +1,9 @@
-import { parseArgs } from 'node:util';
+import { commandHelp, parseCommandLine, UsageError, type CommandSpec } from '../util/command-line.js';
+
+export { UsageError };
+
+/** The port of a node started with `npm start` (the README's Quick start). */
+export const DEFAULT_PORT = 6000;
 
 export interface CliOptions {
   readonly host: string;
@@ -13,63 +18,60 @@ export interface CliOptions {
   readonly help: boolean;
 }
 
-export const USAGE = `Usage: parley-client [host] [port] [options]
-
-Chat with a Parley server (default 127.0.0.1 8000, the load balancer). Without options it opens the
-interactive menu: 1. login, 2. register, 3. quit, then chat commands (type help).
-
-Options:
-  --ws                  connect over WebSocket (ws://host:port/ws) instead of TCP
-  --user <id|name>      log in as this user (id or name)
-  --password <pw>       password (prefer the PARLEY_PASSWORD environment variable: flags show in ps)
-  --register            create the account first if it does not exist (scripted mode)
-  --exec "c1; c2"       run these commands and exit (scripted mode)
-  --json                scripted mode: print one JSON object per event
-  --timeout <ms>        scripted mode: how long wait:N and requests may take (default 10000)
-  -h, --help            show this help
-
-Scripted mode runs when stdin is not a terminal or --exec is given: it logs in with --user and the
+/** `parley-client`'s flags and help text. */
+export const clientCommand = {
+  name: 'parley-client',
+  usage:
+    'parley-client [host] [port] [options]     (in this checkout: npm run client -- [host] [port] [options])',
+  summary: `Chat with a Parley server: default 127.0.0.1 ${DEFAULT_PORT}, a node started by \`npm start\`; the
+cluster's load balancer (\`npm run cluster\`) is port 8000. Without --exec, on a terminal, it opens the
+interactive menu: 1. login, 2. register, 3. quit, then chat commands (type help).`,
+  positionals: { max: 2 },
+  options: {
+    ws: { type: 'boolean', description: 'connect over WebSocket (ws://host:port/ws) instead of TCP' },
+    user: { type: 'string', value: '<id|name>', description: 'log in as this user (id or name)' },
+    password: {
+      type: 'string',
+      value: '<pw>',
+      description: 'password (prefer PARLEY_PASSWORD: flags show in ps)',
+    },
+    register: {
+      type: 'boolean',
+      description: 'scripted mode: create the account first if it does not exist',
+    },
+    exec: { type: 'string', value: '"c1; c2"', description: 'run these commands and exit (scripted mode)' },
+    json: { type: 'boolean', description: 'scripted mode: print one JSON object per event' },
+    timeout: {
+      type: 'integer',
+      value: '<ms>',
+      default: 10_000,
+      description: 'scripted mode: how long wait:N and requests may take',
+    },
+  },
+  env: [
+    ['PARLEY_PASSWORD', 'the password for --user (scripted mode)'],
+    ['NO_COLOR', 'set: no colour on the terminal'],
+  ],
+  notes: `Scripted mode runs when stdin is not a terminal or --exec is given: it logs in with --user and the
 password, runs one command per line (or per ';' in --exec), prints one event per line, and exits 1 with
-a message on stderr when a command fails. Extra commands: wait:N (wait until N messages have arrived
-since login, offline ones included), sleep:ms.
+a message on stderr when a command fails or the account logs in elsewhere. Extra commands: wait:N (wait
+until N messages have arrived since login, offline ones included), sleep:ms.
 
 Commands: help, chat:friendid:message, addfriend:friendid, creategroup:groupname:groupdesc,
 addgroup:groupid, groupchat:groupid:message, friends, groups, history:friendid, history:g:groupid,
-whois:name, loginout, quit.`;
+whois:name, loginout, quit.`,
+} as const satisfies CommandSpec;
 
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+/** The text of `parley-client --help`. */
+export const USAGE = commandHelp(clientCommand);
 
-/** Parses argv (without node and the script); throws UsageError with a readable reason. */
+/** Parses argv (without node and the script); throws UsageError with a one-line reason. */
 export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv): CliOptions {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        ws: { type: 'boolean', default: false },
-        user: { type: 'string' },
-        password: { type: 'string' },
-        register: { type: 'boolean', default: false },
-        exec: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        timeout: { type: 'string', default: '10000' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const { values, positionals } = parsed;
-  if (positionals.length > 2) throw new UsageError(`too many arguments: ${positionals.slice(2).join(' ')}`);
-  const port = Number(positionals[1] ?? 8000);
+  const { values, positionals, help } = parseCommandLine(clientCommand, argv);
+  const port = Number(positionals[1] ?? DEFAULT_PORT);
   if (!Number.isInteger(port) || port < 1 || port > 65535)
     throw new UsageError(`port must be 1-65535, got '${positionals[1]}'`);
-  const timeoutMs = Number(values.timeout);
-  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0)
-    throw new UsageError(`--timeout must be a positive number of ms`);
+  if (values.timeout <= 0) throw new UsageError('--timeout must be a positive number of ms');
   return {
     host: positionals[0] ?? '127.0.0.1',
     port,
@@ -79,8 +81,8 @@ export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
     register: values.register,
     exec: values.exec,
     json: values.json,
-    timeoutMs,
-    help: values.help,
+    timeoutMs: values.timeout,
+    help,
   };
 }
 

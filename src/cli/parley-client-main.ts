@@ -9,11 +9,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     options = parseCliOptions(argv, process.env);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`parley-client: ${error.message}\n\n${USAGE}\n`);
+    process.stderr.write(`parley-client: ${error.message} (see --help)\n`);
     return 2;
   }
   if (options.help) {
-    process.stdout.write(`${USAGE}\n`);
+    process.stdout.write(USAGE);
     return 0;
   }
   if (options.exec !== undefined || !process.stdin.isTTY)

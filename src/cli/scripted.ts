@@ -41,9 +41,13 @@ export async function runScripted(
   client.on('reconnecting', () => emit({ event: 'reconnecting' }, 'reconnecting'));
   client.on('resumed', () => emit({ event: 'resumed' }, 'resumed'));
   let ended: string | undefined;
+  let onEnded: () => void = () => {};
+  // Resolves when the session ends, so a script idle on stdin stops at once instead of at its next line.
+  const endedSignal = new Promise<void>((resolve) => (onEnded = resolve));
   const end = (reason: string) => {
     ended = reason;
     for (const wake of waiters.splice(0)) wake();
+    onEnded();
   };
   client.on('kicked', () => {
     emit({ event: 'kicked' }, 'kicked: this account logged in elsewhere');
@@ -66,9 +70,12 @@ export async function runScripted(
     const user = await client.login(who, options.password);
     emit({ event: 'login', ...user, node: client.node }, `login ok id=${user.id} name=${user.name}`);
 
-    const lines = options.exec !== undefined ? options.exec.split(';') : readLines(input);
-    for await (const raw of lines) {
-      const line = raw.trim();
+    const lines = options.exec !== undefined ? options.exec.split(';')[Symbol.iterator]() : readLines(input);
+    for (;;) {
+      const next = await Promise.race([lines.next(), endedSignal.then(() => undefined)]);
+      if (next === undefined) return fail(ended!);
+      if (next.done) break;
+      const line = next.value.trim();
       if (line === '' || line.startsWith('#')) continue;
       const parsed = parseCommand(line);
       if (!parsed.ok) return fail(parsed.error);
@@ -106,6 +113,8 @@ export async function runScripted(
   } finally {
     waiters = [];
     client.close();
+    // Stop reading stdin (a read may still be pending when the session ended), so the process can exit.
+    if (options.exec === undefined) (input as { destroy?: () => void }).destroy?.();
   }
 }
 

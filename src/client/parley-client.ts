@@ -94,13 +94,15 @@ export class ClientError extends Error {
 
 export interface ClientEvents {
   message: [ChatMessage];
-  /** This account logged in elsewhere; the client stays closed. */
-  /** Another session of this user took over (`by`: the client instance and attempt that did, if known). */
+  /**
+   * Another session of this user took over (`by`: the client instance and attempt that did, if known).
+   * The client is closed and logged out (`user` is undefined); log in again on a new client.
+   */
   kicked: [by?: { cid: string; attempt: number }];
   disconnected: [];
   reconnecting: [{ attempt: number; delayMs: number }];
   resumed: [];
-  /** The session could not be resumed (token revoked or expired); log in again. */
+  /** The session could not be resumed (token revoked or expired); closed and logged out, as after `kicked`. */
   'session-lost': [ClientError];
   /** The server is draining and will close this connection. */
   notice: [{ code: string; reconnectInMs: number }];
@@ -155,6 +157,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     this.clock = options.clock ?? systemClock;
   }
 
+  /** The logged-in user; undefined before login, after logout, and once the session ended (kicked, lost). */
   get user(): { id: number; name: string } | undefined {
     return this.userValue;
   }
@@ -284,6 +287,13 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     this.link = undefined;
   }
 
+  /** The session is over for good (taken over, or not resumable): closed, and no longer logged in. */
+  private endSession(): void {
+    this.close();
+    this.token = undefined;
+    this.userValue = undefined;
+  }
+
   /** Cuts the connection as a network failure would (tests and benchmarks use it); reconnects if enabled. */
   dropConnection(): void {
     this.link?.close();
@@ -354,7 +364,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
           // ordinary reconnect resumes with a newer attempt, which displaces the stale one in turn.
           break;
         }
-        this.close();
+        this.endSession();
         this.emit('kicked', by as { cid: string; attempt: number } | undefined);
         break;
       }
@@ -509,7 +519,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     if (reply.errno !== 0) {
       if (reply.code === 'TOKEN_INVALID') {
         const error = new ClientError('TOKEN_INVALID', String(reply.errmsg), reply.errno as number);
-        this.close();
+        this.endSession();
         this.emit('session-lost', error);
         return true;
       }

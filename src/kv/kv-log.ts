@@ -8,7 +8,9 @@ import {
   renameSync,
   writeSync,
 } from 'node:fs';
-import { crc32 } from 'node:zlib';
+// Through the module object, not a named import: on a Node without crc32 (< 20.15) a named import fails
+// before src/require-node.ts can say why (see there).
+import * as zlib from 'node:zlib';
 import type { KvEngine } from './kv-engine.js';
 
 /** `always`: fsync every write; `everysec`: fsync once a second; `no`: leave it to the OS. */
@@ -59,7 +61,7 @@ export class KvLog {
       const end = offset + HEADER + length;
       if (end > bytes.length) break;
       const payload = bytes.subarray(offset + HEADER, end);
-      if (crc32(payload) !== checksum) break;
+      if (zlib.crc32(payload) !== checksum) break;
       const record = JSON.parse(payload.toString('utf8')) as LogRecord;
       if (record[0] === 'S') engine.set(record[1], record[2]);
       else if (record[0] === 'M') engine.modify(record[1], record[2]);
@@ -109,7 +111,7 @@ function encode(record: LogRecord): Buffer {
   const payload = Buffer.from(JSON.stringify(record), 'utf8');
   const header = Buffer.alloc(HEADER);
   header.writeUInt32LE(payload.length, 0);
-  header.writeUInt32LE(crc32(payload), 4);
+  header.writeUInt32LE(zlib.crc32(payload), 4);
   return Buffer.concat([header, payload]);
 }
 

@@ -1,7 +1,8 @@
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { StartupError } from '../errors.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
+import { PACKAGE_ROOT } from '../package-info.js';
 import type { ChatStore } from '../service/ports.js';
 import type { Clock } from '../util/clock.js';
 import { loadMigrations, migrate, migrationStatus } from './migrator.js';
@@ -9,7 +10,7 @@ import { Database } from './mysql-database.js';
 import { createMysqlStore } from './mysql-store.js';
 
 /** The migration files shipped with Parley. */
-export const MIGRATIONS_DIR = fileURLToPath(new URL('../../sql', import.meta.url));
+export const MIGRATIONS_DIR = join(PACKAGE_ROOT, 'sql');
 
 /** Opens the pool from config, checks the connection and the schema (or migrates with MIGRATE=auto). */
 export async function openMysqlStore(config: Config, clock: Clock, logger: Logger): Promise<ChatStore> {

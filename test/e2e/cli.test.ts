@@ -116,6 +116,25 @@ describe('parley-client, scripted', () => {
     expect(waiting.output).toMatch(/logged in elsewhere \(KICKED\)/);
   });
 
+  it('exits 1 at once when the account logs in elsewhere while the script waits for its next line', async () => {
+    await account('s-ivan');
+    const idle = CliProcess.run(['127.0.0.1', port, '--user', 's-ivan'], pw);
+    await idle.waitFor('login ok');
+    // stdin stays open and empty: only the takeover can end this run.
+    const other = new ParleyClient({
+      host: '127.0.0.1',
+      port: app.chatPort,
+      transport: 'tcp',
+      reconnect: false,
+    });
+    await other.connect();
+    await other.login({ name: 's-ivan' }, 'pw');
+    expect(await idle.exited).toBe(1);
+    expect(idle.output).toContain('kicked: this account logged in elsewhere');
+    expect(idle.output).toContain('parley-client: this account logged in elsewhere (KICKED)');
+    other.close();
+  });
+
   it('delivers a message sent while the recipient was offline at its next login, read from stdin', async () => {
     const daveId = await account('s-dave');
     const sender = CliProcess.run(
@@ -240,5 +259,90 @@ describe('parley-client, interactive (in a pseudo-terminal)', () => {
     term.write('3\r');
     expect(await term.exited).toBe(0);
     peer.close();
+  });
+
+  it('after the account logs in elsewhere, says so and returns to the login menu; logging in again works', async () => {
+    await account('t-tom');
+    const term = CliProcess.inTerminal(['127.0.0.1', port]);
+    let at = await term.waitFor('choice:');
+    term.write('1\r');
+    at = await term.waitFor('userid:', at);
+    term.write('t-tom\r');
+    at = await term.waitFor('userpassword:', at);
+    term.write('pw\r');
+    at = await term.waitFor('t-tom> ', at);
+    term.write('chat:1:half typ'); // a half-typed line when the takeover comes
+    at = await term.waitFor('half typ', at);
+
+    const elsewhere = new ParleyClient({
+      host: '127.0.0.1',
+      port: app.chatPort,
+      transport: 'tcp',
+      reconnect: false,
+    });
+    await elsewhere.connect();
+    await elsewhere.login({ name: 't-tom' }, 'pw');
+    at = await term.waitFor('this account logged in elsewhere; you were logged out here', at);
+    const kicked = at;
+    at = await term.waitFor('1. login', at);
+    at = await term.waitFor('choice:', at);
+    elsewhere.close();
+
+    // Not a dead prompt: the menu works, and so does the session after logging in again.
+    term.write('1\r');
+    at = await term.waitFor('userid:', at);
+    term.write('t-tom\r');
+    at = await term.waitFor('userpassword:', at);
+    term.write('pw\r');
+    at = await term.waitFor('current login user => id:', at);
+    at = await term.waitFor('t-tom> ', at);
+    term.write('friends\r');
+    at = await term.waitFor('(no friends yet', at);
+    expect(term.output).not.toContain('not connected');
+    expect(term.output.slice(kicked)).not.toContain('half typ'); // the chat prompt's line went with it
+    term.write('quit\r');
+    expect(await term.exited).toBe(0);
+  });
+
+  it('prints offline messages after the login banner, with no prompt text run into other lines', async () => {
+    const unaId = await account('t-una');
+    const sender = new ParleyClient({
+      host: '127.0.0.1',
+      port: app.chatPort,
+      transport: 'tcp',
+      reconnect: false,
+    });
+    await sender.connect();
+    await sender.register('t-vic', 'pw');
+    await sender.login({ name: 't-vic' }, 'pw');
+    for (let i = 1; i <= 3; i++) await sender.sendTo(unaId, `while away ${i}`);
+
+    const term = CliProcess.inTerminal(['127.0.0.1', port]);
+    let at = await term.waitFor('choice:');
+    term.write('1\r');
+    at = await term.waitFor('userid:', at);
+    term.write(`${unaId}\r`);
+    at = await term.waitFor('userpassword:', at);
+    term.write('pw\r');
+    await term.waitFor('t-una> ', at);
+    await term.waitFor('while away 3', at);
+    const lines = term.output.slice(at).split(/\r?\n/);
+    const bannerEnd = lines.lastIndexOf('======================================================');
+    const messages = lines.flatMap((line, index) => (/said: while away \d/.test(line) ? [index] : []));
+    expect(lines.findIndex((line) => line.startsWith('current login user => id:'))).toBeGreaterThan(-1);
+    expect(messages).toHaveLength(3);
+    for (const index of messages) {
+      expect(index).toBeGreaterThan(bannerEnd);
+      // Each message on a line of its own, no prompt in front of it.
+      expect(lines[index]).toMatch(/^\S+ \S+ \[\d+\]t-vic said: while away \d$/);
+    }
+    // No prompt (userpassword:, the chat prompt) drawn again in front of other output.
+    // eslint-disable-next-line no-control-regex
+    const text = term.output.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+    expect(text).not.toMatch(/userpassword:[^\r\n]/);
+    expect(text).not.toMatch(/t-una> [^\r\n]/);
+    term.write('quit\r');
+    expect(await term.exited).toBe(0);
+    sender.close();
   });
 });

@@ -11,7 +11,7 @@ describe('the server process', () => {
     expect(output).toMatch(/CHAT_PORT/);
     const flag = await runServerToExit({}, ['--bogus-flag', '1']);
     expect(flag.code).toBe(2);
-    expect(flag.output).toMatch(/unknown flag --bogus-flag/);
+    expect(flag.output).toBe('parley: unknown option --bogus-flag (see --help)\n');
   });
 
   it('fails start-up clearly (exit 1) when the chat port is taken', async () => {
@@ -24,7 +24,7 @@ describe('the server process', () => {
   });
 
   it('says it runs in embedded mode and drains on SIGTERM: notice to v2, close to v1, exit 0', async () => {
-    const server = await spawnServer({});
+    const server = await spawnServer({ NODE_ID: 'drain-node' });
     expect(server.output()).toMatch(/single node, data kept in memory/);
     const health = await fetch(`http://127.0.0.1:${server.adminPort}/healthz`);
     expect(health.status).toBe(200);
@@ -53,5 +53,9 @@ describe('the server process', () => {
     expect(v1.frames).toEqual([]);
     expect(await server.exited).toBe(0);
     expect(server.output()).toMatch(/"msg":"stopped"/);
+    // Not a terminal: JSON lines, every one naming the node.
+    const lines = server.output().trim().split('\n');
+    expect(lines.length).toBeGreaterThan(3);
+    for (const line of lines) expect(JSON.parse(line)).toMatchObject({ node: 'drain-node' });
   });
 });

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { locate, systemProbe } from '../../scripts/lib/debian-packages.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = 'bin/parley-client.mjs';
@@ -29,6 +30,8 @@ export class CliProcess {
 
   /** Interactive: inside a pseudo-terminal made by script(1), so the client sees a TTY. */
   static inTerminal(args: string[], env: Record<string, string> = {}): CliProcess {
+    if (locate('script', systemProbe()) === undefined)
+      throw new Error('script(1) not found: apt-get install bsdutils (npm test installs it)');
     const command = [process.execPath, BIN, ...args].map((a) => `'${a}'`).join(' ');
     return new CliProcess(
       spawn('script', ['-qfec', `stty cols 200; ${command}`, '/dev/null'], {

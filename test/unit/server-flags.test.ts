@@ -3,16 +3,28 @@ import { describe, expect, it } from 'vitest';
 import { SERVER_NODE_FLAGS, serverArgs } from '../../scripts/lib/server-command.js';
 
 const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
+const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
 
 describe('server node flags', () => {
-  it('npm start, the systemd unit and the scripts start the server with the same V8 flags', () => {
-    const start = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts.start!;
-    const execStart = /^ExecStart=(.*)$/m.exec(read('deploy/systemd/parley@.service'))?.[1] ?? '';
+  it('npm start, npm run start:prod and the scripts start the server with the same V8 flags', () => {
     expect(SERVER_NODE_FLAGS.length).toBeGreaterThan(0);
-    for (const flag of SERVER_NODE_FLAGS) {
-      expect(start.split(' ')).toContain(flag);
-      expect(execStart.split(' ')).toContain(flag);
-    }
+    expect(scripts.start).toBe(`node ${SERVER_NODE_FLAGS.join(' ')} --import tsx src/main.ts`);
+    expect(scripts['start:prod']).toBe(`node ${SERVER_NODE_FLAGS.join(' ')} dist/src/main.js`);
+  });
+
+  it('the systemd unit runs the command of npm run start:prod, the compiled server', () => {
+    const unit = read('deploy/systemd/parley@.service');
+    const execStart = /^ExecStart=(.*)$/m.exec(unit)?.[1] ?? '';
+    const workingDirectory = /^WorkingDirectory=(.*)$/m.exec(unit)?.[1] ?? '';
+    // node itself, not npm (npm would not pass SIGTERM on); the same flags and entry point.
+    const [node, ...args] = scripts['start:prod']!.split(' ');
+    expect(node).toBe('node');
+    expect(execStart).toBe(
+      [
+        '/usr/bin/node',
+        ...args.map((arg) => (arg.startsWith('dist/') ? `${workingDirectory}/${arg}` : arg)),
+      ].join(' '),
+    );
   });
 
   it('puts node flags before the entry point and app arguments after it', () => {
