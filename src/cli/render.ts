@@ -16,23 +16,34 @@ export function makePaint(enabled: boolean) {
 
 export type Paint = ReturnType<typeof makePaint>;
 
-/** Strips control characters so a message cannot move the cursor or recolour the terminal. */
+/** Replaces control characters (all but TAB) so text cannot break a line, move the cursor or recolour. */
 export function safe(text: string): string {
   // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '�');
+  return text.replace(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g, '�');
 }
 
-/** As the ancestor printed it: `<time> [<id>]<name> said: <msg>`, group messages prefixed with the group. */
+/** Indentation of a message's text: a sender's text never starts a line, so it cannot pose as a header. */
+const TEXT_INDENT = '    ';
+
+/**
+ * The ancestor's header, `<time> [<id>]<name> said:` (group messages prefixed with the group), then the
+ * text on its own indented line(s). An old client's message may carry line breaks; each becomes another
+ * indented line, so nothing a sender types can look like another sender's message.
+ */
 export function formatMessage(message: ChatMessage | HistoryMessage, paint: Paint): string {
   const who = `${paint.cyan(`[${message.from.id}]`)}${paint.bold(safe(message.from.name))}`;
   const time = paint.dim(safe(message.time));
+  const text = message.msg
+    .split(/\r\n|\r|\n/)
+    .map((line) => `${TEXT_INDENT}${safe(line)}`)
+    .join('\n');
   if (message.groupid !== undefined) {
     const group = paint.magenta(
       `群消息[${message.groupid}]${message.groupname ? ` ${safe(message.groupname)}` : ''}`,
     );
-    return `${group}:${time} ${who} said: ${safe(message.msg)}`;
+    return `${group}:${time} ${who} said:\n${text}`;
   }
-  return `${time} ${who} said: ${safe(message.msg)}`;
+  return `${time} ${who} said:\n${text}`;
 }
 
 export function formatFriends(friends: readonly FriendInfo[]): string[] {

@@ -199,13 +199,30 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
 
   /** Sends a 1:1 message; resolves with the server message id once it is stored. */
   async sendTo(toid: number, msg: string, cmid: string = randomUUID()): Promise<number> {
-    const reply = await this.request({ msgid: ONE_CHAT, toid, msg, cmid }, true);
+    const reply = await this.send({ msgid: ONE_CHAT, toid, msg, cmid });
     return reply.mid as number;
   }
 
   async sendToGroup(groupid: number, msg: string, cmid: string = randomUUID()): Promise<number> {
-    const reply = await this.request({ msgid: GROUP_CHAT, groupid, msg, cmid }, true);
+    const reply = await this.send({ msgid: GROUP_CHAT, groupid, msg, cmid });
     return reply.mid as number;
+  }
+
+  /**
+   * A send, retried while the server answers UNAVAILABLE (its database is down): the cmid makes a repeat
+   * safe — the server stores it once. Gives up with that error once `requestTimeoutMs` has passed.
+   */
+  private async send(frame: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const deadline = this.clock.now() + (this.options.requestTimeoutMs ?? 15_000);
+    for (let pause = 100; ; pause = Math.min(pause * 2, 2000)) {
+      try {
+        return await this.request(frame, true);
+      } catch (error) {
+        const left = deadline - this.clock.now();
+        if (!(error instanceof ClientError) || error.code !== 'UNAVAILABLE' || left <= 0) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
+      }
+    }
   }
 
   async addFriend(friendid: number): Promise<void> {

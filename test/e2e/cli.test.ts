@@ -146,7 +146,7 @@ describe('parley-client, scripted', () => {
     dave.write('wait:1\nfriends\n');
     dave.child.stdin.end();
     expect(await dave.exited).toBe(0);
-    expect(dave.output).toMatch(/message \S+ \S+ \[\d+\]s-erin said: while you were away/);
+    expect(dave.output).toMatch(/message \S+ \S+ \[\d+\]s-erin said:\n {4}while you were away/);
     expect(dave.output).toContain('(no friends yet');
   });
 
@@ -199,7 +199,7 @@ describe('parley-client, failover', () => {
     expect(await ivy.exited).toBe(0);
     expect(ivy.output).toContain('reconnecting');
     expect(ivy.output).toContain('resumed');
-    const shown = [...ivy.output.matchAll(/said: (\w+ \d)/g)].map((m) => m[1]);
+    const shown = [...ivy.output.matchAll(/said:\n {4}(\w+ \d)/g)].map((m) => m[1]);
     expect(shown).toEqual(['before 1', 'before 2', 'before 3', 'after 1', 'after 2', 'after 3']);
     sender.close();
     proxy.close();
@@ -244,7 +244,7 @@ describe('parley-client, interactive (in a pseudo-terminal)', () => {
     await peer.login({ name: 'i-peer' }, 'pw');
     const userId = (await peer.whois('i-user')).id;
     await peer.sendTo(userId, 'incoming while typing');
-    at = await term.waitFor(/\[\d+\]i-peer said: incoming while typing/, at);
+    at = await term.waitFor(/\[\d+\]i-peer said:\r?\n {4}incoming while typing/, at);
     at = await term.waitFor('half typ', at);
     term.write('\x15'); // Ctrl-U clears the half line
 
@@ -328,13 +328,13 @@ describe('parley-client, interactive (in a pseudo-terminal)', () => {
     await term.waitFor('while away 3', at);
     const lines = term.output.slice(at).split(/\r?\n/);
     const bannerEnd = lines.lastIndexOf('======================================================');
-    const messages = lines.flatMap((line, index) => (/said: while away \d/.test(line) ? [index] : []));
+    const messages = lines.flatMap((line, index) => (/^ {4}while away \d$/.test(line) ? [index] : []));
     expect(lines.findIndex((line) => line.startsWith('current login user => id:'))).toBeGreaterThan(-1);
     expect(messages).toHaveLength(3);
     for (const index of messages) {
       expect(index).toBeGreaterThan(bannerEnd);
-      // Each message on a line of its own, no prompt in front of it.
-      expect(lines[index]).toMatch(/^\S+ \S+ \[\d+\]t-vic said: while away \d$/);
+      // Each message's header on a line of its own, no prompt in front of it; its text indented below.
+      expect(lines[index - 1]).toMatch(/^\S+ \S+ \[\d+\]t-vic said:$/);
     }
     // No prompt (userpassword:, the chat prompt) drawn again in front of other output.
     // eslint-disable-next-line no-control-regex
