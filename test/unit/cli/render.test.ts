@@ -13,7 +13,7 @@ describe('formatMessage', () => {
         seq: 1,
         mid: 1,
         ts: 0,
-      } as never,
+      },
       plain,
     );
     expect(line).toBe('2026-11-27 12:00:00 [2]bob said:\n    hi there');
