@@ -14,6 +14,8 @@ import { v1MessageFrames } from './v1-frames.js';
 
 /** Ack credit kept at most (a client cannot bank more acks than a few replay pages' worth). */
 const MAX_ACK_CREDIT = 10_000;
+/** Could be an INBOX_ACK (msgid 15); confirmed by parsing. */
+const ACK_TEXT = /"msgid"\s*:\s*15\b/;
 
 export type ProtocolVersion = 1 | 2;
 
@@ -118,11 +120,13 @@ export class ClientSession implements SessionSink {
   admit(frame: string): boolean {
     // Anything from a v1 client shows it lived past what was written to it before.
     this.confirmer?.alive();
-    if (this.requests.take()) return true;
-    if (this.ackCredit > 0 && peekField(frame, 'msgid') === MsgId.INBOX_ACK) {
+    // Acks spend their credit first, so acking a replay leaves the request budget for real requests. The
+    // cheap text test keeps other frames from being parsed twice.
+    if (this.ackCredit > 0 && ACK_TEXT.test(frame) && peekField(frame, 'msgid') === MsgId.INBOX_ACK) {
       this.ackCredit--;
       return true;
     }
+    if (this.requests.take()) return true;
     const now = this.services.clock.now();
     if (now - this.floodWindowStart > 1000) {
       this.floodWindowStart = now;

@@ -74,6 +74,29 @@ describe('limits and bad input', () => {
     await client.waitClosed();
   });
 
+  it('never throttles a client that acks each message of a large backlog replay', async () => {
+    const node = await app({ RATE_PER_S: '20', RATE_BURST: '40' });
+    const sender = await node.services.auth.register('backlog-sender', 'pw');
+    const { client, id } = await loggedIn(node.chatPort, 'backlog-reader');
+    client.sendLine({ msgid: 3 });
+    await client.nextOf(12);
+    for (let i = 0; i < 500; i++) {
+      await node.services.messages.send({ senderId: sender.id, target: { kind: 'user', id }, body: `b${i}` });
+    }
+    // Ack every delivery as it arrives, one INBOX_ACK per message, as PROTOCOL.md invites.
+    client.sendLine({ msgid: 1, v: 2, id, password: 'pw' });
+    expect(await client.nextOf(2)).toMatchObject({ errno: 0, lastSeq: 500 });
+    for (let seq = 1; seq <= 500; seq++) {
+      const delivery = await client.next((f) => f.seq === seq);
+      expect(delivery.msg).toBe(`b${seq - 1}`);
+      client.sendLine({ msgid: 15, seq });
+    }
+    client.sendLine({ msgid: 18, reqId: 'still-here' });
+    expect(await client.next((f) => f.reqId === 'still-here')).toMatchObject({ msgid: 19 });
+    expect(client.frames.filter((f) => f.msgid === 11)).toEqual([]);
+    expect(client.closed).toBe(false);
+  });
+
   it('limits login attempts per connection', async () => {
     const { chatPort } = await app({ LOGIN_BURST: '2', LOGIN_RATE_PER_S: '0.01' });
     const client = await LineClient.open(chatPort);
