@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Config } from './config.js';
 import { StartupError } from './errors.js';
@@ -129,9 +130,15 @@ export function buildServices(config: Config, ports: AppPorts, logger: Logger, c
     sessions,
     clock,
     logger,
-    nodeId: config.NODE_ID,
+    nodeId: nodeLabel(config),
     limits: { v1OfflineBatch: config.V1_OFFLINE_BATCH, pageSize: config.PAGE_SIZE },
   };
+}
+
+/** What clients are told of the node: NODE_ID when set, else an opaque label (no host name, no pid). */
+function nodeLabel(config: Config): string {
+  if (!config.nodeIdGenerated) return config.NODE_ID;
+  return `n-${createHash('sha256').update(config.NODE_ID).digest('hex').slice(0, 12)}`;
 }
 
 /** The chat edge: `net` carries frames, one protocol `ClientSession` per connection owns their meaning. */

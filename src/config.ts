@@ -257,6 +257,8 @@ export interface Config extends Omit<RawConfig, 'NODE_ID' | 'SESSION_SECRET'> {
   readonly SESSION_SECRET: string;
   /** True when SESSION_SECRET was generated for this process (tokens do not survive a restart). */
   readonly sessionSecretGenerated: boolean;
+  /** NODE_ID was not set: it is `<hostname>-<pid>`, which clients are not told (see `nodeLabel`). */
+  readonly nodeIdGenerated: boolean;
 }
 
 export class ConfigError extends Error {
@@ -319,5 +321,6 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[] = [])
     NODE_ID: raw.NODE_ID ?? `${hostname()}-${process.pid}`,
     SESSION_SECRET: raw.SESSION_SECRET ?? randomBytes(32).toString('base64url'),
     sessionSecretGenerated: raw.SESSION_SECRET === undefined,
+    nodeIdGenerated: raw.NODE_ID === undefined,
   });
 }

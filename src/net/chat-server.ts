@@ -33,6 +33,11 @@ export interface ChatServerStats {
   readonly closeReasons: Readonly<Record<string, number>>;
 }
 
+/** An HTTP request head on the chat port must be complete within this time. */
+const HTTP_HEAD_TIMEOUT_MS = 10_000;
+/** After an HTTP answer on the chat port, the socket is destroyed this long later at the latest. */
+const HTTP_LINGER_MS = 2000;
+
 /** TCP keep-alive probes start after this idle time; they catch dead peers of v1 clients (no heartbeat). */
 const KEEPALIVE_DELAY_MS = 60_000;
 
@@ -51,6 +56,8 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
   private readonly wss: WebSocketServer;
   private readonly connections = new Map<Connection, ChatSessionHandler>();
   private readonly closeReasons: Record<string, number> = {};
+  /** Every accepted socket until it closes, sniffing and HTTP ones included (shutdown destroys them). */
+  private readonly openSockets = new Set<Socket>();
   private sockets = 0;
   private idleWaiters: (() => void)[] = [];
 
@@ -96,6 +103,8 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
     for (const session of this.connections.values()) session.shutdown(Math.floor(Math.random() * 2000));
     await this.socketsClosed(graceMs);
     for (const connection of this.connections.keys()) connection.close('SERVER_DRAINING', true);
+    // Sockets that never became connections (still sniffing, or answered over HTTP) go too.
+    for (const socket of this.openSockets) socket.destroy();
     for (const client of this.wss.clients) client.terminate();
     this.wss.close();
     await listenerClosed;
@@ -115,7 +124,9 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
 
   private onSocket(socket: Socket): void {
     this.sockets++;
+    this.openSockets.add(socket);
     socket.once('close', () => {
+      this.openSockets.delete(socket);
       if (--this.sockets > 0) return;
       const waiters = this.idleWaiters.splice(0);
       for (const wake of waiters) wake();
@@ -129,8 +140,10 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
     const timer = setTimeout(() => socket.destroy(), this.options.sniffTimeoutMs);
     timer.unref();
     socket.once('data', (first: Buffer) => {
-      if (looksLikeHttp(first[0])) {
-        this.readHttpHead(socket, first, timer);
+      if (looksLikeHttp(first)) {
+        // A request head must be complete soon; the long pre-login time is for people at a menu.
+        clearTimeout(timer);
+        this.readHttpHead(socket, first, setTimeout(() => socket.destroy(), HTTP_HEAD_TIMEOUT_MS).unref());
       } else {
         clearTimeout(timer);
         this.accept(new TcpTransport(socket, this.options.maxFrameBytes, first));
@@ -151,13 +164,22 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
       clearTimeout(timer);
       socket.pause();
       if (parsed === 'invalid') {
-        socket.end(plainHttpResponse(400, 'Bad Request', { error: 'malformed HTTP request' }));
+        this.answerHttp(socket, plainHttpResponse(400, 'Bad Request', { error: 'malformed HTTP request' }));
         return;
       }
       this.upgrade(socket, parsed.head, parsed.rest);
     };
     socket.on('data', onData);
     tryParse();
+  }
+
+  /**
+   * A final HTTP answer on the chat port. The socket is destroyed shortly after, whether or not the client
+   * closes its side: a client holding it would otherwise keep a slot of MAX_CONNECTIONS forever.
+   */
+  private answerHttp(socket: Socket, response: string): void {
+    socket.end(response);
+    setTimeout(() => socket.destroy(), HTTP_LINGER_MS).unref();
   }
 
   private upgrade(socket: Socket, head: RequestHead, rest: Buffer): void {
@@ -167,7 +189,8 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
       const body = {
         error: 'this is the Parley chat port: connect a WebSocket to /ws, or speak JSON over TCP',
       };
-      socket.end(
+      this.answerHttp(
+        socket,
         plainHttpResponse(
           path === '/ws' ? 426 : 404,
           path === '/ws' ? 'Upgrade Required' : 'Not Found',

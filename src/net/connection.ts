@@ -64,6 +64,7 @@ export class Connection {
   private idleTimer: NodeJS.Timeout | undefined;
   private idleTimeoutMs = 0;
   private slowTimer: NodeJS.Timeout | undefined;
+  private deadlineTimer: NodeJS.Timeout | undefined;
   private drainWaiters: (() => void)[] = [];
   private closeReason: CloseReason | undefined;
   private pacingGapMs = 0;
@@ -205,6 +206,18 @@ export class Connection {
     }
   }
 
+  /**
+   * A deadline: with `ms` > 0 the handler hears `IDLE_TIMEOUT` that long from now whatever the traffic
+   * (unlike the idle timeout, frames do not push it back); 0 clears it.
+   */
+  setDeadline(ms: number): void {
+    clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = undefined;
+    if (ms <= 0 || this.state !== ConnectionState.OPEN) return;
+    this.deadlineTimer = setTimeout(() => this.onFault('IDLE_TIMEOUT'), ms);
+    this.deadlineTimer.unref();
+  }
+
   /** Idempotent. Graceful unless `immediately`; the transport is destroyed if flushing takes too long. */
   close(reason: CloseReason, immediately = false): void {
     if (this.state !== ConnectionState.OPEN) {
@@ -298,6 +311,8 @@ export class Connection {
   private clearTimers(): void {
     clearTimeout(this.idleTimer);
     clearTimeout(this.slowTimer);
+    clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = undefined;
     this.idleTimer = undefined;
     this.slowTimer = undefined;
     this.idleTimeoutMs = 0;

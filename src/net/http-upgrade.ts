@@ -11,9 +11,16 @@ export interface RequestHead {
 /** Largest HTTP request head accepted on the chat port. */
 export const MAX_HEAD_BYTES = 16 * 1024;
 
-/** True when the first byte of a connection looks like an HTTP method (JSON starts with `{` or whitespace). */
-export function looksLikeHttp(firstByte: number | undefined): boolean {
-  return firstByte !== undefined && firstByte >= 0x41 && firstByte <= 0x5a;
+/** Methods an HTTP client may open with; anything else on the chat port is taken for a JSON stream. */
+const METHOD = /^(GET|HEAD|POST|PUT|DELETE|OPTIONS|PATCH|CONNECT|TRACE) /;
+
+/**
+ * True when the first bytes of a connection start an HTTP request line (`GET /ws HTTP/1.1`). Text that
+ * merely starts with a capital letter is not HTTP: it goes to the JSON decoder, which answers it
+ * (`BAD_MESSAGE`) instead of waiting for a request head that never comes.
+ */
+export function looksLikeHttp(first: Buffer): boolean {
+  return METHOD.test(first.subarray(0, 8).toString('latin1'));
 }
 
 /**

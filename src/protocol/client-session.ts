@@ -35,6 +35,8 @@ export interface FrameChannel {
   close(reason: string): void;
   /** Closes with `IDLE_TIMEOUT` after this long without an inbound frame; 0 turns it off. */
   setIdleTimeout(ms: number): void;
+  /** Closes with `IDLE_TIMEOUT` this long from now, whatever the traffic; 0 clears it. */
+  setDeadline(ms: number): void;
   /** One frame per write, the next `gapMs` after the previous was flushed; 0 turns pacing off. */
   setPacing(gapMs: number): void;
   /** Outbound bytes not yet handed to the OS. */
@@ -92,6 +94,8 @@ export class ClientSession implements SessionSink {
    * a client acking a large replay is never throttled for doing what it was told.
    */
   private ackCredit = 0;
+  /** Whether the login deadline was last set for a logged-in (cleared) or a logged-out connection. */
+  private deadlineFor: boolean | undefined;
   /** v1 sessions: deliveries written but not yet known to be shown. */
   private confirmer: V1DeliveryConfirmer | undefined;
 
@@ -355,11 +359,18 @@ export class ClientSession implements SessionSink {
     this.channel.close('KICKED');
   }
 
-  /** Unauthenticated and v2 connections must show traffic; v1 clients have no heartbeat (TCP keep-alive). */
+  /**
+   * A connection must log in within UNAUTH_TIMEOUT_MS of connecting (or of logging out) — a deadline that
+   * PINGs cannot push back; a logged-in v2 connection must show traffic within HEARTBEAT_TIMEOUT_MS; v1
+   * clients have no heartbeat (TCP keep-alive).
+   */
   private updateIdleTimeout(): void {
-    this.channel.setIdleTimeout(
-      !this.user ? this.policy.unauthTimeoutMs : this.version === 2 ? this.policy.heartbeatTimeoutMs : 0,
-    );
+    const loggedIn = this.user !== undefined;
+    if (loggedIn !== this.deadlineFor) {
+      this.deadlineFor = loggedIn;
+      this.channel.setDeadline(loggedIn ? 0 : this.policy.unauthTimeoutMs);
+    }
+    this.channel.setIdleTimeout(loggedIn && this.version === 2 ? this.policy.heartbeatTimeoutMs : 0);
   }
 }
 

@@ -13,7 +13,10 @@ export interface ChatServices {
   readonly sessions: SessionRegistry;
   readonly clock: Clock;
   readonly logger: Logger;
-  /** This node's NODE_ID (told to v2 clients at login, for diagnostics). */
+  /**
+   * This node's label told to v2 clients at login (diagnostics, placement in tests): NODE_ID when the
+   * operator set one, else an opaque hash of the default `<hostname>-<pid>` (never the host's name).
+   */
   readonly nodeId: string;
   readonly limits: {
     /** Offline messages inside a v1 login ack. */

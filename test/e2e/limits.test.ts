@@ -1,5 +1,6 @@
 import { request } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { connect, type Socket } from 'node:net';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import type { RunningApp } from '../../src/app.js';
 import { ParleyClient } from '../../src/client/parley-client.js';
@@ -155,6 +156,57 @@ describe('limits and bad input', () => {
     expect(await client.nextOf(19)).toBeDefined();
     expect(await client.nextOf(11, 3000)).toMatchObject({ code: 'IDLE_TIMEOUT' });
     await client.waitClosed();
+  });
+
+  it('closes an unauthenticated connection at its login deadline even while it keeps pinging', async () => {
+    const { chatPort } = await app({ UNAUTH_TIMEOUT_MS: '400' });
+    const client = await LineClient.open(chatPort);
+    const opened = Date.now();
+    const pinger = setInterval(() => client.sendLine({ msgid: 18 }), 50);
+    try {
+      expect(await client.next((f) => f.code === 'IDLE_TIMEOUT', 3000)).toMatchObject({ msgid: 11 });
+      await client.waitClosed();
+    } finally {
+      clearInterval(pinger);
+    }
+    expect(Date.now() - opened).toBeLessThan(1500);
+    expect(client.frames.filter((f) => f.msgid === 19).length).toBeGreaterThan(2);
+  });
+
+  it('answers text that merely starts with a capital letter as a bad frame, not as HTTP', async () => {
+    const { chatPort } = await app();
+    const client = await LineClient.open(chatPort);
+    client.write('HELLO there, not JSON\n');
+    expect(await client.nextOf(11, 2000)).toMatchObject({ code: 'BAD_MESSAGE' });
+    client.sendLine({ msgid: 18, reqId: 'after' });
+    expect(await client.next((f) => f.reqId === 'after')).toMatchObject({ msgid: 19 });
+    client.close();
+  });
+
+  it('releases chat-port sockets answered over HTTP within seconds, so held ones never exhaust MAX_CONNECTIONS', async () => {
+    const node = await app({ MAX_CONNECTIONS: '10' });
+    const held = await Promise.all(
+      Array.from(
+        { length: 10 },
+        () =>
+          new Promise<Socket>((resolve) => {
+            // Asks for a page, reads the answer, and never closes its side.
+            const socket = connect({ port: node.chatPort, host: '127.0.0.1', allowHalfOpen: true });
+            socket.on('data', () => resolve(socket));
+            socket.on('error', () => {});
+            socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+          }),
+      ),
+    );
+    expect(node.chatServer.stats().sockets).toBe(10);
+    const started = Date.now();
+    await vi.waitFor(() => expect(node.chatServer.stats().sockets).toBe(0), { timeout: 5000, interval: 50 });
+    expect(Date.now() - started).toBeLessThan(4000);
+    const client = await LineClient.open(node.chatPort);
+    client.sendLine({ msgid: 18, reqId: 'room' });
+    expect(await client.next((f) => f.reqId === 'room')).toMatchObject({ msgid: 19 });
+    client.close();
+    for (const socket of held) socket.destroy();
   });
 
   it('cuts a client that stops reading with SLOW_CONSUMER, without hurting others', async () => {

@@ -27,6 +27,10 @@ export class FakeChannel implements FrameChannel {
   setIdleTimeout(ms: number): void {
     this.idleTimeoutMs = ms;
   }
+  deadlineMs = 0;
+  setDeadline(ms: number): void {
+    this.deadlineMs = ms;
+  }
   setPacing(gapMs: number): void {
     this.pacingMs = gapMs;
   }

@@ -176,6 +176,23 @@ describe('Connection (frame channel)', () => {
     expect(handler.faults).toEqual(['IDLE_TIMEOUT']);
   });
 
+  it('reports IDLE_TIMEOUT at a deadline that inbound frames do not push back', () => {
+    const { transport, handler, connection } = open();
+    connection.setDeadline(1000);
+    vi.advanceTimersByTime(900);
+    transport.events.frame('ping');
+    vi.advanceTimersByTime(100);
+    expect(handler.faults).toEqual(['IDLE_TIMEOUT']);
+  });
+
+  it('forgets a deadline set to 0', () => {
+    const { handler, connection } = open();
+    connection.setDeadline(1000);
+    connection.setDeadline(0);
+    vi.advanceTimersByTime(5000);
+    expect(handler.faults).toEqual([]);
+  });
+
   it('runs no idle timer when told 0', () => {
     const { handler, connection } = open();
     connection.setIdleTimeout(1000);

@@ -97,14 +97,22 @@ describe('ClientSession', () => {
     expect(channel.closeReason).toBe('IDLE_TIMEOUT');
   });
 
-  it('tells the channel the idle policy: unauthenticated, then v2 heartbeat, none for v1', async () => {
+  it('tells the channel the time policy: a login deadline, then the v2 heartbeat, none for v1', async () => {
     const { channel, client } = session({ ...POLICY, loginBurst: 10 });
-    expect(channel.idleTimeoutMs).toBe(300_000);
+    expect(channel.deadlineMs).toBe(300_000);
+    expect(channel.idleTimeoutMs).toBe(0);
     await client.handle(JSON.stringify({ msgid: MsgId.REG, name: 'a', password: 'pw' }));
+    // Requests before login (a PING) leave the deadline alone.
+    channel.deadlineMs = -1;
+    await client.handle(JSON.stringify({ msgid: MsgId.PING }));
+    expect(channel.deadlineMs).toBe(-1);
     await client.handle(JSON.stringify({ msgid: MsgId.LOGIN, v: 2, name: 'a', password: 'pw' }));
+    expect(channel.deadlineMs).toBe(0);
     expect(channel.idleTimeoutMs).toBe(45_000);
     await client.handle(JSON.stringify({ msgid: MsgId.LOGIN, name: 'a', password: 'pw' }));
     expect(channel.idleTimeoutMs).toBe(0);
+    await client.handle(JSON.stringify({ msgid: MsgId.LOGINOUT }));
+    expect(channel.deadlineMs).toBe(300_000);
   });
 
   it('draining tells a v2 client when to reconnect and closes; a v1 client is only closed', async () => {
