@@ -55,18 +55,39 @@ export class CloserStack {
     return this.closing !== undefined;
   }
 
-  /** Runs every closer, last registered first; resolves (never rejects) with what failed. */
-  close(): Promise<readonly CloserFailure[]> {
-    this.closing ??= this.unwind();
+  /**
+   * Runs every closer, last registered first; resolves (never rejects) with what failed. With
+   * `deadlineMs`, stops waiting once it passed: the closer running then is reported as timed out, and
+   * every one not yet run is started at once, without waiting for it. Later calls return the first
+   * call's result.
+   */
+  close(options: { readonly deadlineMs?: number } = {}): Promise<readonly CloserFailure[]> {
+    this.closing ??= this.unwind(options.deadlineMs);
     return this.closing;
   }
 
-  private async unwind(): Promise<readonly CloserFailure[]> {
+  private async unwind(deadlineMs: number | undefined): Promise<readonly CloserFailure[]> {
     const failures: CloserFailure[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    const deadline =
+      deadlineMs === undefined
+        ? undefined
+        : new Promise<'deadline'>((resolve) => (timer = setTimeout(() => resolve('deadline'), deadlineMs)));
     for (let entry = this.entries.pop(); entry; entry = this.entries.pop()) {
-      const failure = await this.run(entry);
-      if (failure) failures.push(failure);
+      const running = this.run(entry);
+      const outcome = await (deadline ? Promise.race([running, deadline]) : running);
+      if (outcome === 'deadline') {
+        failures.push({
+          name: entry.name,
+          error: new Error(`${entry.name}: still closing when the ${deadlineMs} ms deadline passed`),
+          timedOut: true,
+        });
+        for (let rest = this.entries.pop(); rest; rest = this.entries.pop()) void this.run(rest);
+        break;
+      }
+      if (outcome) failures.push(outcome);
     }
+    clearTimeout(timer);
     return failures;
   }
 

@@ -98,4 +98,27 @@ describe('CloserStack', () => {
     expect(reported).toEqual(['late failing']);
     expect(stack.size).toBe(0);
   });
+
+  it('stops waiting at an overall deadline and starts every remaining closer at once', async () => {
+    const stack = new CloserStack({ timeoutMs: 10_000 });
+    const started: string[] = [];
+    stack.add('store', () => void started.push('store'));
+    stack.add('bus', () => {
+      started.push('bus');
+      return new Promise<void>(() => {});
+    });
+    stack.add('slow', () => {
+      started.push('slow');
+      return new Promise<void>((resolve) => setTimeout(resolve, 2000));
+    });
+    let result: readonly CloserFailure[] | undefined;
+    void stack.close({ deadlineMs: 3000 }).then((failures) => (result = failures));
+    await vi.advanceTimersByTimeAsync(2999);
+    expect(started).toEqual(['slow', 'bus']);
+    expect(result).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(started).toEqual(['slow', 'bus', 'store']);
+    expect(result?.map((f) => [f.name, f.timedOut])).toEqual([['bus', true]]);
+    expect(stack.size).toBe(0);
+  });
 });
