@@ -1,4 +1,3 @@
-import type { Registry } from 'prom-client';
 import { handleTreeKeys, kvCommandReply } from '../kv/kv-http.js';
 import type { KvStore } from '../kv/kv-store.js';
 import { sendJson, type AdminServer } from './admin-server.js';
@@ -16,7 +15,8 @@ export interface AdminRouteSources {
   /** The mode line of the start-up log (embedded, MySQL, cluster). */
   readonly mode: string;
   readonly kv: KvStore;
-  readonly metrics: Pick<Registry, 'metrics' | 'contentType'>;
+  /** The node's metrics registry (prom-client's `Registry` fits). */
+  readonly metrics: { metrics(): Promise<string>; readonly contentType: string };
   /** Open chat connections by transport. */
   readonly connections: () => Readonly<Record<string, number>>;
   /** Logged-in sessions on this node. */
