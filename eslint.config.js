@@ -116,6 +116,21 @@ export default tseslint.config(
     ]),
   },
   {
+    // The admin plane is its own room: KV, metrics, logger and errors, never the chat stack or adapters.
+    files: ['src/admin/**'],
+    rules: restrict([
+      { from: '**/net/**', why: 'the admin plane knows nothing of the chat edge' },
+      { from: '**/protocol/**', why: 'the admin plane knows nothing of the chat protocol' },
+      { from: '**/service/**', why: 'the admin plane reads the node through values app.ts passes in' },
+      { from: '**/model/**', why: 'the admin plane must not reach storage' },
+      { from: '**/redis/**', why: 'the admin plane gets node infos as a function from app.ts' },
+      { from: '**/embedded/**', why: 'the admin plane must not reach storage' },
+      { from: 'mysql2*', why: 'the admin plane must not reach storage' },
+      { from: 'ioredis', why: 'the admin plane gets node infos as a function from app.ts' },
+      { from: 'ws', why: 'the admin plane knows nothing of the chat edge' },
+    ]),
+  },
+  {
     files: ['src/kv/**'],
     rules: restrict([{ from: '**/service/**', why: 'kv is its own subsystem' }]),
   },

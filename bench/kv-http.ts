@@ -4,6 +4,7 @@
  * in-process at 10k/100k/500k keys. Needs wrk (apt-get install wrk).
  *
  *   npm run bench:kv -- --seconds 10 --sustained 30
+ *   ADMIN_FAST_LANE=off npm run bench:kv -- --only "keep-alive" --skip-engines   (Node's http only)
  */
 import '../src/require-node.js';
 import { spawn, spawnSync } from 'node:child_process';
@@ -36,6 +37,11 @@ in-process at 10k/100k/500k keys. Needs wrk (apt-get install wrk).`,
     },
     'skip-http': { type: 'boolean', description: 'only the in-process engine runs' },
     'skip-engines': { type: 'boolean', description: 'only the HTTP runs' },
+    only: {
+      type: 'string',
+      value: '<text>',
+      description: 'only the HTTP runs whose label contains this text, e.g. "HSET random keys, keep-alive"',
+    },
   },
 });
 
@@ -188,6 +194,7 @@ if (!values['skip-http']) {
   const seconds = values.seconds;
   const rows: Record<string, unknown>[] = [];
   const run = async (label: string, connections: number, args: string[], duration = seconds) => {
+    if (values.only !== undefined && !label.includes(values.only)) return;
     const node = await startNode(); // fresh node per run, like the seed's measurements
     const warmup = values.warmup;
     if (warmup > 0) wrk(node.port, script, connections, warmup, ['HEXIST', '100000']);
@@ -215,15 +222,18 @@ if (!values['skip-http']) {
   await run('HSET pipelined ×16, keep-alive', 50, ['HSET', '100000', 'keep', '16']);
   // The machine's ceiling for this load: a bare `net` server that answers every request with a fixed
   // reply of the same size, parsing nothing. What Parley loses against it is its own cost.
-  for (const mode of ['keep', 'close'])
+  for (const mode of ['keep', 'close']) {
+    const label = `ceiling: bare node:net server, fixed reply, ${mode === 'keep' ? 'keep-alive' : 'Connection: close'}`;
+    if (values.only !== undefined && !label.includes(values.only)) continue;
     rows.push({
-      run: `ceiling: bare node:net server, fixed reply, ${mode === 'keep' ? 'keep-alive' : 'Connection: close'}`,
+      run: label,
       conns: 50,
       ...(await withCeilingServer((port, pid) => {
         wrk(port, script, 50, values.warmup, ['HEXIST', '100000']);
         return measured(pid, () => wrk(port, script, 50, seconds, ['HSET', '100000', mode]));
       })),
     });
+  }
   console.table(rows);
 }
 

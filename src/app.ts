@@ -7,11 +7,11 @@ import { LocalPresence } from './embedded/local-presence.js';
 import { createMemoryStore } from './embedded/memory-store.js';
 import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
-import { handleTreeKeys, kvCommandReply } from './kv/kv-http.js';
 import { openKvStore } from './kv/open-kv-store.js';
 import { PACKAGE_ROOT } from './package-info.js';
-import { AdminServer, sendJson } from './net/admin-server.js';
-import { RedisPresence } from './redis/redis-presence.js';
+import { registerAdminRoutes, type ClusterNodeInfo } from './admin/admin-routes.js';
+import { AdminServer } from './admin/admin-server.js';
+import { MessageRate } from './admin/message-rate.js';
 import { ChatServer } from './net/chat-server.js';
 import { ClientSession, type SessionPolicy } from './protocol/client-session.js';
 import { Dispatcher } from './protocol/dispatcher.js';
@@ -27,40 +27,23 @@ import { SocialService } from './service/social-service.js';
 import { openMysqlStore } from './model/open-mysql-store.js';
 import { openRedis } from './redis/open-redis.js';
 import { systemClock, type Clock } from './util/clock.js';
+import { CloserStack } from './util/closer-stack.js';
 
 /** The web admin page (static files, no build step). */
 const WEB_DIR = join(PACKAGE_ROOT, 'web');
 
-/** Messages stored per second on this node, over the last 5 s window. */
-class MessageRate {
-  private last: number;
-  private rate = 0;
-  private readonly timer: NodeJS.Timeout;
-
-  constructor(private readonly services: ChatServices) {
-    this.last = services.messages.counts.stored;
-    this.timer = setInterval(() => {
-      const now = this.services.messages.counts.stored;
-      this.rate = (now - this.last) / 5;
-      this.last = now;
-    }, 5000);
-    this.timer.unref();
-  }
-
-  perSecond(): number {
-    return this.rate;
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
-  }
-}
+/** Time each closer gets at shutdown or after a failed start, unless it names its own. */
+const CLOSER_TIMEOUT_MS = 5000;
+/** The whole unwinding after a failed start (nothing is connected yet, so nothing should take long). */
+const FAILED_START_UNWIND_MS = 5000;
 
 export interface AppPorts {
   readonly store: ChatStore;
   readonly bus: MessageBus;
   readonly presence: Presence;
   readonly mode: string;
+  /** Every live node of the cluster (only a shared presence store knows them). */
+  readonly nodeInfos?: () => Promise<readonly ClusterNodeInfo[]>;
 }
 
 export interface RunningApp {
@@ -68,7 +51,10 @@ export interface RunningApp {
   readonly adminPort: number;
   readonly services: ChatServices;
   readonly chatServer: ChatServer;
-  /** Graceful stop: health 503, clients told to reconnect, connections closed, adapters released. */
+  /**
+   * Graceful stop: health 503, clients told to reconnect, connections closed, adapters released — the
+   * closer stack unwound in reverse order of opening (the same unwinding as after a failed start).
+   */
   stop(): Promise<void>;
 }
 
@@ -82,25 +68,47 @@ export function createEmbeddedPorts(config: Config, clock: Clock): AppPorts {
   };
 }
 
-/** Picks and opens the adapters for the configuration; fails fast when a dependency is unreachable. */
-export async function createPorts(config: Config, clock: Clock, logger: Logger): Promise<AppPorts> {
+/**
+ * Picks and opens the adapters for the configuration, registering each one's closer as it opens; fails
+ * fast when a dependency is unreachable (the caller unwinds what was opened).
+ */
+export async function createPorts(
+  config: Config,
+  clock: Clock,
+  logger: Logger,
+  closers: CloserStack,
+): Promise<AppPorts> {
   if (config.REDIS_URL !== undefined && config.MYSQL_URL === undefined) {
     throw new StartupError(
       'REDIS_URL: a cluster needs a shared database too; set MYSQL_URL (or unset REDIS_URL)',
     );
   }
-  if (config.MYSQL_URL === undefined) return createEmbeddedPorts(config, clock);
+  if (config.MYSQL_URL === undefined) {
+    const ports = createEmbeddedPorts(config, clock);
+    closers.add('memory store', () => ports.store.close());
+    closers.add('in-process bus', () => ports.bus.close());
+    closers.add('local presence', () => ports.presence.close());
+    return ports;
+  }
   const store = await openMysqlStore(config, clock, logger);
+  closers.add('MySQL store', () => store.close());
   if (config.REDIS_URL === undefined) {
-    return { store, bus: new LocalBus(), presence: new LocalPresence(), mode: 'single node, data in MySQL' };
+    const bus = new LocalBus();
+    closers.add('in-process bus', () => bus.close());
+    const presence = new LocalPresence();
+    closers.add('local presence', () => presence.close());
+    return { store, bus, presence, mode: 'single node, data in MySQL' };
   }
-  try {
-    const { bus, presence } = await openRedis(config, logger, clock);
-    return { store, bus, presence, mode: `cluster node ${config.NODE_ID}, data in MySQL, bus on Redis` };
-  } catch (error) {
-    await store.close();
-    throw error;
-  }
+  const { bus, presence } = await openRedis(config, logger, clock);
+  closers.add('Redis bus', () => bus.close());
+  closers.add('Redis presence', () => presence.close());
+  return {
+    store,
+    bus,
+    presence,
+    mode: `cluster node ${config.NODE_ID}, data in MySQL, bus on Redis`,
+    nodeInfos: () => presence.nodeInfos(),
+  };
 }
 
 /** Builds the chat services over a set of ports (also used by handler tests). */
@@ -175,22 +183,38 @@ export function createChatServer(config: Config, services: ChatServices, logger:
   );
 }
 
-/** The composition root: wires adapters, services, the chat listener and the admin plane, then listens. */
+/**
+ * The composition root: wires adapters, services, the chat listener and the admin plane, then listens.
+ * Every resource registers its closer on one stack as it opens; a failed start unwinds that stack before
+ * the error propagates, and `stop()` unwinds the same stack.
+ */
 export async function startApp(
   config: Config,
   logger: Logger,
   clock: Clock = systemClock,
 ): Promise<RunningApp> {
-  const ports = await createPorts(config, clock, logger);
-  const services = buildServices(config, ports, logger, clock);
-
-  const chatServer = createChatServer(config, services, logger);
-  const admin = new AdminServer(logger, {
-    token: config.ADMIN_TOKEN,
-    webDir: WEB_DIR,
-    // The largest KV command: key + value + the JSON around them.
-    maxBodyBytes: config.KV_MAX_KEY_BYTES + config.KV_MAX_VALUE_BYTES + 4096,
+  const closers = new CloserStack({
+    timeoutMs: CLOSER_TIMEOUT_MS,
+    onFailure: ({ name, error, timedOut }) =>
+      logger.warn({ closer: name, err: error }, timedOut ? 'closer timed out' : 'closer failed'),
   });
+  try {
+    return await openApp(config, logger, clock, closers);
+  } catch (error) {
+    // Bounded, so a node that cannot start exits within seconds even when a closer hangs.
+    await closers.close({ deadlineMs: FAILED_START_UNWIND_MS });
+    throw error;
+  }
+}
+
+async function openApp(
+  config: Config,
+  logger: Logger,
+  clock: Clock,
+  closers: CloserStack,
+): Promise<RunningApp> {
+  const ports = await createPorts(config, clock, logger, closers);
+  const services = buildServices(config, ports, logger, clock);
   const kv = openKvStore(
     {
       arrayCapacity: config.KV_ARRAY_CAPACITY,
@@ -203,51 +227,38 @@ export async function startApp(
     config.KV_FSYNC,
     logger,
   );
-  admin.fastRoute('POST /api/kv', (body) => kvCommandReply(kv.store, body));
-  admin.fastRoute('GET /api/stats', () => ({ status: 200, json: kv.store.statsJson() }));
-  admin.route('GET /api/kv/rbtree/keys', (request, response) =>
-    handleTreeKeys(kv.store, request, response, sendJson),
-  );
-  admin.route('GET /readyz', (_request, response) =>
-    sendJson(response, admin.isDraining ? 503 : 200, {
-      status: admin.isDraining ? 'draining' : 'ready',
-      mode: ports.mode,
-    }),
-  );
-  const rates = new MessageRate(services);
-  admin.route('GET /api/cluster', async (_request, response) => {
-    const here = {
-      nodeId: config.NODE_ID,
-      mode: ports.mode,
-      uptimeS: Math.round(process.uptime()),
-      connections: chatServer.stats().connections,
-      sessions: services.sessions.size,
-      messagesPerS: rates.perSecond(),
-    };
-    const nodes =
-      ports.presence instanceof RedisPresence ? await ports.presence.nodeInfos().catch(() => []) : [];
-    sendJson(response, 200, { status: 'OK', data: { node: here, nodes } });
+  closers.add('KV logs', () => kv.close());
+
+  const chatServer = createChatServer(config, services, logger);
+  const rates = new MessageRate(() => services.messages.counts.stored);
+  closers.add('message rate', () => rates.stop());
+  const admin = new AdminServer(logger, {
+    token: config.ADMIN_TOKEN,
+    webDir: WEB_DIR,
+    // The largest KV command: key + value + the JSON around them.
+    maxBodyBytes: config.KV_MAX_KEY_BYTES + config.KV_MAX_VALUE_BYTES + 4096,
+    fastLane: config.ADMIN_FAST_LANE === 'on',
   });
-  const metrics = createMetrics(chatServer, services, ports.store, kv.store, ports.bus);
-  admin.route('GET /metrics', async (_request, response) => {
-    const body = await metrics.metrics();
-    response.writeHead(200, {
-      'Content-Type': metrics.contentType,
-      'Content-Length': Buffer.byteLength(body),
-    });
-    response.end(body);
+  // Closed after the chat drain (registered before the chat listener), so /healthz answers 503 meanwhile.
+  closers.add('admin server', () => admin.close());
+  registerAdminRoutes(admin, {
+    nodeId: config.NODE_ID,
+    mode: ports.mode,
+    kv: kv.store,
+    metrics: createMetrics(chatServer, services, ports.store, kv.store, ports.bus),
+    connections: () => chatServer.stats().connections,
+    sessions: () => services.sessions.size,
+    messagesPerS: () => rates.perSecond(),
+    nodeInfos: ports.nodeInfos,
   });
 
-  let chatPort: number;
-  let adminPort: number;
-  try {
-    chatPort = await chatServer.listen(config.CHAT_HOST, config.CHAT_PORT);
-    adminPort = await admin.listen(config.ADMIN_HOST, config.ADMIN_PORT);
-  } catch (error) {
-    await chatServer.shutdown(0);
-    await ports.store.close();
-    throw error;
-  }
+  closers.add('chat server', () => chatServer.shutdown(config.SHUTDOWN_GRACE_MS), {
+    timeoutMs: config.SHUTDOWN_GRACE_MS + CLOSER_TIMEOUT_MS,
+  });
+  const chatPort = await chatServer.listen(config.CHAT_HOST, config.CHAT_PORT);
+  const adminPort = await admin.listen(config.ADMIN_HOST, config.ADMIN_PORT);
+  // Runs first at shutdown: load balancers see 503 while the chat clients are drained.
+  closers.add('admin draining', () => admin.setDraining());
   logger.info(
     {
       nodeId: config.NODE_ID,
@@ -262,19 +273,13 @@ export async function startApp(
       'SESSION_SECRET not set: session tokens are valid on this process only (set it for clusters and restarts)',
     );
   }
-
-  let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => {
-    stopping ??= (async () => {
-      admin.setDraining();
-      await chatServer.shutdown(config.SHUTDOWN_GRACE_MS);
-      await Promise.allSettled([ports.bus.close(), ports.presence.close()]);
-      await ports.store.close();
-      await admin.close();
-      rates.stop();
-      kv.close();
-    })();
-    return stopping;
+  return {
+    chatPort,
+    adminPort,
+    services,
+    chatServer,
+    stop: async () => {
+      await closers.close();
+    },
   };
-  return { chatPort, adminPort, services, chatServer, stop };
 }

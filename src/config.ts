@@ -243,6 +243,12 @@ export const configSchema = z.object({
     .min(8, 'at least 8 characters')
     .optional()
     .describe('When set, every /api/* call on the admin port needs `Authorization: Bearer <token>`.'),
+  ADMIN_FAST_LANE: z
+    .enum(['on', 'off'])
+    .default('on')
+    .describe(
+      "`on`: the admin plane answers its hot JSON routes on its own HTTP/1.1 fast lane; `off`: Node's http only.",
+    ),
   SHUTDOWN_GRACE_MS: z.coerce
     .number()
     .int()

@@ -4,9 +4,15 @@ import { ConfigError, loadConfig, serverCommand } from './config.js';
 import { configHelp } from './config-help.js';
 import { startApp } from './app.js';
 import { StartupError } from './errors.js';
-import { createLogger } from './logger.js';
+import { createLogger, type Logger } from './logger.js';
 import { packageVersion } from './package-info.js';
 import { parseCommandLine, UsageError } from './util/command-line.js';
+
+/** Exits now with `code`, after the log lines written so far are out. */
+function exitNow(logger: Logger, code: number): never {
+  logger.flush();
+  process.exit(code);
+}
 
 /**
  * Entry point: `npm start [-- --chat-port 7000 …]` (`--help` lists every setting). Exit codes: 0 clean stop
@@ -33,15 +39,15 @@ async function main(): Promise<void> {
   try {
     app = await startApp(config, logger);
   } catch (error) {
+    // startApp has unwound what it opened. Exit explicitly all the same: a start-up failure must never
+    // leave a process that looks alive to its supervisor (a forgotten handle would keep the loop running).
     if (error instanceof StartupError) {
       logger.fatal(error.message);
       process.stderr.write(`parley: ${error.message}\n`);
     } else {
       logger.fatal({ err: error }, 'start-up failed');
     }
-    logger.flush();
-    process.exitCode = 1;
-    return;
+    exitNow(logger, 1);
   }
   const running = app;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -49,17 +55,16 @@ async function main(): Promise<void> {
     // A hard deadline over the whole shutdown, in case something hangs.
     setTimeout(() => {
       logger.error('shutdown deadline passed; exiting');
-      process.exit(1);
+      exitNow(logger, 1);
     }, config.SHUTDOWN_GRACE_MS + 10_000).unref();
     running.stop().then(
       () => {
         logger.info('stopped');
-        logger.flush();
-        process.exit(0);
+        exitNow(logger, 0);
       },
       (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
+        exitNow(logger, 1);
       },
     );
   };

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ParleyClient } from '../../src/client/parley-client.js';
 import { once } from '../helpers/events.js';
 import { LineClient } from '../helpers/line-client.js';
-import { runServerToExit, spawnServer } from '../helpers/server-process.js';
+import { occupyPort, runServerToExit, spawnServer } from '../helpers/server-process.js';
 
 describe('the server process', () => {
   it('exits with code 2 and names the bad variable before opening a socket', async () => {
@@ -14,13 +14,30 @@ describe('the server process', () => {
     expect(flag.output).toBe('parley: unknown option --bogus-flag (see --help)\n');
   });
 
-  it('fails start-up clearly (exit 1) when the chat port is taken', async () => {
+  it('fails start-up clearly (exit 1, within 10 s) when the chat port is taken', async () => {
     const first = await spawnServer({});
-    const { code, output } = await runServerToExit({ CHAT_PORT: String(first.chatPort) });
+    const { code, output, elapsedMs } = await runServerToExit({ CHAT_PORT: String(first.chatPort) });
     expect(code).toBe(1);
     expect(output).toMatch(/EADDRINUSE/);
+    expect(elapsedMs).toBeLessThan(10_000);
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
+  });
+
+  it('fails start-up (exit 1, within 10 s) when the admin port is taken, the chat port already open', async () => {
+    const busy = await occupyPort();
+    try {
+      const { code, output, elapsedMs } = await runServerToExit({
+        CHAT_HOST: '127.0.0.1',
+        ADMIN_HOST: '127.0.0.1',
+        ADMIN_PORT: String(busy.port),
+      });
+      expect(code).toBe(1);
+      expect(output).toMatch(new RegExp(`EADDRINUSE.*127\\.0\\.0\\.1:${busy.port}`));
+      expect(elapsedMs).toBeLessThan(10_000);
+    } finally {
+      await busy.release();
+    }
   });
 
   it('says it runs in embedded mode and drains on SIGTERM: notice to v2, close to v1, exit 0', async () => {

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { serverArgs } from '../../scripts/lib/server-command.js';
 
@@ -51,11 +52,26 @@ export function spawnServer(env: Record<string, string>, args: string[] = []): P
   });
 }
 
-/** Runs `src/main.ts` expecting it to exit on its own; resolves with its code and output. */
+/** What a server process that ended on its own left behind. */
+export interface ExitedServer {
+  /** The exit code; null when it had to be killed (it did not exit within `killAfterMs`). */
+  readonly code: number | null;
+  readonly output: string;
+  /** From spawn to exit. */
+  readonly elapsedMs: number;
+}
+
+/**
+ * Runs `src/main.ts` expecting it to exit on its own; resolves with its code and output. A process still
+ * running after `killAfterMs` is killed (code null), so a node that hangs fails the test instead of
+ * stalling it.
+ */
 export function runServerToExit(
   env: Record<string, string>,
   args: string[] = [],
-): Promise<{ code: number | null; output: string }> {
+  killAfterMs = 20_000,
+): Promise<ExitedServer> {
+  const started = performance.now();
   const child = spawn(process.execPath, serverArgs([], args), {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', CHAT_PORT: '0', ADMIN_PORT: '0', ...env },
@@ -64,5 +80,24 @@ export function runServerToExit(
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, output })));
+  const killer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+  return new Promise((resolve) =>
+    child.once('exit', (code) => {
+      clearTimeout(killer);
+      resolve({ code, output, elapsedMs: performance.now() - started });
+    }),
+  );
+}
+
+/** Holds a port on 127.0.0.1 so that a server binding it fails with EADDRINUSE. */
+export async function occupyPort(): Promise<{ port: number; release: () => Promise<void> }> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    release: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }

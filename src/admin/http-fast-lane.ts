@@ -76,10 +76,13 @@ const HEAD_CACHE_ENTRIES = 256;
 
 /**
  * Parses one request head at `start`. The lane takes only plain, unambiguous requests to its own
- * routes — a request line `METHOD path HTTP/1.x`, `name: value` headers, at most one numeric
- * Content-Length — and leaves everything else (chunked bodies, Expect, Upgrade, obs-folds, bare LFs,
- * query strings, other routes, oversized heads or bodies) to Node's http server, which has the full
- * parser and error replies. So the lane never has to judge malformed HTTP.
+ * routes — a request line `METHOD path HTTP/1.x`, `name: value` headers without control characters, a
+ * Host (HTTP/1.1), at most one Content-Length (digits), Authorization, Connection (`close` or
+ * `keep-alive`) and Host — and leaves everything else (chunked bodies, Expect, Upgrade, obs-folds, bare
+ * LFs, query strings, repeated or unusual headers it acts on, other routes, oversized heads or bodies) to
+ * Node's http server, which has the full parser and error replies. So the lane never has to judge
+ * malformed HTTP, and whatever it answers, Node would answer the same (a differential test holds it to
+ * that).
  */
 function parseHead(buffer: Buffer, start: number, options: FastLaneOptions, cache: HeadCache): ParseOutcome {
   const end = buffer.indexOf(CRLF_CRLF, start, 'latin1');
@@ -99,6 +102,8 @@ function parseHead(buffer: Buffer, start: number, options: FastLaneOptions, cach
 
 /** Parses a complete request head (without its final CRLF CRLF). */
 function parseHeadText(head: string, options: FastLaneOptions): ParsedHead | 'hand-off' {
+  // Node rejects control characters in a head (400); leave those requests to it.
+  if (CONTROL.test(head)) return 'hand-off';
   let lineEnd = head.indexOf('\r\n');
   if (lineEnd === -1) lineEnd = head.length;
   if (!endsCleanly(head, 0, lineEnd)) return 'hand-off';
@@ -116,8 +121,9 @@ function parseHeadText(head: string, options: FastLaneOptions): ParsedHead | 'ha
   const route = options.resolve(head.slice(0, space1), path);
   if (!route) return 'hand-off';
   let contentLength: number | undefined;
-  let connection = '';
+  let connection: string | undefined;
   let authorization: string | undefined;
+  let host: string | undefined;
   for (let lineStart = lineEnd + 2; lineStart < head.length; lineStart = lineEnd + 2) {
     lineEnd = head.indexOf('\r\n', lineStart);
     if (lineEnd === -1) lineEnd = head.length;
@@ -131,7 +137,8 @@ function parseHeadText(head: string, options: FastLaneOptions): ParsedHead | 'ha
     if (interesting === undefined) continue;
     const lower = name.toLowerCase();
     if (lower !== interesting) continue;
-    const value = head.slice(colon + 1, lineEnd).trim();
+    // Optional whitespace is SP and HTAB only (String.trim would also take a no-break space).
+    const value = head.slice(colon + 1, lineEnd).replace(OWS_EDGES, '');
     switch (lower) {
       case 'content-length':
         if (contentLength !== undefined || !DIGITS.test(value)) return 'hand-off';
@@ -142,22 +149,36 @@ function parseHeadText(head: string, options: FastLaneOptions): ParsedHead | 'ha
       case 'upgrade':
         return 'hand-off';
       case 'connection':
+        // Node keeps the first of repeated headers, joins some and parses token lists; take only the plain case.
+        if (connection !== undefined || !CONNECTION.test(value)) return 'hand-off';
         connection = value.toLowerCase();
         break;
       case 'authorization':
+        if (authorization !== undefined) return 'hand-off';
         authorization = value;
+        break;
+      case 'host':
+        if (host !== undefined) return 'hand-off';
+        host = value;
         break;
     }
   }
+  // HTTP/1.1 without Host: Node answers 400.
+  if (http11 && host === undefined) return 'hand-off';
   const bodyLength = contentLength ?? 0;
   if (bodyLength > options.maxBodyBytes) return 'hand-off';
-  const keepAlive = http11 ? !/\bclose\b/.test(connection) : /\bkeep-alive\b/.test(connection);
+  const keepAlive = http11 ? connection !== 'close' : connection === 'keep-alive';
   return { route, path, headLength: head.length, bodyLength, keepAlive, authorization };
 }
 
 /** A header name (RFC 9110 token): no spaces before the colon, no obs-fold continuation lines. */
 const TOKEN = /^[-!#$%&'*+.^_`|~0-9A-Za-z]+$/;
 const DIGITS = /^\d{1,9}$/;
+const CONNECTION = /^(?:close|keep-alive)$/i;
+const OWS_EDGES = /^[ \t]+|[ \t]+$/g;
+/** Control characters other than HTAB, CR and LF (CR and LF are checked line by line). */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what it looks for
+const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
 /** The headers the lane acts on, by name length. */
 const INTERESTING_LENGTHS: Record<number, string> = {
   14: 'content-length',
@@ -166,6 +187,7 @@ const INTERESTING_LENGTHS: Record<number, string> = {
   7: 'upgrade',
   10: 'connection',
   13: 'authorization',
+  4: 'host',
 };
 
 /** True when the line holds no stray CR or LF (a bare LF is left to Node's parser to reject). */

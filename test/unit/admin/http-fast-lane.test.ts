@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/logger.js';
-import { AdminServer, sendJson } from '../../../src/net/admin-server.js';
+import { AdminServer, sendJson } from '../../../src/admin/admin-server.js';
 
 let server: AdminServer | undefined;
 afterEach(async () => {

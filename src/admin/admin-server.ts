@@ -1,8 +1,13 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import { extname, join } from 'node:path';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server as HttpServer,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Logger } from '../logger.js';
+import { bearerAuth, type AuthCheck } from './admin-auth.js';
+import { AdminPage } from './admin-page.js';
 import { FastLane, type FastRoute } from './http-fast-lane.js';
 import { BodyTooLargeError, readBody } from './read-body.js';
 
@@ -26,6 +31,15 @@ const UNAUTHORIZED = {
   json: JSON.stringify({ status: 'ERROR', message: 'Authorization: Bearer <ADMIN_TOKEN> required' }),
 };
 
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * A connection handed to Node's http server gets this inactivity limit (Node's own header and request
+ * deadlines are checked only for connections its server accepted itself, and ours are accepted by the
+ * listener in front of it).
+ */
+const HTTP_IDLE_TIMEOUT_MS = 60_000;
+
 /** JSON reply with the headers every admin endpoint shares (CORS like the original KV server, no caching). */
 export function sendJson(response: ServerResponse, status: number, body: unknown): void {
   sendJsonText(response, status, JSON.stringify(body));
@@ -41,13 +55,6 @@ function sendJsonText(response: ServerResponse, status: number, json: string): v
   response.end(json);
 }
 
-const CONTENT_TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-};
-
 export interface AdminServerOptions {
   /** When set, /api/* requires `Authorization: Bearer <token>`. */
   readonly token?: string | undefined;
@@ -57,41 +64,72 @@ export interface AdminServerOptions {
   readonly maxBodyBytes?: number;
   /** Idle keep-alive connections are closed after this long. @default 30000 */
   readonly keepAliveMs?: number;
+  /** Serve the fast routes on the fast lane (false: every connection goes to Node's http). @default true */
+  readonly fastLane?: boolean;
 }
 
 /**
  * The admin HTTP plane (127.0.0.1 by default): health, metrics, the KV API and the web page. Routes are
  * registered by their subsystems. `/kv/api/*` is an alias of `/api/*` (the original page calls those
  * paths); every `/api/*` answer carries CORS headers and preflights are answered. Keep-alive is on.
+ *
+ * A plain `net` listener accepts every connection and starts it on the fast lane; the first request the
+ * lane does not take hands the connection to Node's http server with `emit('connection')`, the documented
+ * way to give it a socket. That server never listens itself.
  */
 export class AdminServer {
-  private readonly server: Server;
+  private readonly listener: Server;
+  private readonly http: HttpServer;
   private readonly routes = new Map<string, AdminRoute>();
   private readonly fastRoutes = new Map<string, FastRoute>();
-  private readonly files = new Map<string, { body: Buffer; type: string }>();
-  private readonly lane: FastLane;
+  private readonly page: AdminPage;
+  private readonly authorized: AuthCheck;
+  private readonly lane: FastLane | undefined;
+  /** Connections owned by Node's http server, with their requests in flight (for close()). */
+  private readonly handedOff = new Map<Socket, number>();
   private readonly maxBodyBytes: number;
   private draining = false;
 
   constructor(
     private readonly logger: Logger,
-    private readonly options: AdminServerOptions = {},
+    options: AdminServerOptions = {},
   ) {
     this.maxBodyBytes = options.maxBodyBytes ?? 65_536;
-    this.server = createServer((request, response) => this.onRequest(request, response));
-    this.server.keepAliveTimeout = options.keepAliveMs ?? 30_000;
-    this.lane = this.takeConnectionsOnFastLane();
+    this.authorized = bearerAuth(options.token);
+    this.page = new AdminPage(options.webDir);
+    this.http = createHttpServer({ keepAliveTimeout: options.keepAliveMs ?? 30_000 }, (request, response) =>
+      this.onRequest(request, response),
+    );
+    this.http.timeout = HTTP_IDLE_TIMEOUT_MS;
+    this.http.on('request', (request: IncomingMessage, response: ServerResponse) => {
+      const socket = request.socket;
+      this.handedOff.set(socket, (this.handedOff.get(socket) ?? 0) + 1);
+      response.once('close', () => {
+        const inFlight = this.handedOff.get(socket);
+        if (inFlight !== undefined) this.handedOff.set(socket, inFlight - 1);
+      });
+    });
+    this.lane =
+      options.fastLane === false
+        ? undefined
+        : new FastLane({
+            resolve: (method, path) => this.fastRoutes.get(`${method} ${apiPath(path)}`),
+            refusal: (path, authorization) =>
+              this.authorized(apiPath(path), authorization) ? undefined : UNAUTHORIZED,
+            commonHeaders: COMMON_HEADER_LINES,
+            maxBodyBytes: this.maxBodyBytes,
+            idleTimeoutMs: this.http.keepAliveTimeout,
+            handOff: (socket, unanswered) => this.handOff(socket, unanswered),
+          });
+    // allowHalfOpen as in Node's http server: a client's FIN does not cut the replies still owed to it.
+    this.listener = createNetServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+      if (this.lane) this.lane.serve(socket);
+      else this.handOff(socket, EMPTY);
+    });
     this.fastRoute('GET /healthz', () => ({
       status: this.draining ? 503 : 200,
       json: JSON.stringify({ status: this.draining ? 'draining' : 'ok' }),
     }));
-    if (options.webDir) {
-      // A fixed set of files read once: no path from a request ever reaches the file system.
-      for (const name of readdirSync(options.webDir)) {
-        const type = CONTENT_TYPES[extname(name)];
-        if (type) this.files.set(`/${name}`, { body: readFileSync(join(options.webDir, name)), type });
-      }
-    }
   }
 
   /** Registers `METHOD /path`. */
@@ -132,56 +170,39 @@ export class AdminServer {
 
   listen(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen({ host, port }, () => {
-        this.server.off('error', reject);
-        resolve((this.server.address() as AddressInfo).port);
+      this.listener.once('error', reject);
+      this.listener.listen({ host, port }, () => {
+        this.listener.off('error', reject);
+        resolve((this.listener.address() as AddressInfo).port);
       });
     });
   }
 
+  /**
+   * Stops accepting, closes idle connections at once and the rest after their replies (at most 1 s
+   * later); resolves when every connection is gone. Safe to call when the server never listened.
+   */
   close(): Promise<void> {
     return new Promise((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeIdleConnections();
-      this.lane.closeAll();
+      this.listener.close(() => resolve());
+      this.lane?.closeAll();
+      for (const [socket, inFlight] of this.handedOff) if (inFlight === 0) socket.destroy();
       setTimeout(() => {
-        this.server.closeAllConnections();
-        this.lane.destroyAll();
+        for (const socket of this.handedOff.keys()) socket.destroy();
+        this.lane?.destroyAll();
       }, 1000).unref();
     });
   }
 
-  /**
-   * New connections start on the fast lane; the first request it does not take hands the connection,
-   * with the unanswered bytes, to Node's http connection handler (which owns it from then on).
-   */
-  private takeConnectionsOnFastLane(): FastLane {
-    const httpHandlers = this.server.listeners('connection') as ((socket: Socket) => void)[];
-    const lane = new FastLane({
-      resolve: (method, path) => this.fastRoutes.get(`${method} ${apiPath(path)}`),
-      refusal: (path, authorization) =>
-        this.authorized(apiPath(path), authorization) ? undefined : UNAUTHORIZED,
-      commonHeaders: COMMON_HEADER_LINES,
-      maxBodyBytes: this.maxBodyBytes,
-      idleTimeoutMs: this.server.keepAliveTimeout,
-      handOff: (socket, unanswered) => {
-        // Paused while Node's handler attaches, so the unanswered bytes are read first, in order.
-        socket.pause();
-        if (unanswered.length > 0) socket.unshift(unanswered);
-        for (const handler of httpHandlers) handler.call(this.server, socket);
-        socket.resume();
-      },
-    });
-    this.server.removeAllListeners('connection');
-    this.server.on('connection', (socket: Socket) => lane.serve(socket));
-    return lane;
-  }
-
-  private authorized(path: string, authorization: string | undefined): boolean {
-    return (
-      !path.startsWith('/api/') || !this.options.token || authorization === `Bearer ${this.options.token}`
-    );
+  /** Gives a connection to Node's http server for good, the unanswered bytes first, in order. */
+  private handOff(socket: Socket, unanswered: Buffer): void {
+    // Paused while Node's server attaches, so the unshifted bytes are read before anything newer.
+    socket.pause();
+    if (unanswered.length > 0) socket.unshift(unanswered);
+    this.handedOff.set(socket, 0);
+    socket.once('close', () => this.handedOff.delete(socket));
+    this.http.emit('connection', socket);
+    socket.resume();
   }
 
   private onRequest(request: IncomingMessage, response: ServerResponse): void {
@@ -205,7 +226,7 @@ export class AdminServer {
       });
       return;
     }
-    const file = method === 'GET' ? this.staticFile(path) : undefined;
+    const file = method === 'GET' ? this.page.file(path) : undefined;
     if (file) {
       response.writeHead(200, {
         'Content-Type': file.type,
@@ -220,11 +241,6 @@ export class AdminServer {
       message:
         'API endpoint not found. This is a backend API server. Supported endpoints: POST /api/kv, GET /api/stats',
     });
-  }
-
-  private staticFile(path: string): { body: Buffer; type: string } | undefined {
-    const local = path.startsWith('/kv/') ? path.slice(3) : path === '/kv' ? '/' : path;
-    return this.files.get(local === '/' ? '/index.html' : local);
   }
 }
 
