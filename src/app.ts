@@ -5,7 +5,7 @@ import { LocalBus } from './embedded/local-bus.js';
 import { LocalPresence } from './embedded/local-presence.js';
 import { createMemoryStore } from './embedded/memory-store.js';
 import type { Logger } from './logger.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, createRegistry, createTelemetry } from './metrics.js';
 import { handleTreeKeys, kvCommandReply } from './kv/kv-http.js';
 import { openKvStore } from './kv/open-kv-store.js';
 import { PACKAGE_ROOT } from './package-info.js';
@@ -23,6 +23,7 @@ import type { ChatStore, MessageBus, Presence } from './service/ports.js';
 import { SessionRegistry } from './service/session-registry.js';
 import { SessionTokens } from './service/session-tokens.js';
 import { SocialService } from './service/social-service.js';
+import { noTelemetry, type Telemetry } from './service/telemetry.js';
 import { openMysqlStore } from './model/open-mysql-store.js';
 import { openRedis } from './redis/open-redis.js';
 import { systemClock, type Clock } from './util/clock.js';
@@ -82,7 +83,12 @@ export function createEmbeddedPorts(config: Config, clock: Clock): AppPorts {
 }
 
 /** Picks and opens the adapters for the configuration; fails fast when a dependency is unreachable. */
-export async function createPorts(config: Config, clock: Clock, logger: Logger): Promise<AppPorts> {
+export async function createPorts(
+  config: Config,
+  clock: Clock,
+  logger: Logger,
+  telemetry: Telemetry = noTelemetry,
+): Promise<AppPorts> {
   if (config.REDIS_URL !== undefined && config.MYSQL_URL === undefined) {
     throw new StartupError(
       'REDIS_URL: a cluster needs a shared database too; set MYSQL_URL (or unset REDIS_URL)',
@@ -90,11 +96,12 @@ export async function createPorts(config: Config, clock: Clock, logger: Logger):
   }
   if (config.MYSQL_URL === undefined) return createEmbeddedPorts(config, clock);
   const store = await openMysqlStore(config, clock, logger);
+  store.observe?.(telemetry);
   if (config.REDIS_URL === undefined) {
     return { store, bus: new LocalBus(), presence: new LocalPresence(), mode: 'single node, data in MySQL' };
   }
   try {
-    const { bus, presence } = await openRedis(config, logger, clock);
+    const { bus, presence } = await openRedis(config, logger, clock, telemetry);
     return { store, bus, presence, mode: `cluster node ${config.NODE_ID}, data in MySQL, bus on Redis` };
   } catch (error) {
     await store.close();
@@ -103,13 +110,20 @@ export async function createPorts(config: Config, clock: Clock, logger: Logger):
 }
 
 /** Builds the chat services over a set of ports (also used by handler tests). */
-export function buildServices(config: Config, ports: AppPorts, logger: Logger, clock: Clock): ChatServices {
+export function buildServices(
+  config: Config,
+  ports: AppPorts,
+  logger: Logger,
+  clock: Clock,
+  telemetry: Telemetry = noTelemetry,
+): ChatServices {
   const sessions = new SessionRegistry(
     ports.store.messages,
     ports.bus,
     ports.presence,
     config.PAGE_SIZE,
     logger,
+    telemetry,
   );
   return {
     auth: new AuthService(
@@ -125,10 +139,12 @@ export function buildServices(config: Config, ports: AppPorts, logger: Logger, c
       clock,
       { maxMessageChars: config.MAX_MESSAGE_CHARS, pageSize: config.PAGE_SIZE },
       logger,
+      telemetry,
     ),
     sessions,
     clock,
     logger,
+    telemetry,
     nodeId: config.NODE_ID,
     limits: { v1OfflineBatch: config.V1_OFFLINE_BATCH, pageSize: config.PAGE_SIZE },
   };
@@ -174,8 +190,10 @@ export async function startApp(
   logger: Logger,
   clock: Clock = systemClock,
 ): Promise<RunningApp> {
-  const ports = await createPorts(config, clock, logger);
-  const services = buildServices(config, ports, logger, clock);
+  const registry = createRegistry();
+  const telemetry = createTelemetry(registry, clock);
+  const ports = await createPorts(config, clock, logger, telemetry);
+  const services = buildServices(config, ports, logger, clock, telemetry);
 
   const chatServer = createChatServer(config, services, logger);
   const admin = new AdminServer(logger, {
@@ -221,7 +239,7 @@ export async function startApp(
       ports.presence instanceof RedisPresence ? await ports.presence.nodeInfos().catch(() => []) : [];
     sendJson(response, 200, { status: 'OK', data: { node: here, nodes } });
   });
-  const metrics = createMetrics(chatServer, services, ports.store, kv.store, ports.bus);
+  const metrics = createMetrics(registry, chatServer, services, ports.store, kv.store, ports.bus);
   admin.route('GET /metrics', async (_request, response) => {
     const body = await metrics.metrics();
     response.writeHead(200, {
