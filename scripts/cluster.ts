@@ -3,83 +3,77 @@
  * MariaDB and Redis (or the ones in MYSQL_URL / REDIS_URL), N nodes, and nginx's stream load balancer on
  * 127.0.0.1:8000 for TCP and WebSocket clients. Ctrl-C stops everything it started and keeps the logs.
  */
+import '../src/require-node.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { runCommandLine } from '../src/util/command-line.js';
 import { LocalCluster } from './lib/cluster.js';
 import { NodeSettingError, nodeSettings } from './lib/cluster-env.js';
 import { NodeSupervisor } from './lib/node-supervisor.js';
 import { PortInUseError } from './lib/ports.js';
 
-const HELP = `Usage: npm run cluster -- [options]
-
-A local Parley cluster on 127.0.0.1: a private MariaDB and Redis (or the servers in MYSQL_URL and
+const { values } = runCommandLine({
+  name: 'cluster',
+  usage: 'npm run cluster -- [options]',
+  summary: `A local Parley cluster on 127.0.0.1: a private MariaDB and Redis (or the servers in MYSQL_URL and
 REDIS_URL), N Parley nodes, and nginx's stream load balancer in front of them for TCP and WebSocket
-clients. Refuses to start when a port it needs is taken. Ctrl-C stops everything and keeps the logs.
+clients. Refuses to start when a port it needs is taken. Ctrl-C stops everything and keeps the logs.`,
+  options: {
+    nodes: { type: 'integer', default: 2, description: 'Parley nodes to start, 1-16' },
+    port: {
+      type: 'integer',
+      default: 8000,
+      value: '<port>',
+      description: 'load-balancer port on 127.0.0.1; 0 picks a free one',
+    },
+    'admin-port': {
+      type: 'integer',
+      value: '<port>',
+      description:
+        "nginx's admin HTTP port on 127.0.0.1 (/healthz, /metrics of any node; default: a free one)",
+    },
+    env: {
+      type: 'string',
+      multiple: true,
+      value: '<KEY=VALUE>',
+      description: 'a Parley setting for every node, e.g. --env BCRYPT_COST=4',
+    },
+    restart: {
+      type: 'boolean',
+      description: 'start a node that died again (after 1 s, doubling up to 30 s while it keeps dying)',
+    },
+  },
+  env: [
+    ['MYSQL_URL, REDIS_URL', 'use these servers instead of private ones'],
+    [
+      'BCRYPT_COST, LOG_LEVEL, …',
+      "every Parley setting set in this shell (the README's configuration table)",
+    ],
+    ['', 'reaches every node; --env wins over it. NODE_ID and the hosts and ports are'],
+    ['', 'set by the cluster for each node.'],
+  ],
+  notes: 'Exit status: 0 after Ctrl-C, 1 when the cluster could not start, 2 for a bad option.',
+});
 
-Options:
-  --nodes N          Parley nodes to start, 1-16 (default 2)
-  --port P           load-balancer port on 127.0.0.1; 0 picks a free one (default 8000)
-  --admin-port P     nginx's admin HTTP port on 127.0.0.1 (/healthz, /metrics of any node; default: a free one)
-  --env KEY=VALUE    a Parley setting for every node (repeatable), e.g. --env BCRYPT_COST=4
-  --restart          start a node that died again (after 1 s, doubling up to 30 s while it keeps dying)
-  -h, --help         this text
-
-Environment:
-  MYSQL_URL, REDIS_URL   use these servers instead of private ones
-  Every other Parley setting set in this shell (BCRYPT_COST, LOG_LEVEL, RATE_PER_S, … see the README's
-  configuration table) is passed to every node; --env wins over it. NODE_ID and the hosts and ports are
-  set by the cluster for each node.
-
-Exit status: 0 after Ctrl-C, 1 when the cluster could not start, 2 for a bad option.
-`;
-
-/** Prints one line and exits 2 (a usage error). */
-function usage(message: string): never {
-  process.stderr.write(`cluster: ${message} (npm run cluster -- --help)\n`);
+/** Prints one line and exits 2 (a usage error), like a bad flag. */
+function usage(message: string, seeHelp = true): never {
+  process.stderr.write(`cluster: ${message}${seeHelp ? ' (see --help)' : ''}\n`);
   process.exit(2);
 }
 
-function portOption(name: string, text: string, min: number): number {
-  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > 65535)
-    usage(`--${name} ${text}: expected a port number${min === 0 ? ' (0 picks a free one)' : ''}`);
-  return Number(text);
-}
-
-let parsed;
-try {
-  parsed = parseArgs({
-    strict: true,
-    allowPositionals: false,
-    options: {
-      nodes: { type: 'string', default: '2' },
-      port: { type: 'string', default: '8000' },
-      'admin-port': { type: 'string' },
-      env: { type: 'string', multiple: true, default: [] },
-      restart: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-} catch (error) {
-  usage((error as Error).message.split('\n')[0]!);
-}
-const { values } = parsed;
-if (values.help) {
-  process.stdout.write(HELP);
-  process.exit(0);
-}
-if (!/^\d+$/.test(values.nodes) || Number(values.nodes) < 1 || Number(values.nodes) > 16)
-  usage(`--nodes ${values.nodes}: expected a number from 1 to 16`);
-const nodeCount = Number(values.nodes);
-const port = portOption('port', values.port, 0);
-const adminPort =
-  values['admin-port'] === undefined ? undefined : portOption('admin-port', values['admin-port'], 1);
-if (adminPort !== undefined && adminPort === port) usage(`--admin-port ${adminPort}: the same as --port`);
+if (values.nodes < 1 || values.nodes > 16) usage(`--nodes needs a number from 1 to 16, got ${values.nodes}`);
+const nodeCount = values.nodes;
+const port = values.port;
+if (port < 0 || port > 65535) usage(`--port needs a port number (0 picks a free one), got ${port}`);
+const adminPort = values['admin-port'];
+if (adminPort !== undefined && (adminPort < 1 || adminPort > 65535))
+  usage(`--admin-port needs a port number, got ${adminPort}`);
+if (adminPort !== undefined && adminPort === port) usage(`--admin-port ${adminPort} is the same as --port`);
 let settings;
 try {
   settings = nodeSettings(process.env, values.env);
 } catch (error) {
-  if (error instanceof NodeSettingError) usage(error.message);
+  if (error instanceof NodeSettingError) usage(error.message, false);
   throw error;
 }
 

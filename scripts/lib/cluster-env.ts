@@ -60,9 +60,7 @@ export function nodeSettings(callerEnv: NodeJS.ProcessEnv, envFlags: readonly st
     const name = flag.slice(0, eq);
     const value = flag.slice(eq + 1);
     if (!known.has(name))
-      throw new NodeSettingError(
-        `--env ${name}: not a Parley setting (see the README's configuration table)`,
-      );
+      throw new NodeSettingError(`--env ${name}: not a Parley setting (npm start -- --help lists them)`);
     if (CLUSTER_OWNED.has(name))
       throw new NodeSettingError(
         name.endsWith('_URL')

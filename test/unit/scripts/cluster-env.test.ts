@@ -40,9 +40,7 @@ describe('node settings of a local cluster', () => {
       }
       throw new Error('no refusal');
     };
-    expect(refusal({}, ['NOPE=1'])).toBe(
-      "--env NOPE: not a Parley setting (see the README's configuration table)",
-    );
+    expect(refusal({}, ['NOPE=1'])).toBe('--env NOPE: not a Parley setting (npm start -- --help lists them)');
     expect(refusal({}, ['CHAT_PORT=7000'])).toMatch(/^--env CHAT_PORT: the cluster sets it/);
     expect(refusal({}, ['MYSQL_URL=mysql://a'])).toMatch(/export MYSQL_URL=/);
     expect(refusal({}, ['BCRYPT_COST'])).toBe('--env BCRYPT_COST: expected KEY=VALUE');
