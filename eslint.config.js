@@ -15,17 +15,19 @@ const restrict = (patterns) => ({
 });
 
 // What a storage/bus/presence adapter (model, redis, embedded) must not import; `others` are the
-// sibling adapters. Allowed: the service's ports and its pure rules, errors, logger, config, util.
+// sibling adapters. Allowed: the service's ports (telemetry included) and its pure rules, errors, logger,
+// config, util.
 const adapter = (others) =>
   restrict([
     {
       from: [
         '**/service/**',
         '!**/service/ports.js',
+        '!**/service/telemetry.js',
         '!**/service/text-rules.js',
         '!**/service/conversation.js',
       ],
-      why: 'adapters implement the service ports; they use no service beyond ports, text-rules and conversation',
+      why: 'adapters implement the service ports; they use no service beyond ports, telemetry, text-rules and conversation',
     },
     { from: '**/net/**', why: 'adapters know no sockets' },
     { from: '**/protocol/**', why: 'adapters know no wire protocol' },

@@ -50,6 +50,8 @@ export const config = defineConfig({
       project({
         name: 'cluster',
         include: ['test/cluster/**/*.test.ts'],
+        // One cluster at a time: their failover timings must not compete for the CPU with another one.
+        fileParallelism: false,
         testTimeout: 90_000,
         hookTimeout: 90_000,
       }),

@@ -6,7 +6,7 @@ import { LocalBus } from './embedded/local-bus.js';
 import { LocalPresence } from './embedded/local-presence.js';
 import { createMemoryStore } from './embedded/memory-store.js';
 import type { Logger } from './logger.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, createRegistry, createTelemetry } from './metrics.js';
 import { openKvStore } from './kv/open-kv-store.js';
 import { PACKAGE_ROOT } from './package-info.js';
 import { registerAdminRoutes, type ClusterNodeInfo } from './admin/admin-routes.js';
@@ -28,6 +28,7 @@ import { openMysqlStore } from './model/open-mysql-store.js';
 import { openRedis } from './redis/open-redis.js';
 import { systemClock, type Clock } from './util/clock.js';
 import { CloserStack } from './util/closer-stack.js';
+import { noTelemetry, type Telemetry } from './service/telemetry.js';
 
 /** The web admin page (static files, no build step). */
 const WEB_DIR = join(PACKAGE_ROOT, 'web');
@@ -77,6 +78,7 @@ export async function createPorts(
   clock: Clock,
   logger: Logger,
   closers: CloserStack,
+  telemetry: Telemetry = noTelemetry,
 ): Promise<AppPorts> {
   if (config.REDIS_URL !== undefined && config.MYSQL_URL === undefined) {
     throw new StartupError(
@@ -92,6 +94,7 @@ export async function createPorts(
   }
   const store = await openMysqlStore(config, clock, logger);
   closers.add('MySQL store', () => store.close());
+  store.observe?.(telemetry);
   if (config.REDIS_URL === undefined) {
     const bus = new LocalBus();
     closers.add('in-process bus', () => bus.close());
@@ -99,7 +102,7 @@ export async function createPorts(
     closers.add('local presence', () => presence.close());
     return { store, bus, presence, mode: 'single node, data in MySQL' };
   }
-  const { bus, presence } = await openRedis(config, logger, clock);
+  const { bus, presence } = await openRedis(config, logger, clock, telemetry);
   closers.add('Redis bus', () => bus.close());
   closers.add('Redis presence', () => presence.close());
   return {
@@ -112,13 +115,20 @@ export async function createPorts(
 }
 
 /** Builds the chat services over a set of ports (also used by handler tests). */
-export function buildServices(config: Config, ports: AppPorts, logger: Logger, clock: Clock): ChatServices {
+export function buildServices(
+  config: Config,
+  ports: AppPorts,
+  logger: Logger,
+  clock: Clock,
+  telemetry: Telemetry = noTelemetry,
+): ChatServices {
   const sessions = new SessionRegistry(
     ports.store.messages,
     ports.bus,
     ports.presence,
     config.PAGE_SIZE,
     logger,
+    telemetry,
   );
   return {
     auth: new AuthService(
@@ -134,10 +144,12 @@ export function buildServices(config: Config, ports: AppPorts, logger: Logger, c
       clock,
       { maxMessageChars: config.MAX_MESSAGE_CHARS, pageSize: config.PAGE_SIZE },
       logger,
+      telemetry,
     ),
     sessions,
     clock,
     logger,
+    telemetry,
     nodeId: nodeLabel(config),
     limits: { v1OfflineBatch: config.V1_OFFLINE_BATCH, pageSize: config.PAGE_SIZE },
   };
@@ -213,8 +225,10 @@ async function openApp(
   clock: Clock,
   closers: CloserStack,
 ): Promise<RunningApp> {
-  const ports = await createPorts(config, clock, logger, closers);
-  const services = buildServices(config, ports, logger, clock);
+  const registry = createRegistry();
+  const telemetry = createTelemetry(registry, clock);
+  const ports = await createPorts(config, clock, logger, closers, telemetry);
+  const services = buildServices(config, ports, logger, clock, telemetry);
   const kv = openKvStore(
     {
       arrayCapacity: config.KV_ARRAY_CAPACITY,
@@ -245,7 +259,7 @@ async function openApp(
     nodeId: config.NODE_ID,
     mode: ports.mode,
     kv: kv.store,
-    metrics: createMetrics(chatServer, services, ports.store, kv.store, ports.bus),
+    metrics: createMetrics(registry, chatServer, services, ports.store, kv.store, ports.bus),
     connections: () => chatServer.stats().connections,
     sessions: () => services.sessions.size,
     messagesPerS: () => rates.perSecond(),

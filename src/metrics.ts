@@ -1,23 +1,135 @@
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { KvStore } from './kv/kv-store.js';
 import type { ChatServer } from './net/chat-server.js';
 import type { ChatServices } from './service/chat-services.js';
 import type { ChatStore, MessageBus } from './service/ports.js';
+import { preciseWallClockMs, type Telemetry } from './service/telemetry.js';
+import type { Clock } from './util/clock.js';
 
 /**
- * Prometheus metrics of one node. One registry per app instance, so several nodes can run in one test
- * process. Values are read from the components when scraped; labels never carry user ids.
+ * prom-client's default metrics that are gauges named `*_total` (the sum over the `type` label of the
+ * metric of the same name without `_total`): removed, so that every `*_total` is a counter.
+ */
+const GAUGES_NAMED_TOTAL = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
+/**
+ * A counter whose value is read from a monotonic source when scraped (the components count in plain
+ * numbers on their hot paths; prom-client is only touched here).
+ */
+function sourcedCounter<L extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly L[],
+  read: () => readonly (readonly [Partial<Record<L, string>>, number])[],
+): void {
+  new Counter<L>({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [labels, value] of read()) this.inc(labels, value);
+    },
+  });
+}
+
+/**
+ * The registry of one app instance (so several nodes can run in one test process), with prom-client's
+ * default process metrics. Naming follows Prometheus: counters end in `_total` and nothing else does, one
+ * metric per meaning, base units (seconds, bytes). Every metric is listed in docs/OPERATIONS.md.
+ */
+export function createRegistry(): Registry {
+  const registry = new Registry();
+  // Unprefixed, as every Node.js exporter names them (process_*, nodejs_*), so stock dashboards work.
+  collectDefaultMetrics({ register: registry });
+  for (const name of GAUGES_NAMED_TOTAL) registry.removeSingleMetric(name);
+  return registry;
+}
+
+/** Buckets (seconds) for work on this node: a ping takes ~50 µs, a bcrypt login ~50 ms, a slow store seconds. */
+const LOCAL_BUCKETS = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+];
+/** Buckets (seconds) for a message's way to a recipient: live ones take milliseconds, catch-ups up to minutes. */
+const DELIVERY_BUCKETS = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
+];
+
+/**
+ * The Telemetry port backed by Prometheus histograms in `registry`. Latencies across processes compare
+ * two wall clocks (the publisher's and the receiver's): on one host they agree; across hosts they are as
+ * good as NTP keeps them, and a negative difference counts as 0.
+ */
+export function createTelemetry(registry: Registry, clock: Clock): Telemetry {
+  const requests = new Histogram({
+    name: 'parley_request_duration_seconds',
+    help: 'Time to handle one request frame, from dispatch to its reply or error, by command (msgid name; INVALID, UNKNOWN)',
+    labelNames: ['command'],
+    buckets: LOCAL_BUCKETS,
+    registers: [registry],
+  });
+  const appends = new Histogram({
+    name: 'parley_store_append_duration_seconds',
+    help: 'Time to store one message and its inbox entries (MessageStore.append as the service sees it, batch wait included)',
+    buckets: LOCAL_BUCKETS,
+    registers: [registry],
+  });
+  const batches = new Histogram({
+    name: 'parley_store_append_batch_duration_seconds',
+    help: 'Time of one append batch write (MySQL: one procedure call and commit, retries included)',
+    buckets: LOCAL_BUCKETS,
+    registers: [registry],
+  });
+  const batchSizes = new Histogram({
+    name: 'parley_store_append_batch_messages',
+    help: 'Messages per append batch write (MySQL group commit)',
+    buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500],
+    registers: [registry],
+  });
+  const bus = new Histogram({
+    name: 'parley_bus_publish_to_receive_seconds',
+    help: 'Time from a bus publish on another node to its receipt here (Redis pub/sub hop)',
+    buckets: LOCAL_BUCKETS,
+    registers: [registry],
+  });
+  const delivery = new Histogram({
+    name: 'parley_delivery_latency_seconds',
+    help: "Time from a message's acceptance (its createdAt) to its write to a recipient's socket, by path (live, catch_up)",
+    labelNames: ['path'],
+    buckets: DELIVERY_BUCKETS,
+    registers: [registry],
+  });
+  const since = (thenMs: number, nowMs: number) => Math.max(0, nowMs - thenMs) / 1000;
+  return {
+    requestHandled: (command, seconds) => requests.observe({ command }, seconds),
+    messageAppended: (seconds) => appends.observe(seconds),
+    appendBatchWritten: (messages, seconds) => {
+      batches.observe(seconds);
+      batchSizes.observe(messages);
+    },
+    busEventReceived: (publishedAtMs) => bus.observe(since(publishedAtMs, preciseWallClockMs())),
+    messageDelivered: (path, acceptedAtMs) => delivery.observe({ path }, since(acceptedAtMs, clock.now())),
+  };
+}
+
+/**
+ * The gauges and counters of one node, read from the components when scraped; labels never carry user
+ * ids.
  */
 export function createMetrics(
+  registry: Registry,
   chatServer: ChatServer,
   services: ChatServices,
   store: ChatStore,
   kv: KvStore,
   bus: MessageBus,
 ): Registry {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'parley_process_' });
-
   new Gauge({
     name: 'parley_connections',
     help: 'Open chat connections by transport',
@@ -44,46 +156,68 @@ export function createMetrics(
     registers: [registry],
   });
   chatServer.on('connection-closed', ({ reason, transport }) => closed.inc({ reason, transport }));
+
+  const counts = services.messages.counts;
+  sourcedCounter(
+    registry,
+    'parley_messages_total',
+    'Chat messages sent through this node: stored, or a duplicate resend of a stored one (same cmid)',
+    ['outcome'],
+    () => [
+      [{ outcome: 'stored' }, counts.stored],
+      [{ outcome: 'duplicate' }, counts.duplicates],
+    ],
+  );
+  sourcedCounter(
+    registry,
+    'parley_inbox_entries_total',
+    "Inbox entries written by this node's sends (one per recipient: the fan-out)",
+    [],
+    () => [[{}, counts.inboxEntries]],
+  );
+
+  if (store.stats) registerStorePoolMetrics(registry, () => store.stats?.() ?? {});
+
   new Gauge({
-    name: 'parley_messages_total',
-    help: 'Chat messages handled by this node: stored, duplicate resends, inbox entries written',
-    labelNames: ['kind'],
+    name: 'parley_bus_subscriptions',
+    help: 'Users with a bus subscription on this node (one channel each)',
     registers: [registry],
     collect() {
-      const counts = services.messages.counts;
-      this.set({ kind: 'stored' }, counts.stored);
-      this.set({ kind: 'duplicate' }, counts.duplicates);
-      this.set({ kind: 'inbox_entry' }, counts.inboxEntries);
+      this.set(bus.stats().subscriptions);
     },
   });
-  new Gauge({
-    name: 'parley_store_pool',
-    help: 'Store connection pool: size, available, borrowed, pending, max',
-    labelNames: ['stat'],
-    registers: [registry],
-    collect() {
-      for (const [stat, value] of Object.entries(store.stats?.() ?? {})) this.set({ stat }, value);
-    },
-  });
-  new Gauge({
-    name: 'parley_bus',
-    help: 'Node-to-node bus: users subscribed here, events published and received, failed publishes',
-    labelNames: ['stat'],
-    registers: [registry],
-    collect() {
-      for (const [stat, value] of Object.entries(bus.stats())) this.set({ stat }, value);
-    },
-  });
-  new Gauge({
-    name: 'parley_kv_ops_total',
-    help: 'KV commands executed, and how many answered ERROR',
-    labelNames: ['outcome'],
-    registers: [registry],
-    collect() {
-      this.set({ outcome: 'all' }, kv.ops.total);
-      this.set({ outcome: 'error' }, kv.ops.errors);
-    },
-  });
+  sourcedCounter(
+    registry,
+    'parley_bus_events_published_total',
+    'Bus events published by this node',
+    [],
+    () => [[{}, bus.stats().published]],
+  );
+  sourcedCounter(
+    registry,
+    'parley_bus_events_received_total',
+    'Bus events received by this node (from other nodes, and its own local short cut)',
+    [],
+    () => [[{}, bus.stats().received]],
+  );
+  sourcedCounter(
+    registry,
+    'parley_bus_publish_failures_total',
+    'Bus events that could not be published (Redis away); their users are poked to catch up later',
+    [],
+    () => [[{}, bus.stats().publishFailures]],
+  );
+
+  sourcedCounter(
+    registry,
+    'parley_kv_ops_total',
+    'KV commands executed, by outcome (ok, or error: the reply was ERROR)',
+    ['outcome'],
+    () => [
+      [{ outcome: 'ok' }, kv.ops.total - kv.ops.errors],
+      [{ outcome: 'error' }, kv.ops.errors],
+    ],
+  );
   new Gauge({
     name: 'parley_kv_entries',
     help: 'KV entries per engine',
@@ -94,4 +228,38 @@ export function createMetrics(
     },
   });
   return registry;
+}
+
+/** The connection pool gauges of a store that has one (MySQL): idle/in-use connections, limit, waiters. */
+export function registerStorePoolMetrics(
+  registry: Registry,
+  pool: () => Readonly<Record<string, number>>,
+): void {
+  new Gauge({
+    name: 'parley_store_pool_connections',
+    help: 'Store (MySQL) pool connections by state: idle or in_use',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const stats = pool();
+      this.set({ state: 'idle' }, stats.available ?? 0);
+      this.set({ state: 'in_use' }, stats.borrowed ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'parley_store_pool_max_connections',
+    help: 'Store (MySQL) pool size limit (MYSQL_POOL_SIZE)',
+    registers: [registry],
+    collect() {
+      this.set(pool().max ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'parley_store_pool_waiting_requests',
+    help: 'Requests waiting for a store (MySQL) pool connection',
+    registers: [registry],
+    collect() {
+      this.set(pool().pending ?? 0);
+    },
+  });
 }

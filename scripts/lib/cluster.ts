@@ -1,22 +1,32 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { childPids } from './child.js';
 import { freePort } from './free-port.js';
 import { createDatabase, MariaDb } from './mariadb.js';
 import { NginxServer } from './nginx.js';
 import { NodeProcess } from './node-process.js';
+import { assertPortsFree, assertSoleListener, type WantedPort } from './ports.js';
 import { RedisServer } from './redis.js';
+
+const HOST = '127.0.0.1';
 
 export interface ClusterOptions {
   readonly nodes: number;
   /** Port of the nginx stream listener on 127.0.0.1; 0 picks a free one. */
   readonly port: number;
+  /** Port of nginx's admin (HTTP) listener on 127.0.0.1. @default a free one */
+  readonly adminPort?: number;
   /** Use this database instead of starting a private MariaDB. */
   readonly mysqlUrl?: string | undefined;
   /** Use this Redis instead of starting a private one. */
   readonly redisUrl?: string | undefined;
-  /** Extra environment for every node (e.g. PRESENCE_TTL_MS for faster tests). */
+  /**
+   * Settings for every node (e.g. PRESENCE_TTL_MS for faster tests); they override the cluster's defaults
+   * (LOG_LEVEL, SHUTDOWN_GRACE_MS, MIGRATE, SESSION_SECRET) but not the per-node variables (NODE_ID, the
+   * hosts and ports, MYSQL_URL, REDIS_URL).
+   */
   readonly env?: Readonly<Record<string, string>>;
   /** Extra node flags for every node process (profiling). */
   readonly nodeArgs?: readonly string[];
@@ -39,52 +49,70 @@ export class LocalCluster {
     readonly redis: RedisServer | undefined,
   ) {}
 
+  /**
+   * Checks that every port it will bind is free (PortInUseError naming the port and its holder otherwise,
+   * before anything is started), then starts MariaDB and Redis (unless given), the nodes and nginx, and
+   * checks that nginx alone holds the load-balancer port.
+   */
   static async start(options: ClusterOptions): Promise<LocalCluster> {
+    const wanted = await pickPorts(options);
+    await assertPortsFree(wanted);
+    const [lb, admin, health, mariadbPort, redisPort, ...nodePorts] = wanted.map((w) => w.port) as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      ...number[],
+    ];
     const dir = await mkdtemp(join(tmpdir(), 'parley-cluster-'));
     const started: { stop(): Promise<unknown> }[] = [];
     try {
       const [mariadb, redis] = await Promise.all([
-        options.mysqlUrl ? undefined : MariaDb.start(),
-        options.redisUrl ? undefined : RedisServer.start(),
+        options.mysqlUrl ? undefined : MariaDb.start({}, mariadbPort),
+        options.redisUrl ? undefined : RedisServer.start(redisPort),
       ]);
       if (mariadb) started.push({ stop: () => mariadb.destroy() });
       if (redis) started.push({ stop: () => redis.destroy() });
       const mysqlUrl = options.mysqlUrl ?? (await createDatabase(mariadb!.url, 'parley'));
       const redisUrl = options.redisUrl ?? redis!.url;
       const env = {
-        MYSQL_URL: mysqlUrl,
-        REDIS_URL: redisUrl,
         MIGRATE: 'auto',
         SESSION_SECRET: randomBytes(24).toString('base64url'),
         LOG_LEVEL: 'info',
         SHUTDOWN_GRACE_MS: '2000',
         ...options.env,
+        MYSQL_URL: mysqlUrl,
+        REDIS_URL: redisUrl,
       };
       const nodes: NodeProcess[] = [];
       for (let i = 1; i <= options.nodes; i++) {
         nodes.push(
           new NodeProcess(
             `node-${i}`,
-            await freePort(),
-            await freePort(),
+            nodePorts[2 * i - 2]!,
+            nodePorts[2 * i - 1]!,
             env,
             join(dir, `node-${i}.log`),
             options.nodeArgs,
           ),
         );
       }
-      await Promise.all(nodes.map((node) => node.start()));
       started.push({ stop: () => Promise.all(nodes.map((node) => node.stop().then(() => node.close()))) });
-      const port = options.port || (await freePort());
-      const adminPort = await freePort();
+      await Promise.all(nodes.map((node) => node.start()));
       const nginx = await NginxServer.start({
-        listen: `127.0.0.1:${port}`,
-        chatBackends: nodes.map((n) => ({ host: '127.0.0.1', port: n.chatPort })),
-        adminListen: `127.0.0.1:${adminPort}`,
-        adminBackends: nodes.map((n) => ({ host: '127.0.0.1', port: n.adminPort })),
-        healthPort: await freePort(),
+        listen: `${HOST}:${lb}`,
+        chatBackends: nodes.map((n) => ({ host: HOST, port: n.chatPort })),
+        adminListen: `${HOST}:${admin}`,
+        adminBackends: nodes.map((n) => ({ host: HOST, port: n.adminPort })),
+        healthPort: health,
       });
-      return new LocalCluster(dir, nodes, nginx, port, adminPort, mysqlUrl, redisUrl, mariadb, redis);
+      started.push({ stop: () => nginx.destroy() });
+      // `reuseport` lets a second nginx bind the port next to another one without an error; the check above
+      // ran before the start, so make sure nobody slipped in between.
+      const nginxPids = nginx.pid ? [nginx.pid, ...childPids(nginx.pid)] : [];
+      assertSoleListener(HOST, lb, nginxPids, 'load balancer');
+      return new LocalCluster(dir, nodes, nginx, lb, admin, mysqlUrl, redisUrl, mariadb, redis);
     } catch (error) {
       for (const part of started.reverse()) await part.stop().catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
@@ -92,8 +120,16 @@ export class LocalCluster {
     }
   }
 
-  /** Stops nginx, the nodes (gracefully), Redis and MariaDB, and removes every temp dir. */
-  async stop(): Promise<void> {
+  /**
+   * Stops nginx, the nodes (gracefully), Redis and MariaDB, and removes every temp dir — except, with
+   * `keepLogs` (or PARLEY_KEEP_LOGS=1), `dir` with the node logs and nginx's error log.
+   */
+  async stop(options: { keepLogs?: boolean } = {}): Promise<void> {
+    const keepLogs = options.keepLogs ?? Boolean(process.env.PARLEY_KEEP_LOGS);
+    if (keepLogs)
+      await copyFile(join(this.nginx.prefix, 'error.log'), join(this.dir, 'nginx-error.log')).catch(
+        () => undefined,
+      );
     await this.nginx.destroy().catch(() => undefined);
     await Promise.all(
       this.nodes.map(async (node) => {
@@ -102,8 +138,51 @@ export class LocalCluster {
       }),
     );
     await Promise.all([this.redis?.destroy(), this.mariadb?.destroy()]);
-    // PARLEY_KEEP_LOGS=1 keeps the node logs for a look after a run.
-    if (process.env.PARLEY_KEEP_LOGS) console.error(`cluster logs kept in ${this.dir}`);
-    else await rm(this.dir, { recursive: true, force: true });
+    if (!keepLogs) await rm(this.dir, { recursive: true, force: true });
+    else if (!options.keepLogs) console.error(`cluster logs kept in ${this.dir}`);
   }
+}
+
+/**
+ * The ports a cluster binds, in a fixed order: load balancer, admin, nginx health, MariaDB, Redis, then
+ * chat and admin of each node. Picked ones are free now and distinct from each other; the given ones are
+ * checked by the caller.
+ */
+async function pickPorts(options: ClusterOptions): Promise<WantedPort[]> {
+  const taken = new Set<number>([options.port, options.adminPort ?? 0].filter((p) => p > 0));
+  const pick = async (given?: number): Promise<number> => {
+    if (given) return given;
+    for (;;) {
+      const port = await freePort();
+      if (taken.has(port)) continue;
+      taken.add(port);
+      return port;
+    }
+  };
+  const picked = (what: string, port: number): WantedPort => ({
+    host: HOST,
+    port,
+    what,
+    hint: 'it was free a moment ago: start again',
+  });
+  const wanted = [
+    {
+      host: HOST,
+      port: await pick(options.port),
+      what: 'load balancer',
+      hint: 'stop it or choose another port with --port',
+    },
+    {
+      host: HOST,
+      port: await pick(options.adminPort),
+      what: 'admin via nginx',
+      hint: options.adminPort ? 'stop it or choose another port with --admin-port' : undefined,
+    },
+    picked('nginx health', await pick()),
+    picked('MariaDB', options.mysqlUrl ? 0 : await pick()),
+    picked('Redis', options.redisUrl ? 0 : await pick()),
+  ];
+  for (let i = 1; i <= options.nodes; i++)
+    wanted.push(picked(`node-${i} chat`, await pick()), picked(`node-${i} admin`, await pick()));
+  return wanted;
 }

@@ -46,8 +46,11 @@ export class MariaDb {
     return this.child?.pid;
   }
 
-  /** On a free loopback port by default; `placement` runs it in a network namespace on that host's address. */
-  static async start(placement: Placement = {}): Promise<MariaDb> {
+  /**
+   * On a free loopback port by default (or `port`, checked free by the caller); `placement` runs it in a
+   * network namespace on that host's address.
+   */
+  static async start(placement: Placement = {}, port?: number): Promise<MariaDb> {
     const dir = await mkdtemp(join(tmpdir(), 'parley-mariadb-'));
     await run(binary('mariadb-install-db'), [
       '--no-defaults',
@@ -56,7 +59,7 @@ export class MariaDb {
       '--skip-test-db',
       '--user=root',
     ]);
-    const server = new MariaDb(dir, placement.netns ? 3306 : await freePort(), placement);
+    const server = new MariaDb(dir, port ?? (placement.netns ? 3306 : await freePort()), placement);
     await server.resume();
     return server;
   }

@@ -5,6 +5,17 @@ import { inNamespace, stopChild, type Placement } from './child.js';
 import { serverArgs } from './server-command.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** Lines of output a node keeps in memory for a death report. */
+const RECENT_LINES = 20;
+/** Longest line kept (a stack trace line or a JSON log line). */
+const MAX_LINE_CHARS = 1000;
+
+/** How a node's process ended; `expected` when stop() asked for it. */
+export interface NodeExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly expected: boolean;
+}
 
 /**
  * One Parley node as a real process (`src/main.ts` under tsx) on fixed ports, so it can be killed and
@@ -13,6 +24,10 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export class NodeProcess {
   private child: ChildProcess | undefined;
   private log: WriteStream | undefined;
+  private readonly exitListeners: ((exit: NodeExit) => void)[] = [];
+  private recent: string[] = [];
+  /** The process stop() is signalling (its exit is expected). */
+  private stopping: ChildProcess | undefined;
 
   constructor(
     readonly nodeId: string,
@@ -56,30 +71,51 @@ export class NodeProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
+    this.recent = [];
     child.stderr.pipe(this.log, { end: false });
     child.stdout.pipe(this.log, { end: false });
-    // Ready when /healthz answers 200 (independent of LOG_LEVEL), or failed when the process exits first.
+    // Unfinished last line per stream (stdout and stderr are split into lines separately).
+    const partial = { stdout: '', stderr: '' };
+    const remember = (stream: 'stdout' | 'stderr', chunk: Buffer) => {
+      const lines = (partial[stream] + chunk.toString()).split('\n');
+      partial[stream] = lines.pop()!.slice(0, MAX_LINE_CHARS);
+      for (const line of lines) this.keepLine(line);
+    };
+    child.stderr.on('data', (chunk: Buffer) => remember('stderr', chunk));
+    child.stdout.on('data', (chunk: Buffer) => remember('stdout', chunk));
+    // 'close' (not 'exit'): by then the last output was read, so a death report can show it.
+    child.once('close', (code, signal) => {
+      this.keepLine(partial.stdout);
+      this.keepLine(partial.stderr);
+      const exit = { code, signal, expected: this.stopping === child };
+      for (const listener of this.exitListeners) listener(exit);
+    });
+    // Ready when /healthz answers 200 (independent of LOG_LEVEL), or failed when the process ends first.
     const exited = new Promise<never>((_, reject) =>
-      child.once('exit', (code, signal) =>
+      child.once('close', (code, signal) => {
+        const tail = this.recent.slice(-5).map((line) => `  | ${line}`);
         reject(
           new Error(
-            `node ${this.nodeId} exited (${code ?? signal}) before it was healthy; see ${this.logFile}`,
+            [
+              `node ${this.nodeId} exited (${code ?? signal}) before it was healthy; see ${this.logFile}`,
+              ...tail,
+            ].join('\n'),
           ),
-        ),
-      ),
+        );
+      }),
     );
     exited.catch(() => undefined);
-    return Promise.race([this.waitHealthy(), exited]);
+    return Promise.race([this.waitHealthy(exited), exited]);
   }
 
-  private async waitHealthy(timeoutMs = 30_000): Promise<void> {
+  private async waitHealthy(exited: Promise<never>, timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline && this.running) {
       if (await this.healthy()) return;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    if (this.running)
-      throw new Error(`node ${this.nodeId} not healthy after ${timeoutMs} ms; see ${this.logFile}`);
+    if (!this.running) await exited;
+    throw new Error(`node ${this.nodeId} not healthy after ${timeoutMs} ms; see ${this.logFile}`);
   }
 
   /** Does /healthz answer 200? Asked from inside the node's network namespace when it has one. */
@@ -101,7 +137,24 @@ export class NodeProcess {
 
   /** Sends a signal and waits for the exit; SIGKILL is the crash case, SIGTERM a graceful drain. */
   stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    this.stopping = this.child;
     return stopChild(this.child, signal);
+  }
+
+  /** Called after every exit of the node's process, whether stop() asked for it or not. */
+  onExit(listener: (exit: NodeExit) => void): void {
+    this.exitListeners.push(listener);
+  }
+
+  /** The last lines the current (or last) process printed, oldest first. */
+  recentOutput(): readonly string[] {
+    return [...this.recent];
+  }
+
+  private keepLine(line: string): void {
+    if (line.trim() === '') return;
+    this.recent.push(line.slice(0, MAX_LINE_CHARS));
+    if (this.recent.length > RECENT_LINES) this.recent.shift();
   }
 
   close(): void {

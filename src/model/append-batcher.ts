@@ -1,5 +1,6 @@
 import { AppError } from '../errors.js';
 import type { AppendResult, MessageDraft, UserId } from '../service/ports.js';
+import { noTelemetry, stopwatch, type Telemetry } from '../service/telemetry.js';
 
 /** One append as the batcher hands it to its writer. */
 export interface AppendRequest {
@@ -83,6 +84,7 @@ export class AppendBatcher {
   private readonly queue: PendingAppend[] = [];
   private readonly waiting: Waiter[] = [];
   private inFlight = 0;
+  private telemetry: Telemetry = noTelemetry;
 
   constructor(
     private readonly writer: AppendWriter,
@@ -166,9 +168,16 @@ export class AppendBatcher {
     return batch;
   }
 
+  /** Reports every batch written (its size, and its time with retries) to `telemetry`. */
+  observe(telemetry: Telemetry): void {
+    this.telemetry = telemetry;
+  }
+
   private async run(batch: readonly PendingAppend[]): Promise<void> {
     try {
+      const elapsed = stopwatch();
       const results = await this.writer.write(batch);
+      this.telemetry.appendBatchWritten(batch.length, elapsed());
       batch.forEach((item, i) => item.resolve(results[i]!));
     } catch (error) {
       if (batch.length === 1) {

@@ -9,6 +9,7 @@ import type {
   UserId,
 } from '../service/ports.js';
 import type { Clock } from '../util/clock.js';
+import type { Telemetry } from '../service/telemetry.js';
 import { type AppendBatchLimits, AppendBatcher } from './append-batcher.js';
 import { MysqlAckWriter } from './mysql-ack-writer.js';
 import { MysqlAppendWriter } from './mysql-append-sql.js';
@@ -66,6 +67,11 @@ export class MysqlMessageStore implements MessageStore {
   /** Prunes the acked inbox rows of recently acked users now instead of after the usual delay. */
   pruneAcked(): Promise<void> {
     return this.pruner.pruneAcked();
+  }
+
+  /** Reports every append batch written to `telemetry`. */
+  observe(telemetry: Telemetry): void {
+    this.appends.observe(telemetry);
   }
 
   /** Stops pruning; rows not yet pruned stay until their users ack again. */

@@ -19,6 +19,7 @@ export function createMysqlStore(
     groups: new MysqlGroupStore(db),
     messages,
     stats: () => ({ ...db.stats() }),
+    observe: (telemetry) => messages.observe(telemetry),
     close: () => {
       messages.stop();
       return db.close();

@@ -1,6 +1,8 @@
 import { AppError, toAppError } from '../errors.js';
+import { stopwatch } from '../service/telemetry.js';
 import type { ClientSession } from './client-session.js';
 import type { Handler } from './handler.js';
+import { MsgId } from './msgids.js';
 import { addFriendHandler } from './handlers/add-friend-handler.js';
 import { addGroupHandler } from './handlers/add-group-handler.js';
 import { createGroupHandler } from './handlers/create-group-handler.js';
@@ -38,6 +40,9 @@ const HANDLERS: readonly Handler[] = [
   userLookupHandler,
 ];
 
+/** Request names by msgid (the `command` label of parley_request_duration_seconds). */
+const COMMANDS = new Map<number, string>(Object.entries(MsgId).map(([name, id]) => [id, name]));
+
 /**
  * Turns one inbound frame into one handler call: parse, validate, check login and identity, run.
  * Every failure becomes exactly one error reply; nothing a client sends can throw out of here.
@@ -46,22 +51,29 @@ export class Dispatcher {
   private readonly handlers = new Map<number, Handler>(HANDLERS.map((h) => [h.msgid, h]));
 
   async handleFrame(context: ClientSession, text: string): Promise<void> {
+    const elapsed = stopwatch();
+    const command = await this.dispatch(context, text);
+    context.services.telemetry.requestHandled(command, elapsed());
+  }
+
+  /** Handles the frame; resolves with the command's name for metrics (INVALID, UNKNOWN when there is none). */
+  private async dispatch(context: ClientSession, text: string): Promise<string> {
     let raw: unknown;
     try {
       raw = JSON.parse(text);
     } catch {
       context.fail(new AppError('BAD_MESSAGE', 'invalid JSON'), undefined, undefined);
-      return;
+      return 'INVALID';
     }
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
       context.fail(new AppError('BAD_MESSAGE', 'expected a JSON object'), undefined, undefined);
-      return;
+      return 'INVALID';
     }
     const { msgid, reqId: rawReqId } = raw as { msgid?: unknown; reqId?: unknown };
     const reqId = typeof rawReqId === 'string' || typeof rawReqId === 'number' ? rawReqId : undefined;
     if (typeof msgid !== 'number' || !Number.isInteger(msgid)) {
       context.fail(new AppError('BAD_MESSAGE', 'msgid must be an integer'), undefined, reqId);
-      return;
+      return 'INVALID';
     }
     const handler = this.handlers.get(msgid);
     try {
@@ -86,6 +98,7 @@ export class Dispatcher {
         context.logger.warn({ err: error, msgid }, 'dependency unavailable');
       context.fail(appError, msgid, reqId, handler?.failureReply);
     }
+    return handler ? (COMMANDS.get(msgid) ?? 'UNKNOWN') : 'UNKNOWN';
   }
 
   /**

@@ -1,7 +1,11 @@
 import { z } from 'zod';
 import type { BusEvent } from '../service/ports.js';
 
-/** Version of the envelope on the wire between nodes; bumped on incompatible change. */
+/**
+ * Version of the envelope on the wire between nodes; bumped on incompatible change. Optional fields may be
+ * added within a version: an older node's parser strips fields it does not know, and a newer node accepts
+ * their absence (so nodes of mixed releases keep talking during a rolling upgrade).
+ */
 export const ENVELOPE_VERSION = 1;
 
 const id = z.number().int().positive();
@@ -30,15 +34,28 @@ const event = z.discriminatedUnion('type', [
   }),
   z.object({ type: z.literal('sync'), userId: id }),
 ]);
-const envelope = z.object({ v: z.literal(ENVELOPE_VERSION), node: z.string().min(1).max(64), event });
+const envelope = z.object({
+  v: z.literal(ENVELOPE_VERSION),
+  node: z.string().min(1).max(64),
+  /** Publish time on the sender (ms since the epoch, sub-ms precision), for the bus latency histogram. */
+  t: z.number().nonnegative().finite().optional(),
+  event,
+});
 
-/** Wraps an event with the envelope version and the sending node's id. */
-export function encodeEnvelope(nodeId: string, busEvent: BusEvent): string {
-  return JSON.stringify({ v: ENVELOPE_VERSION, node: nodeId, event: busEvent });
+/** A decoded envelope. */
+export interface Envelope {
+  readonly node: string;
+  readonly t?: number | undefined;
+  readonly event: BusEvent;
+}
+
+/** Wraps an event with the envelope version, the sending node's id and (when given) the publish time. */
+export function encodeEnvelope(nodeId: string, busEvent: BusEvent, publishedAtMs?: number): string {
+  return JSON.stringify({ v: ENVELOPE_VERSION, node: nodeId, t: publishedAtMs, event: busEvent });
 }
 
 /** Parses and validates an envelope; undefined for anything malformed or of another version. */
-export function decodeEnvelope(payload: string): { node: string; event: BusEvent } | undefined {
+export function decodeEnvelope(payload: string): Envelope | undefined {
   let raw: unknown;
   try {
     raw = JSON.parse(payload);

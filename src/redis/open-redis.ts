@@ -2,6 +2,7 @@ import type { Config } from '../config.js';
 import { StartupError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { systemClock, type Clock } from '../util/clock.js';
+import { noTelemetry, type Telemetry } from '../service/telemetry.js';
 import { RedisBus } from './redis-bus.js';
 import { RedisKeys } from './redis-keys.js';
 import { RedisPresence } from './redis-presence.js';
@@ -11,10 +12,11 @@ export async function openRedis(
   config: Config,
   logger: Logger,
   clock: Clock = systemClock,
+  telemetry: Telemetry = noTelemetry,
 ): Promise<{ bus: RedisBus; presence: RedisPresence }> {
   const url = config.REDIS_URL!;
   const keys = new RedisKeys(config.REDIS_PREFIX);
-  const bus = new RedisBus({ url, keys, nodeId: config.NODE_ID, logger });
+  const bus = new RedisBus({ url, keys, nodeId: config.NODE_ID, logger, telemetry });
   const presence = new RedisPresence({
     url,
     keys,

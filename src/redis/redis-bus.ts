@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import type { BusEvent, MessageBus, UserId } from '../service/ports.js';
+import { preciseWallClockMs, type Telemetry } from '../service/telemetry.js';
 import { decodeEnvelope, encodeEnvelope } from './bus-envelope.js';
 import type { RedisKeys } from './redis-keys.js';
 
@@ -9,6 +10,8 @@ export interface RedisBusOptions {
   readonly keys: RedisKeys;
   readonly nodeId: string;
   readonly logger: Logger;
+  /** Told how long each event from another node took from publish to receipt. */
+  readonly telemetry?: Telemetry;
 }
 
 /** Longest a login waits for its SUBSCRIBE to be confirmed. */
@@ -107,11 +110,12 @@ export class RedisBus implements MessageBus {
     let results: [Error | null, unknown][];
     try {
       const pipeline = this.pub.pipeline();
+      const now = preciseWallClockMs();
       for (const call of calls)
         for (const event of call.events)
           pipeline.publish(
             this.options.keys.userChannel(event.userId),
-            encodeEnvelope(this.options.nodeId, event),
+            encodeEnvelope(this.options.nodeId, event, now),
           );
       results = (await pipeline.exec()) ?? [];
     } catch (error) {
@@ -194,6 +198,7 @@ export class RedisBus implements MessageBus {
     if (decoded.node === this.options.nodeId) return;
     if (this.options.keys.userOfChannel(channel) !== decoded.event.userId) return;
     this.counts.received++;
+    if (decoded.t !== undefined) this.options.telemetry?.busEventReceived(decoded.t);
     this.handler(decoded.event);
   }
 

@@ -4,6 +4,7 @@ import type { MessageService } from './message-service.js';
 import type { Clock } from '../util/clock.js';
 import type { SessionRegistry } from './session-registry.js';
 import type { SocialService } from './social-service.js';
+import type { Telemetry } from './telemetry.js';
 
 /** Everything a protocol handler may call; built once per node by the composition root (src/app.ts). */
 export interface ChatServices {
@@ -13,6 +14,8 @@ export interface ChatServices {
   readonly sessions: SessionRegistry;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** Latency observations (request handling, appends, delivery). */
+  readonly telemetry: Telemetry;
   /**
    * This node's label told to v2 clients at login (diagnostics, placement in tests): NODE_ID when the
    * operator set one, else an opaque hash of the default `<hostname>-<pid>` (never the host's name).

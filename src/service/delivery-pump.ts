@@ -1,5 +1,6 @@
 import type { InboxEntry, MessageStore, UserId } from './ports.js';
 import type { SessionSink } from './session-sink.js';
+import { noTelemetry, type DeliveryPath, type Telemetry } from './telemetry.js';
 
 export interface DeliveryPumpOptions {
   readonly pageSize: number;
@@ -8,6 +9,8 @@ export interface DeliveryPumpOptions {
   /** Called when reading the inbox failed; the pump retries after retryDelayMs. */
   readonly onError: (error: unknown) => void;
   readonly retryDelayMs?: number;
+  /** Told the accept-to-socket latency of every delivered message. */
+  readonly telemetry?: Telemetry;
 }
 
 /**
@@ -58,7 +61,7 @@ export class DeliveryPump {
     if (!this.started) this.announcedBeforeStart = true;
     if (!this.started || this.stopped || entry.seq <= this.delivered) return;
     if (!this.running && entry.seq === this.delivered + 1 && this.sink.writable()) {
-      this.send(entry);
+      this.send(entry, 'live');
       return;
     }
     this.requestCatchUp();
@@ -84,10 +87,11 @@ export class DeliveryPump {
     this.stopped = true;
   }
 
-  private send(entry: InboxEntry): void {
+  private send(entry: InboxEntry, path: DeliveryPath): void {
     this.delivered = entry.seq;
     const onFlushed = this.options.onFlushed;
     this.sink.deliver(entry, onFlushed ? () => onFlushed(entry.seq) : undefined);
+    (this.options.telemetry ?? noTelemetry).messageDelivered(path, entry.message.createdAt);
   }
 
   private async catchUp(): Promise<void> {
@@ -106,7 +110,7 @@ export class DeliveryPump {
       for (const entry of page) {
         if (this.stopped || this.sink.closed) return;
         if (entry.seq <= this.delivered) continue;
-        this.send(entry);
+        this.send(entry, 'catch_up');
         if (!this.sink.writable()) await this.sink.waitWritable();
       }
       // A full page means more may follow even if nothing new was announced.

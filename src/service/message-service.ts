@@ -10,6 +10,7 @@ import type {
   Target,
   UserId,
 } from './ports.js';
+import { noTelemetry, stopwatch, type Telemetry } from './telemetry.js';
 import { checkBody, formatLegacyTime, wellFormed } from './text-rules.js';
 import type { Clock } from '../util/clock.js';
 import { evictOldest } from '../util/evict-oldest.js';
@@ -47,11 +48,13 @@ export class MessageService {
     private readonly clock: Clock,
     private readonly limits: { readonly maxMessageChars: number; readonly pageSize: number },
     private readonly logger: Logger,
+    private readonly telemetry: Telemetry = noTelemetry,
   ) {}
 
   async send(request: SendRequest): Promise<AppendResult> {
     const body = checkBody(request.body, this.limits.maxMessageChars);
     const recipients = await this.recipientsOf(request.senderId, request.target);
+    const elapsed = stopwatch();
     const result = await this.store.messages.append(
       {
         senderId: request.senderId,
@@ -65,6 +68,7 @@ export class MessageService {
       },
       recipients,
     );
+    this.telemetry.messageAppended(elapsed());
     if (result.duplicate && !sameSend(result.message, request.target, body)) {
       // (sender, cmid) is the send's identity: a reuse for another text or target must not be answered
       // "duplicate" (the client would think its new message was stored).

@@ -4,6 +4,8 @@
  * implement them for a cluster. All adapters pass the contract suites in test/contract.
  */
 
+import type { Telemetry } from './telemetry.js';
+
 export type UserId = number;
 export type GroupId = number;
 export type GroupRole = 'creator' | 'normal';
@@ -167,6 +169,8 @@ export interface ChatStore {
   readonly messages: MessageStore;
   /** Gauges for metrics (e.g. connection pool sizes); absent when the store has none. */
   stats?(): Readonly<Record<string, number>>;
+  /** Reports the store's internal timings (MySQL: each append batch) to `telemetry`; absent when none. */
+  observe?(telemetry: Telemetry): void;
   close(): Promise<void>;
 }
 

@@ -4,6 +4,7 @@ import { AckCoalescer } from './ack-coalescer.js';
 import { DeliveryPump } from './delivery-pump.js';
 import type { BusEvent, MessageBus, MessageStore, Presence, SessionOrigin, UserId } from './ports.js';
 import type { SessionSink } from './session-sink.js';
+import { noTelemetry, type Telemetry } from './telemetry.js';
 
 export interface AttachOptions {
   /**
@@ -28,7 +29,7 @@ export class LiveSession {
     readonly userId: UserId,
     readonly sink: SessionSink,
     store: MessageStore,
-    options: AttachOptions & { pageSize: number; logger: Logger },
+    options: AttachOptions & { pageSize: number; logger: Logger; telemetry: Telemetry },
   ) {
     this.origin = options.origin;
     this.sessionId = sink.sessionId;
@@ -41,6 +42,7 @@ export class LiveSession {
       pageSize: options.pageSize,
       onFlushed: options.onFlushed,
       onError: (error) => options.logger.warn({ err: error, userId }, 'inbox read failed; retrying'),
+      telemetry: options.telemetry,
     });
   }
 }
@@ -58,6 +60,7 @@ export class SessionRegistry {
     private readonly presence: Presence,
     private readonly pageSize: number,
     private readonly logger: Logger,
+    private readonly telemetry: Telemetry = noTelemetry,
   ) {
     bus.setHandler((event) => this.onBusEvent(event));
     bus.onResync(() => {
@@ -112,6 +115,7 @@ export class SessionRegistry {
       ...options,
       pageSize: this.pageSize,
       logger: this.logger,
+      telemetry: this.telemetry,
     });
     const previous = this.sessions.get(userId);
     this.sessions.set(userId, session);

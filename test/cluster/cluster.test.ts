@@ -69,6 +69,17 @@ describe('a Parley cluster behind nginx', () => {
     await c.sendToGroup(groupid, 'to every node');
     for (const [m] of await Promise.all(fanout)) expect(m).toMatchObject({ groupid, msg: 'to every node' });
     expect(await a.whois(b.user!.name)).toMatchObject({ online: true });
+    // The events crossed Redis: the receiving nodes timed the hop and the delivery.
+    const scraped = await Promise.all(
+      cluster.nodes.map(async (node) => (await fetch(`http://127.0.0.1:${node.adminPort}/metrics`)).text()),
+    );
+    const total = (series: string) =>
+      scraped.reduce(
+        (sum, text) => sum + Number(new RegExp(`^${series} (\\S+)$`, 'm').exec(text)?.[1] ?? 0),
+        0,
+      );
+    expect(total('parley_bus_publish_to_receive_seconds_count')).toBeGreaterThan(0);
+    expect(total('parley_delivery_latency_seconds_count\\{path="live"\\}')).toBeGreaterThan(0);
     for (const client of [a, b, c]) client.close();
   });
 

@@ -40,6 +40,11 @@ const COMMANDS: { name: string; start: string[]; mentions: string[] }[] = [
     start: tsx('scripts/migrate.ts'),
     mentions: ['--mysql-url <url>', '--status', 'MYSQL_URL'],
   },
+  {
+    name: 'cluster',
+    start: tsx('scripts/cluster.ts'),
+    mentions: ['--nodes <n>', '(default: 8000)', '--env <KEY=VALUE>', '--restart', 'BCRYPT_COST'],
+  },
   { name: 'drill', start: tsx('scripts/drill.ts'), mentions: ['--clients <n>', '(default: 60)', '--keep'] },
   { name: 'npm test', start: tsx('scripts/test.ts'), mentions: ['--fast', '--no-install', 'apt-get'] },
   { name: 'bench:chat', start: tsx('bench/chat-embedded.ts'), mentions: ['--clients <n>', '--transport'] },
@@ -65,7 +70,7 @@ describe.concurrent('every command explains itself', () => {
 
   // Parsing is one shared helper (unit-tested); these show the entry points of each kind use it.
   const someCommands = COMMANDS.filter(({ name }) =>
-    ['parley', 'parley-client', 'migrate', 'bench:kv'].includes(name),
+    ['parley', 'parley-client', 'migrate', 'cluster', 'bench:kv'].includes(name),
   );
   it.for(someCommands)(
     '$name refuses a bad flag in one line naming it, exit 2',

@@ -167,9 +167,9 @@ describe('KV HTTP API (original shapes)', () => {
       connections: { tcp: expect.any(Number), ws: 0 },
     });
     const metrics = await (await fetch(`${base}/metrics`)).text();
-    expect(metrics).toMatch(/parley_kv_ops_total\{outcome="all"\} \d+/);
+    expect(metrics).toMatch(/parley_kv_ops_total\{outcome="ok"\} \d+/);
     expect(metrics).toMatch(/parley_kv_entries\{engine="rbtree"\} \d+/);
-    expect(metrics).toMatch(/parley_bus\{stat="subscriptions"\} 0/);
+    expect(metrics).toMatch(/parley_bus_subscriptions 0/);
     expect(metrics).toMatch(/parley_connections\{transport="tcp"\} \d+/);
   });
 });

@@ -151,8 +151,8 @@ describe('MariaDB lost while running', () => {
     expect(result).toBe('ok');
     for (let i = 0; i < 20; i++) expect(await send(`later ${i}`)).toBe('ok');
     const metrics = await (await fetch(`http://127.0.0.1:${app.adminPort}/metrics`)).text();
-    expect(metrics).toMatch(/parley_store_pool\{stat="max"\} 10/);
-    expect(metrics).toMatch(/parley_messages_total\{kind="stored"\} \d+/);
+    expect(metrics).toMatch(/parley_store_pool_max_connections 10/);
+    expect(metrics).toMatch(/parley_messages_total\{outcome="stored"\} \d+/);
 
     while (received.length < acked.length) await once(bob, 'message', 10_000);
     expect(received).toEqual(acked);

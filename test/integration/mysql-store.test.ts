@@ -9,6 +9,7 @@ import { systemClock } from '../../src/util/clock.js';
 import { storeContract } from '../contract/store-contract.js';
 import { createDatabase } from '../../scripts/lib/mariadb.js';
 import { freshMysqlStore, openDatabase, SQL_DIR } from '../helpers/mysql-store.js';
+import { RecordingTelemetry } from '../helpers/recording-telemetry.js';
 
 const rootUrl = inject('mariadbUrl');
 
@@ -234,6 +235,33 @@ describe('MySQL store beyond the contract', () => {
       await db.close();
       await store.close();
     }
+  });
+
+  it('reports every append batch it writes to telemetry: its messages and its time', async () => {
+    const { store } = await freshMysqlStore(rootUrl);
+    const telemetry = new RecordingTelemetry();
+    store.observe!(telemetry);
+    const [sender, recipient] = await Promise.all([
+      store.users.create('s', 'h'),
+      store.users.create('r', 'h'),
+    ]);
+    await Promise.all(
+      Array.from({ length: 5 }, (_, i) =>
+        store.messages.append(
+          {
+            senderId: sender.id,
+            target: { kind: 'user', id: recipient.id },
+            body: `m${i}`,
+            clientTime: 't',
+            cmid: null,
+          },
+          [recipient.id],
+        ),
+      ),
+    );
+    expect(telemetry.batches.reduce((sum, batch) => sum + batch.messages, 0)).toBe(5);
+    for (const batch of telemetry.batches) expect(batch.seconds).toBeGreaterThan(0);
+    await store.close();
   });
 
   it('stores text that broke the ancestor: quotes, long and non-Latin messages, emoji names', async () => {

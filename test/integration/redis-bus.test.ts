@@ -3,8 +3,10 @@ import { createLogger } from '../../src/logger.js';
 import { RedisBus } from '../../src/redis/redis-bus.js';
 import { RedisKeys } from '../../src/redis/redis-keys.js';
 import type { BusEvent } from '../../src/service/ports.js';
+import { preciseWallClockMs } from '../../src/service/telemetry.js';
 import { RedisServer } from '../../scripts/lib/redis.js';
 import { busContract } from '../contract/bus-contract.js';
+import { RecordingTelemetry } from '../helpers/recording-telemetry.js';
 
 const logger = createLogger('silent');
 const prefix = () => `t${Math.random().toString(36).slice(2, 8)}:`;
@@ -81,6 +83,28 @@ describe('Redis bus beyond the contract', () => {
     expect(got.events).toEqual([]);
     client.disconnect();
     await Promise.all([a.close(), b.close(), raw.close()]);
+  });
+
+  it("times each event's hop from the publishing node (its publish time travels in the envelope)", async () => {
+    const keys = new RedisKeys(prefix());
+    const a = await bus(redis.url, keys, 'a');
+    const telemetry = new RecordingTelemetry();
+    const b = new RedisBus({ url: redis.url, keys, nodeId: 'b', logger, telemetry });
+    await b.connect();
+    const got = collector(b);
+    await b.subscribe(2);
+    const before = preciseWallClockMs();
+    await a.publish([{ type: 'deliver', userId: 2, seq: 1, message }]);
+    await got.next();
+    const after = preciseWallClockMs();
+    expect(telemetry.busReceipts).toHaveLength(1);
+    expect(telemetry.busReceipts[0]).toBeGreaterThanOrEqual(before);
+    expect(telemetry.busReceipts[0]).toBeLessThanOrEqual(after);
+    // The same-node short cut does not cross Redis and is not timed.
+    await b.publish([{ type: 'deliver', userId: 2, seq: 2, message }]);
+    await got.next();
+    expect(telemetry.busReceipts).toHaveLength(1);
+    await Promise.all([a.close(), b.close()]);
   });
 
   it('sends the publishes of one tick together, in call order, and settles every caller', async () => {

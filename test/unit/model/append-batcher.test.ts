@@ -7,6 +7,7 @@ import {
 } from '../../../src/model/append-batcher.js';
 import { AppError } from '../../../src/errors.js';
 import { storedMessage, type AppendResult } from '../../../src/service/ports.js';
+import { RecordingTelemetry } from '../../helpers/recording-telemetry.js';
 
 /** One write the batcher made; the test decides when (and how) it finishes. */
 interface Write {
@@ -99,6 +100,21 @@ describe('AppendBatcher', () => {
     }
     expect(batches).toEqual([['x'], ['a', 'b', 'c'], ['d', 'eeeeee'], ['ffff', 'g', 'hh'], ['ii', 'j']]);
     expect((await results).map((r) => r.message.body)).toEqual(batches.flat());
+  });
+
+  it('reports each batch it wrote to telemetry with its size (failed writes are not reported)', async () => {
+    const { writer, batcher, send } = setup({ maxInFlight: 1 });
+    const telemetry = new RecordingTelemetry();
+    batcher.observe(telemetry);
+    const results = Promise.all([send('a'), send('b'), send('c')]);
+    (await writer.next()).finish();
+    (await writer.next()).finish();
+    await results;
+    expect(telemetry.batches.map((batch) => batch.messages)).toEqual([1, 2]);
+    const failed = outcome(send('bad'));
+    (await writer.next()).finish(new Error('broken'));
+    await vi.waitFor(() => expect(failed.state).toBe('rejected'));
+    expect(telemetry.batches).toHaveLength(2);
   });
 
   it('retries a failed batch one append at a time, in order, so only the bad append fails', async () => {
