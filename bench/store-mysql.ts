@@ -11,6 +11,9 @@ import { loadMigrations, migrate } from '../src/model/migrator.js';
 import { Database } from '../src/model/mysql-database.js';
 import { createMysqlStore } from '../src/model/mysql-store.js';
 import { MIGRATIONS_DIR } from '../src/model/open-mysql-store.js';
+import { MemoryAttemptLimits } from '../src/embedded/memory-attempt-limits.js';
+import { LoginGuard } from '../src/service/login-guard.js';
+import { PasswordAdmission } from '../src/service/password-admission.js';
 import { AuthService } from '../src/service/auth-service.js';
 import { createBcryptHasher } from '../src/service/password-hasher.js';
 import type { ChatStore, UserRecord } from '../src/service/ports.js';
@@ -73,7 +76,15 @@ async function benchPool(
     store.users,
     hasher,
     new SessionTokens('bench-secret-0123456789', 3_600_000, systemClock),
-    systemClock,
+    new LoginGuard(new MemoryAttemptLimits(), {
+      loginsPerIpPerMin: 1e9,
+      registrationsPerIpPerHour: 1e9,
+      freeFailures: 1000,
+      backoffMaxS: 1,
+      accountFailuresBeforeDelay: 1e9,
+      accountDelayMs: 0,
+    }),
+    new PasswordAdmission({ concurrency: 4, queue: 1e6, perIp: 1e6 }),
   );
 
   const users: UserRecord[] = [];
@@ -121,7 +132,9 @@ async function benchPool(
       members,
     ),
   );
-  const logins = await rate((worker) => auth.login({ id: users[worker % users.length]!.id }, 'pw'));
+  const logins = await rate((worker) =>
+    auth.login({ id: users[worker % users.length]!.id }, 'pw', '127.0.0.1'),
+  );
   const tokens = users.map((u) => auth.issueToken(u));
   const resumes = await rate((worker, i) => auth.resume(tokens[(worker + i) % tokens.length]!));
   await store.close();

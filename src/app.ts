@@ -15,7 +15,14 @@ import { MessageRate } from './admin/message-rate.js';
 import { ChatServer } from './net/chat-server.js';
 import { ClientSession, type SessionPolicy } from './protocol/client-session.js';
 import { Dispatcher } from './protocol/dispatcher.js';
-import { serverBusyFrame } from './protocol/encode.js';
+import { serverBusyFrame, tooManyConnectionsFrame } from './protocol/encode.js';
+import { TrustedProxies } from './net/proxy-header.js';
+import { MemoryAttemptLimits } from './embedded/memory-attempt-limits.js';
+import { RedisAttemptLimits } from './redis/redis-attempt-limits.js';
+import { RedisKeys } from './redis/redis-keys.js';
+import type { AttemptLimits } from './service/attempt-limits.js';
+import { LoginGuard } from './service/login-guard.js';
+import { PasswordAdmission } from './service/password-admission.js';
 import { AuthService } from './service/auth-service.js';
 import type { ChatServices } from './service/chat-services.js';
 import { MessageService } from './service/message-service.js';
@@ -43,6 +50,8 @@ export interface AppPorts {
   readonly bus: MessageBus;
   readonly presence: Presence;
   readonly mode: string;
+  /** Attempt limits (logins, registrations): shared through Redis in a cluster, in the process otherwise. */
+  readonly attempts?: AttemptLimits;
   /** Every live node of the cluster (only a shared presence store knows them). */
   readonly nodeInfos?: () => Promise<readonly ClusterNodeInfo[]>;
 }
@@ -104,12 +113,19 @@ export async function createPorts(
   }
   const { bus, presence } = await openRedis(config, logger, clock, telemetry);
   closers.add('Redis bus', () => bus.close());
+  const attempts = new RedisAttemptLimits(config.REDIS_URL, new RedisKeys(config.REDIS_PREFIX), logger);
+  closers.add('Redis attempt limits', () => attempts.close());
+  // Not awaited: the limits let attempts through until it is connected (and while Redis is away).
+  attempts
+    .connect()
+    .catch((error: unknown) => logger.warn({ err: error }, 'attempt limits: Redis connect failed'));
   closers.add('Redis presence', () => presence.close());
   return {
     store,
     bus,
     presence,
     mode: `cluster node ${config.NODE_ID}, data in MySQL, bus on Redis`,
+    attempts,
     nodeInfos: () => presence.nodeInfos(),
   };
 }
@@ -135,7 +151,19 @@ export function buildServices(
       ports.store.users,
       createBcryptHasher(config.BCRYPT_COST),
       new SessionTokens(config.SESSION_SECRET, config.SESSION_TTL_S * 1000, clock),
-      clock,
+      new LoginGuard(ports.attempts ?? new MemoryAttemptLimits(), {
+        loginsPerIpPerMin: config.LOGIN_PER_IP_PER_MIN,
+        registrationsPerIpPerHour: config.REGISTER_PER_IP_PER_HOUR,
+        freeFailures: config.LOGIN_FREE_FAILURES,
+        backoffMaxS: config.LOGIN_BACKOFF_MAX_S,
+        accountFailuresBeforeDelay: config.ACCOUNT_FAILURES_BEFORE_DELAY,
+        accountDelayMs: config.ACCOUNT_DELAY_MS,
+      }),
+      new PasswordAdmission({
+        concurrency: config.BCRYPT_CONCURRENCY,
+        queue: config.BCRYPT_QUEUE,
+        perIp: config.BCRYPT_QUEUE_PER_IP,
+      }),
     ),
     social: new SocialService(ports.store, ports.presence),
     messages: new MessageService(
@@ -190,6 +218,9 @@ export function createChatServer(config: Config, services: ChatServices, logger:
       slowConsumerTimeoutMs: config.SLOW_CONSUMER_TIMEOUT_MS,
       pacedQueueFrames: config.V1_PACE_QUEUE,
       busyFrame: serverBusyFrame(),
+      maxConnectionsPerIp: config.MAX_CONNECTIONS_PER_IP,
+      perIpBusyFrame: tooManyConnectionsFrame(),
+      trustedProxies: new TrustedProxies(config.TRUSTED_PROXIES),
     },
     logger,
   );

@@ -1,10 +1,21 @@
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { packageVersion } from './package-info.js';
 import { parseCommandLine, UsageError, type CommandSpec } from './util/command-line.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
+
+/** An IP address or a CIDR range (`10.0.0.0/8`, `fd00::/8`). */
+function isAddressOrRange(entry: string): boolean {
+  const [address, bits, extra] = entry.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || extra !== undefined) return false;
+  if (bits === undefined) return true;
+  const n = Number(bits);
+  return Number.isInteger(n) && n >= 0 && n <= (family === 4 ? 32 : 128);
+}
 const positiveInt = z.coerce.number().int().positive();
 const optionalUrl = (scheme: string) =>
   z
@@ -125,6 +136,79 @@ export const configSchema = z.object({
   MAX_CONNECTIONS: positiveInt
     .default(18000)
     .describe('Concurrent chat connections this node accepts (open files are capped at 20,000 per process).'),
+  MAX_CONNECTIONS_PER_IP: positiveInt
+    .default(1000)
+    .describe(
+      'Concurrent chat connections this node accepts from one client address (behind a load balancer the address comes from its PROXY header; nginx limit_conn is the first line).',
+    ),
+  TRUSTED_PROXIES: z
+    .string()
+    .default('')
+    .transform((value) =>
+      value
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter((entry) => entry.length > 0),
+    )
+    .refine((entries) => entries.every(isAddressOrRange), { message: 'comma-separated IPs or CIDR ranges' })
+    .describe(
+      'Load balancers (IPs or CIDR ranges, comma-separated) whose PROXY protocol header names the real client address; a PROXY header from anyone else is refused. Empty: none.',
+    ),
+  LOGIN_PER_IP_PER_MIN: positiveInt
+    .default(60)
+    .describe(
+      'Password logins per client address per minute, cluster-wide (through Redis when there is one).',
+    ),
+  REGISTER_PER_IP_PER_HOUR: positiveInt
+    .default(20)
+    .describe('Registrations per client address per hour, cluster-wide.'),
+  LOGIN_FREE_FAILURES: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(1000)
+    .default(3)
+    .describe(
+      'Wrong passwords per (account, address) before backoff starts: then 1 s, 2 s, 4 s … up to LOGIN_BACKOFF_MAX_S; a success from that address clears it.',
+    ),
+  LOGIN_BACKOFF_MAX_S: positiveInt
+    .default(900)
+    .describe('Longest backoff after repeated wrong passwords from one address.'),
+  ACCOUNT_FAILURES_BEFORE_DELAY: positiveInt
+    .default(50)
+    .describe(
+      'Wrong passwords for one account from all addresses in 10 minutes before every attempt on it is slowed by ACCOUNT_DELAY_MS (slowed, never locked).',
+    ),
+  ACCOUNT_DELAY_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(60_000)
+    .default(1000)
+    .describe('The slow-down added to each login attempt on an account under attack.'),
+  BCRYPT_CONCURRENCY: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .default(4)
+    .describe(
+      "Password hashes run at once (libuv's threadpool has 4 threads unless UV_THREADPOOL_SIZE says more).",
+    ),
+  BCRYPT_QUEUE: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(100_000)
+    .default(64)
+    .describe(
+      'Password hashes waiting at most; more are refused at once with RATE_LIMITED and retryAfterMs.',
+    ),
+  BCRYPT_QUEUE_PER_IP: positiveInt
+    .default(4)
+    .describe(
+      'Password hashes one client address may have running or waiting (fair share in a login storm).',
+    ),
   RATE_PER_S: positiveInt.default(200).describe('Sustained requests per second per connection.'),
   RATE_BURST: positiveInt.default(400).describe('Burst of requests per connection above the sustained rate.'),
   LOGIN_RATE_PER_S: z.coerce

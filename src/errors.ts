@@ -64,6 +64,12 @@ export const ERROR_CATALOG = {
     close: true,
     reconnect: false,
   },
+  TOO_MANY_CONNECTIONS: {
+    errno: 48,
+    message: 'too many connections from your address; close some and try again',
+    close: true,
+    reconnect: false,
+  },
   RESUME_SUPERSEDED: {
     errno: 47,
     message: 'a newer connection of this client already resumed the session; this one is stale',
@@ -88,12 +94,15 @@ export type ErrorCode = keyof typeof ERROR_CATALOG;
 export class AppError extends Error {
   readonly code: ErrorCode;
   readonly detail: string | undefined;
+  /** When retrying can succeed: how long to wait first (sent to the client as `retryAfterMs`). */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(code: ErrorCode, detail?: string, options?: ErrorOptions) {
+  constructor(code: ErrorCode, detail?: string, options?: ErrorOptions & { retryAfterMs?: number }) {
     super(detail ? `${ERROR_CATALOG[code].message}: ${detail}` : ERROR_CATALOG[code].message, options);
     this.name = 'AppError';
     this.code = code;
     this.detail = detail;
+    this.retryAfterMs = options?.retryAfterMs;
   }
 
   get errno(): number {

@@ -4,6 +4,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../logger.js';
 import { Connection, type CloseReason, type ConnectionHandler, type ConnectionLimits } from './connection.js';
+import { normalizeIp, readProxyHeader, type Peer, type TrustedProxies } from './proxy-header.js';
 import { looksLikeHttp, parseRequestHead, plainHttpResponse, type RequestHead } from './http-upgrade.js';
 import { TcpTransport } from './tcp-transport.js';
 import type { Transport } from './transport.js';
@@ -16,6 +17,12 @@ export interface ChatServerOptions extends ConnectionLimits {
   readonly sniffTimeoutMs: number;
   /** The frame a socket over `maxConnections` gets before it is closed (built by the protocol layer). */
   readonly busyFrame: string;
+  /** Open connections allowed from one client address on this node. */
+  readonly maxConnectionsPerIp: number;
+  /** The frame a socket over `maxConnectionsPerIp` gets before it is closed. */
+  readonly perIpBusyFrame: string;
+  /** Load balancers whose PROXY protocol header names the real client (TRUSTED_PROXIES). */
+  readonly trustedProxies: TrustedProxies;
 }
 
 /** What the server needs from the session of one connection, beyond the connection's own events. */
@@ -31,6 +38,8 @@ export interface ChatServerStats {
   readonly sockets: number;
   readonly connections: { readonly tcp: number; readonly ws: number };
   readonly closeReasons: Readonly<Record<string, number>>;
+  /** Sockets refused before they became connections: a PROXY header from an untrusted address, or over the per-address limit. */
+  readonly refused: { readonly proxy: number; readonly perIp: number };
 }
 
 /** An HTTP request head on the chat port must be complete within this time. */
@@ -56,6 +65,10 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
   private readonly wss: WebSocketServer;
   private readonly connections = new Map<Connection, ChatSessionHandler>();
   private readonly closeReasons: Record<string, number> = {};
+  /** Open sockets per client address (the PROXY header's when a trusted load balancer sent one). */
+  private readonly perIp = new Map<string, number>();
+  /** Sockets refused before they became connections. */
+  private readonly refused = { proxy: 0, perIp: 0 };
   /** Every accepted socket until it closes, sniffing and HTTP ones included (shutdown destroys them). */
   private readonly openSockets = new Set<Socket>();
   private sockets = 0;
@@ -94,6 +107,7 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
       sockets: this.sockets,
       connections: { tcp: this.connections.size - ws, ws },
       closeReasons: { ...this.closeReasons },
+      refused: { ...this.refused },
     };
   }
 
@@ -139,19 +153,65 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
     }
     const timer = setTimeout(() => socket.destroy(), this.options.sniffTimeoutMs);
     timer.unref();
-    socket.once('data', (first: Buffer) => {
-      if (looksLikeHttp(first)) {
-        // A request head must be complete soon; the long pre-login time is for people at a menu.
-        clearTimeout(timer);
-        this.readHttpHead(socket, first, setTimeout(() => socket.destroy(), HTTP_HEAD_TIMEOUT_MS).unref());
-      } else {
-        clearTimeout(timer);
-        this.accept(new TcpTransport(socket, this.options.maxFrameBytes, first));
+    const direct: Peer = { ip: normalizeIp(socket.remoteAddress ?? '?'), port: socket.remotePort ?? 0 };
+    let buffered: Buffer = Buffer.alloc(0);
+    const onData = (chunk: Buffer): void => {
+      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+      const read = readProxyHeader(buffered);
+      if (read.kind === 'incomplete') return;
+      socket.off('data', onData);
+      if (read.kind === 'none') {
+        this.admitPeer(socket, buffered, direct, timer);
+        return;
       }
-    });
+      // Only a configured load balancer may say who the client is; from anyone else it is a forgery.
+      if (!this.options.trustedProxies.has(direct.ip) || read.kind === 'invalid') {
+        this.logger.warn(
+          { remote: direct.ip, reason: read.kind === 'invalid' ? read.reason : 'untrusted address' },
+          'PROXY header refused',
+        );
+        this.refused.proxy++;
+        socket.destroy();
+        return;
+      }
+      const peer = read.peer ?? direct;
+      if (read.rest.length > 0) this.admitPeer(socket, read.rest, peer, timer);
+      else socket.once('data', (first: Buffer) => this.admitPeer(socket, first, peer, timer));
+    };
+    socket.on('data', onData);
   }
 
-  private readHttpHead(socket: Socket, first: Buffer, timer: NodeJS.Timeout): void {
+  /** The client's address is known: count it against its per-address limit, then see what it speaks. */
+  private admitPeer(socket: Socket, first: Buffer, peer: Peer, timer: NodeJS.Timeout): void {
+    const count = (this.perIp.get(peer.ip) ?? 0) + 1;
+    this.perIp.set(peer.ip, count);
+    socket.once('close', () => {
+      const left = (this.perIp.get(peer.ip) ?? 1) - 1;
+      if (left === 0) this.perIp.delete(peer.ip);
+      else this.perIp.set(peer.ip, left);
+    });
+    if (count > this.options.maxConnectionsPerIp) {
+      clearTimeout(timer);
+      this.refused.perIp++;
+      socket.end(`${this.options.perIpBusyFrame}\n`);
+      setTimeout(() => socket.destroy(), 1000).unref();
+      return;
+    }
+    clearTimeout(timer);
+    if (looksLikeHttp(first)) {
+      // A request head must be complete soon; the long pre-login time is for people at a menu.
+      this.readHttpHead(
+        socket,
+        first,
+        peer,
+        setTimeout(() => socket.destroy(), HTTP_HEAD_TIMEOUT_MS).unref(),
+      );
+    } else {
+      this.accept(new TcpTransport(socket, this.options.maxFrameBytes, first, peer));
+    }
+  }
+
+  private readHttpHead(socket: Socket, first: Buffer, peer: Peer, timer: NodeJS.Timeout): void {
     let buffered = first;
     const onData = (chunk: Buffer): void => {
       buffered = Buffer.concat([buffered, chunk]);
@@ -167,7 +227,7 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
         this.answerHttp(socket, plainHttpResponse(400, 'Bad Request', { error: 'malformed HTTP request' }));
         return;
       }
-      this.upgrade(socket, parsed.head, parsed.rest);
+      this.upgrade(socket, parsed.head, parsed.rest, peer);
     };
     socket.on('data', onData);
     tryParse();
@@ -182,7 +242,7 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
     setTimeout(() => socket.destroy(), HTTP_LINGER_MS).unref();
   }
 
-  private upgrade(socket: Socket, head: RequestHead, rest: Buffer): void {
+  private upgrade(socket: Socket, head: RequestHead, rest: Buffer, peer: Peer): void {
     const path = head.url.split('?')[0];
     const isUpgrade = String(head.headers.upgrade ?? '').toLowerCase() === 'websocket';
     if (path !== '/ws' || !isUpgrade || head.method !== 'GET') {
@@ -199,10 +259,9 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
       );
       return;
     }
-    const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
     // ws reads only method, url and headers of the request object.
     this.wss.handleUpgrade(head as unknown as IncomingMessage, socket, rest, (ws) => {
-      this.accept(new WsTransport(ws, socket, remote));
+      this.accept(new WsTransport(ws, socket, peer));
       socket.resume();
     });
   }

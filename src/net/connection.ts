@@ -89,6 +89,11 @@ export class Connection {
     return this.transport.remoteAddress;
   }
 
+  /** The client's IP (the real one behind a trusted load balancer's PROXY header). */
+  get remoteIp(): string {
+    return this.transport.remoteIp;
+  }
+
   /** True once closing has begun (no more frames are handled or written). */
   get closed(): boolean {
     return this.state !== ConnectionState.OPEN;

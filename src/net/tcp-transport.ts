@@ -1,11 +1,13 @@
 import type { Socket } from 'node:net';
 import { FrameDecoder, FrameTooLargeError } from './frame-decoder.js';
+import type { Peer } from './proxy-header.js';
 import type { Transport, TransportEvents } from './transport.js';
 
 /** JSON over raw TCP: inbound through FrameDecoder, outbound one object per line. */
 export class TcpTransport implements Transport {
   readonly kind = 'tcp';
   readonly remoteAddress: string;
+  readonly remoteIp: string;
   private readonly decoder: FrameDecoder;
   private events: TransportEvents | undefined;
   private failed = false;
@@ -19,8 +21,10 @@ export class TcpTransport implements Transport {
     maxFrameBytes: number,
     /** Bytes already read while sniffing the protocol. */
     private readonly firstChunk: Buffer,
+    peer: Peer,
   ) {
-    this.remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    this.remoteIp = peer.ip;
+    this.remoteAddress = `${peer.ip}:${peer.port}`;
     this.decoder = new FrameDecoder(maxFrameBytes);
   }
 

@@ -15,7 +15,10 @@ export interface TransportEvents {
  */
 export interface Transport {
   readonly kind: 'tcp' | 'ws';
+  /** `ip:port` of the client (from a trusted PROXY header when there was one), for logs. */
   readonly remoteAddress: string;
+  /** The client's IP, for per-address limits. */
+  readonly remoteIp: string;
   start(events: TransportEvents): void;
   write(text: string, onFlushed?: () => void): void;
   bufferedBytes(): number;

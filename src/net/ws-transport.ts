@@ -1,17 +1,23 @@
 import type { Socket } from 'node:net';
 import type { RawData, WebSocket } from 'ws';
+import type { Peer } from './proxy-header.js';
 import type { Transport, TransportEvents } from './transport.js';
 
 /** JSON over WebSocket: one text message is one frame; ws enforces the size limit (close code 1009). */
 export class WsTransport implements Transport {
   readonly kind = 'ws';
+  readonly remoteAddress: string;
+  readonly remoteIp: string;
 
   constructor(
     private readonly ws: WebSocket,
     /** The upgraded TCP socket, for drain events (ws has none of its own). */
     private readonly socket: Socket,
-    readonly remoteAddress: string,
-  ) {}
+    peer: Peer,
+  ) {
+    this.remoteIp = peer.ip;
+    this.remoteAddress = `${peer.ip}:${peer.port}`;
+  }
 
   start(events: TransportEvents): void {
     this.ws.on('message', (data: RawData, isBinary: boolean) => {

@@ -23,6 +23,8 @@ export type ProtocolVersion = 1 | 2;
 export interface FrameChannel {
   /** `tcp` streams frames (the ancestor's client needs them paced); `ws` delimits each message itself. */
   readonly kind: 'tcp' | 'ws';
+  /** The client's IP address (behind a trusted load balancer, the one its PROXY header named). */
+  readonly remoteIp: string;
   /** Writes one frame; onFlushed runs once its bytes were handed to the OS. */
   write(frame: string, onFlushed?: () => void): void;
   /** False while the outbound buffer is above its high-water mark. */
@@ -218,6 +220,11 @@ export class ClientSession implements SessionSink {
     if (this.channel.closed) return;
     this.send(failureReply ? failureFrame(failureReply(error), reqId) : errorReply(error, re, reqId));
     if (error.closesConnection) this.channel.close(error.code);
+  }
+
+  /** The client's address, for per-address limits. */
+  get remoteIp(): string {
+    return this.channel.remoteIp;
   }
 
   /** How long a v1 request that cannot be stored is held and retried. */

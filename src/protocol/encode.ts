@@ -69,12 +69,18 @@ export function errorReply(error: AppError, re: number | undefined, reqId: unkno
   if (re !== undefined) reply.re = re;
   if (reqId !== undefined) reply.reqId = reqId;
   if (error.closesConnection) reply.reconnect = error.reconnect;
+  if (error.retryAfterMs !== undefined) reply.retryAfterMs = error.retryAfterMs;
   return reply;
 }
 
 /** The one line a socket over the connection limit gets before it is closed. */
 export function serverBusyFrame(): string {
   return JSON.stringify(errorReply(new AppError('SERVER_BUSY'), undefined, undefined));
+}
+
+/** The one line a socket over the per-address connection limit gets before it is closed. */
+export function tooManyConnectionsFrame(): string {
+  return JSON.stringify(errorReply(new AppError('TOO_MANY_CONNECTIONS'), undefined, undefined));
 }
 
 /** A failure in the shape of a request's own reply type (LOGIN_ACK, REG_ACK, RESUME_ACK). */
@@ -84,7 +90,9 @@ export function failureFrame(shape: Record<string, unknown>, reqId: unknown): Re
 
 /** The failure shape of an ack the ancestor client waits for: `{msgid, errno, errmsg, code}`. */
 export function ackFailure(msgid: number, error: AppError, errno = error.errno): Record<string, unknown> {
-  return { msgid, errno, errmsg: error.message, code: error.code };
+  const reply: Record<string, unknown> = { msgid, errno, errmsg: error.message, code: error.code };
+  if (error.retryAfterMs !== undefined) reply.retryAfterMs = error.retryAfterMs;
+  return reply;
 }
 
 /** A server-initiated notice (KICKED, SERVER_NOTICE) carrying a catalog error and extra fields. */

@@ -35,4 +35,9 @@ export class RedisKeys {
   get nodes(): string {
     return `${this.prefix}nodes`;
   }
+
+  /** Key prefix of one attempt-limit window (rate-limiter-flexible adds `:<key>`). */
+  limit(name: string): string {
+    return `${this.prefix}limit:${name}`;
+  }
 }

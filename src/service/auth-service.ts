@@ -1,49 +1,51 @@
 import { AppError } from '../errors.js';
-import type { Clock } from '../util/clock.js';
+import type { LoginGuard } from './login-guard.js';
+import type { PasswordAdmission } from './password-admission.js';
 import type { PasswordHasher, UserId, UserRecord, UserStore } from './ports.js';
 import type { SessionTokens } from './session-tokens.js';
-import { checkName, checkPassword } from './text-rules.js';
-import { evictOldest } from '../util/evict-oldest.js';
+import { checkName, checkPassword, nameKey } from './text-rules.js';
 
 export type LoginIdentity = { readonly id: UserId } | { readonly name: string };
 
-const FAILURE_WINDOW_MS = 60_000;
-const MAX_FAILURES_PER_WINDOW = 10;
-const MAX_TRACKED_ACCOUNTS = 10_000;
-
-/** Registration, password login, token resume and logout. */
+/**
+ * Registration, password login, token resume and logout. Password work goes through the admission queue
+ * (bcrypt is ~45 hashes/s at cost 10) and the login guard (per-address and per-account limits, backoff).
+ */
 export class AuthService {
-  /** Failed logins per account in the current window; bounded so a spray of ids cannot grow it forever. */
-  private readonly failures = new Map<UserId, { count: number; since: number }>();
   private dummyHash: Promise<string> | undefined;
 
   constructor(
     private readonly users: UserStore,
     private readonly hasher: PasswordHasher,
     private readonly tokens: SessionTokens,
-    private readonly clock: Clock,
+    private readonly guard: LoginGuard,
+    private readonly admission: PasswordAdmission,
   ) {}
 
-  async register(name: string, password: string): Promise<UserRecord> {
+  /** `ip`: the client's address, for per-address limits. */
+  async register(name: string, password: string, ip: string): Promise<UserRecord> {
     checkName(name, 'name');
     checkPassword(password);
-    return this.users.create(name, await this.hasher.hash(password));
+    await this.guard.beforeRegister(ip);
+    return this.users.create(name, await this.admission.for(this.hasher, ip).hash(password));
   }
 
-  async login(identity: LoginIdentity, password: string): Promise<UserRecord> {
+  async login(identity: LoginIdentity, password: string, ip: string): Promise<UserRecord> {
+    // Limits key on the account as given, so unknown ids and names are limited like real ones.
+    const account = 'id' in identity ? `id:${identity.id}` : `name:${nameKey(identity.name)}`;
+    await this.guard.beforeLogin(ip, account);
+    const hasher = this.admission.for(this.hasher, ip);
     const user =
       'id' in identity ? await this.users.findById(identity.id) : await this.users.findByName(identity.name);
-    if (!user) {
-      // Same bcrypt cost as a real check, so response time does not reveal which ids exist.
-      await this.hasher.verify(password, await this.getDummyHash());
+    const ok = user
+      ? Buffer.byteLength(password) <= 72 && (await hasher.verify(password, user.passwordHash))
+      : // Same bcrypt cost as a real check, so response time does not reveal which ids exist.
+        (await hasher.verify(password, await this.getDummyHash()), false);
+    if (!user || !ok) {
+      await this.guard.failed(ip, account);
       throw new AppError('AUTH_BAD_CREDENTIALS');
     }
-    this.refuseWhileLocked(user.id);
-    if (Buffer.byteLength(password) > 72 || !(await this.hasher.verify(password, user.passwordHash))) {
-      this.recordFailure(user.id);
-      throw new AppError('AUTH_BAD_CREDENTIALS');
-    }
-    this.failures.delete(user.id);
+    await this.guard.succeeded(ip, account);
     return user;
   }
 
@@ -62,30 +64,6 @@ export class AuthService {
   /** Revokes every session token of the user. */
   async logout(userId: UserId): Promise<void> {
     await this.users.bumpSessionEpoch(userId);
-  }
-
-  private refuseWhileLocked(userId: UserId): void {
-    const entry = this.failures.get(userId);
-    if (!entry) return;
-    if (this.clock.now() - entry.since > FAILURE_WINDOW_MS) {
-      this.failures.delete(userId);
-      return;
-    }
-    if (entry.count >= MAX_FAILURES_PER_WINDOW) {
-      throw new AppError('RATE_LIMITED', 'too many failed logins for this account; wait a minute');
-    }
-  }
-
-  private recordFailure(userId: UserId): void {
-    const now = this.clock.now();
-    const entry = this.failures.get(userId);
-    if (entry && now - entry.since <= FAILURE_WINDOW_MS) {
-      entry.count++;
-      return;
-    }
-    this.failures.delete(userId); // a restarted window counts as new, so it is evicted last
-    this.failures.set(userId, { count: 1, since: now });
-    evictOldest(this.failures, MAX_TRACKED_ACCOUNTS);
   }
 
   private getDummyHash(): Promise<string> {

@@ -23,7 +23,8 @@ async function start(env: Record<string, string> = {}): Promise<RunningApp> {
 
 async function users(node: RunningApp, prefix: string, count: number): Promise<UserRecord[]> {
   const out: UserRecord[] = [];
-  for (let i = 0; i < count; i++) out.push(await node.services.auth.register(`${prefix}${i}`, PASSWORD));
+  for (let i = 0; i < count; i++)
+    out.push(await node.services.auth.register(`${prefix}${i}`, PASSWORD, '127.0.0.1'));
   return out;
 }
 

@@ -77,7 +77,7 @@ describe('limits and bad input', () => {
 
   it('never throttles a client that acks each message of a large backlog replay', async () => {
     const node = await app({ RATE_PER_S: '20', RATE_BURST: '40' });
-    const sender = await node.services.auth.register('backlog-sender', 'pw');
+    const sender = await node.services.auth.register('backlog-sender', 'pw', '127.0.0.1');
     const { client, id } = await loggedIn(node.chatPort, 'backlog-reader');
     client.sendLine({ msgid: 3 });
     await client.nextOf(12);

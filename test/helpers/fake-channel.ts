@@ -9,6 +9,9 @@ export class FakeChannel implements FrameChannel {
   closeReason: string | undefined;
   idleTimeoutMs = 0;
 
+  /** `remoteIp`: the client's address as the session sees it (per-address limits). */
+  constructor(readonly remoteIp = '192.0.2.1') {}
+
   write(frame: string, onFlushed?: () => void): void {
     if (this.closed) return;
     this.sent.push(JSON.parse(frame) as Record<string, unknown>);

@@ -30,7 +30,8 @@ export interface FakeClient {
 /** Real services on the embedded store, driven frame by frame without sockets. */
 export function protocolHarness(env: Record<string, string> = {}): {
   services: ChatServices;
-  client(): FakeClient;
+  /** A client connected from `ip`. */
+  client(ip?: string): FakeClient;
 } {
   const config = loadConfig({ BCRYPT_COST: '4', LOG_LEVEL: 'silent', ...env });
   const logger = createLogger('silent');
@@ -38,8 +39,8 @@ export function protocolHarness(env: Record<string, string> = {}): {
   const dispatcher = new Dispatcher();
   return {
     services,
-    client(): FakeClient {
-      const out = new FakeChannel();
+    client(ip?: string): FakeClient {
+      const out = new FakeChannel(ip);
       const context = new ClientSession(out, services, UNLIMITED, logger, dispatcher);
       const send = async (frame: Record<string, unknown> | string) => {
         await context.handle(typeof frame === 'string' ? frame : JSON.stringify(frame));

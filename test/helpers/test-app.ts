@@ -1,6 +1,7 @@
 import { startApp, type RunningApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
+import { LOAD_TEST_LIMITS } from '../../scripts/lib/load-test-env.js';
 
 /** Starts a real node on free ports (embedded mode, cheap bcrypt, silent logs). */
 export async function startTestApp(env: Record<string, string> = {}): Promise<RunningApp> {
@@ -13,6 +14,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Ru
     SHUTDOWN_GRACE_MS: '500',
     LOGIN_BURST: '50',
     LOGIN_RATE_PER_S: '50',
+    ...LOAD_TEST_LIMITS,
     ...env,
   });
   return startApp(config, createLogger(config.LOG_LEVEL));

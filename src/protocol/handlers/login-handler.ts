@@ -19,7 +19,7 @@ export const loginHandler = defineHandler({
   failureReply: (error) => ackFailure(MsgId.LOGIN_ACK, error),
   async handle(context, request) {
     const identity = request.id !== undefined ? { id: request.id } : { name: request.name ?? '' };
-    const user = await context.services.auth.login(identity, request.password);
+    const user = await context.services.auth.login(identity, request.password, context.remoteIp);
     if (request.v === 2) await loginV2(context, user, request.reqId, request.cid);
     else await loginV1(context, user);
   },

@@ -11,6 +11,7 @@ import type { Transport, TransportEvents } from '../../../src/net/transport.js';
 class FakeTransport implements Transport {
   readonly kind = 'tcp';
   readonly remoteAddress = '127.0.0.1:1';
+  readonly remoteIp = '127.0.0.1';
   events!: TransportEvents;
   readonly written: string[] = [];
   buffered = 0;

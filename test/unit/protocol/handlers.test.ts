@@ -101,14 +101,23 @@ describe('register and login', () => {
     expect(reply.token).toEqual(expect.any(String));
   });
 
-  it('rate-limits repeated failures per account', async () => {
-    const client = harness.client();
-    const id = await registered(client, 'victim');
-    for (let i = 0; i < 10; i++)
-      expect(await client.ask({ msgid: MsgId.LOGIN, id, password: 'bad' })).toMatchObject({ errno: 1 });
-    expect(await client.ask({ msgid: MsgId.LOGIN, id, password: 'pw' })).toMatchObject({
+  it('backs off wrong passwords per (account, address); the owner still logs in from another address', async () => {
+    const stranger = harness.client('198.51.100.7');
+    const id = await registered(stranger, 'victim');
+    for (let i = 0; i < 3; i++)
+      expect(await stranger.ask({ msgid: MsgId.LOGIN, id, password: 'bad' })).toMatchObject({ errno: 1 });
+    expect(await stranger.ask({ msgid: MsgId.LOGIN, id, password: 'bad' })).toMatchObject({
+      msgid: MsgId.LOGIN_ACK,
+      code: 'RATE_LIMITED',
+      retryAfterMs: 1000,
+    });
+    // Even the right password waits out the backoff from that address…
+    expect(await stranger.ask({ msgid: MsgId.LOGIN, id, password: 'pw' })).toMatchObject({
       code: 'RATE_LIMITED',
     });
+    // …but the owner, elsewhere, is not locked out.
+    const owner = harness.client('203.0.113.9');
+    expect(await owner.ask({ msgid: MsgId.LOGIN, id, password: 'pw' })).toMatchObject({ errno: 0, id });
   });
 });
 
