@@ -12,6 +12,7 @@ import '../src/require-node.js';
 import mysql from 'mysql2/promise';
 import { childPids } from '../scripts/lib/child.js';
 import { LocalCluster } from '../scripts/lib/cluster.js';
+import { LOAD_TEST_LIMITS } from '../scripts/lib/load-test-env.js';
 import { Traffic } from '../scripts/lib/traffic.js';
 import { costPer, ProcessCost } from './lib/process-cost.js';
 import { runCommandLine } from '../src/util/command-line.js';
@@ -70,6 +71,7 @@ const cluster = await LocalCluster.start({
   port: 0,
   nodeArgs: values['node-args'].split(' ').filter(Boolean),
   env: {
+    ...LOAD_TEST_LIMITS,
     LOG_LEVEL: 'warn',
     LOGIN_BURST: '1000',
     LOGIN_RATE_PER_S: '1000',

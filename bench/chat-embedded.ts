@@ -8,6 +8,7 @@
 import '../src/require-node.js';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { LOAD_TEST_LIMITS } from '../scripts/lib/load-test-env.js';
 import { serverArgs } from '../scripts/lib/server-command.js';
 import { ParleyClient, type ChatMessage } from '../src/client/parley-client.js';
 import { runCommandLine } from '../src/util/command-line.js';
@@ -46,6 +47,7 @@ async function startServer(): Promise<{ port: number; stop: () => Promise<void> 
     cwd: root,
     env: {
       ...process.env,
+      ...LOAD_TEST_LIMITS,
       CHAT_HOST: '127.0.0.1',
       CHAT_PORT: '0',
       ADMIN_PORT: '0',

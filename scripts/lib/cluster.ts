@@ -81,6 +81,8 @@ export class LocalCluster {
         SESSION_SECRET: randomBytes(24).toString('base64url'),
         LOG_LEVEL: 'info',
         SHUTDOWN_GRACE_MS: '2000',
+        // nginx runs on loopback and sends each client's address in a PROXY header.
+        TRUSTED_PROXIES: '127.0.0.1',
         ...options.env,
         MYSQL_URL: mysqlUrl,
         REDIS_URL: redisUrl,
@@ -106,6 +108,9 @@ export class LocalCluster {
         adminListen: `${HOST}:${admin}`,
         adminBackends: nodes.map((n) => ({ host: HOST, port: n.adminPort })),
         healthPort: health,
+        // Tests and benchmarks raise MAX_CONNECTIONS_PER_IP (all their clients are on loopback); nginx's
+        // first-line limit follows it.
+        limitConnPerIp: Math.min(Number((env as Record<string, string>).MAX_CONNECTIONS_PER_IP ?? 1000), 65535),
       });
       started.push({ stop: () => nginx.destroy() });
       // `reuseport` lets a second nginx bind the port next to another one without an error; the check above

@@ -26,6 +26,8 @@ export interface NginxOptions {
   readonly healthPort: number;
   /** TCP keep-alive towards clients, `idle:interval:count`. @default 30s:5s:3 */
   readonly soKeepalive?: string;
+  /** nginx `limit_conn` per client address on the chat listener (the first line against hogging). @default 1000 */
+  readonly limitConnPerIp?: number;
   /** Run inside this network namespace (the drill's LB hosts). */
   readonly netns?: string;
 }
@@ -70,6 +72,7 @@ export async function renderNginxConfig(
     DAEMON: daemon ? '' : 'daemon off;',
     HEALTH_PORT: String(options.healthPort),
     SO_KEEPALIVE: options.soKeepalive ?? '30s:5s:3',
+    LIMIT_CONN_PER_IP: String(options.limitConnPerIp ?? 1000),
   };
   await writeFile(
     join(prefix, 'parley-stream.conf'),

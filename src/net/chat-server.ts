@@ -161,7 +161,7 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
       if (read.kind === 'incomplete') return;
       socket.off('data', onData);
       if (read.kind === 'none') {
-        this.admitPeer(socket, buffered, direct, timer);
+        if (this.countPeer(socket, direct, timer)) this.sniff(socket, buffered, direct, timer);
         return;
       }
       // Only a configured load balancer may say who the client is; from anyone else it is a forgery.
@@ -175,14 +175,15 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
         return;
       }
       const peer = read.peer ?? direct;
-      if (read.rest.length > 0) this.admitPeer(socket, read.rest, peer, timer);
-      else socket.once('data', (first: Buffer) => this.admitPeer(socket, first, peer, timer));
+      if (!this.countPeer(socket, peer, timer)) return;
+      if (read.rest.length > 0) this.sniff(socket, read.rest, peer, timer);
+      else socket.once('data', (first: Buffer) => this.sniff(socket, first, peer, timer));
     };
     socket.on('data', onData);
   }
 
-  /** The client's address is known: count it against its per-address limit, then see what it speaks. */
-  private admitPeer(socket: Socket, first: Buffer, peer: Peer, timer: NodeJS.Timeout): void {
+  /** The client's address is known: counts it against its per-address limit (false: refused and closing). */
+  private countPeer(socket: Socket, peer: Peer, timer: NodeJS.Timeout): boolean {
     const count = (this.perIp.get(peer.ip) ?? 0) + 1;
     this.perIp.set(peer.ip, count);
     socket.once('close', () => {
@@ -190,22 +191,20 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
       if (left === 0) this.perIp.delete(peer.ip);
       else this.perIp.set(peer.ip, left);
     });
-    if (count > this.options.maxConnectionsPerIp) {
-      clearTimeout(timer);
-      this.refused.perIp++;
-      socket.end(`${this.options.perIpBusyFrame}\n`);
-      setTimeout(() => socket.destroy(), 1000).unref();
-      return;
-    }
+    if (count <= this.options.maxConnectionsPerIp) return true;
+    clearTimeout(timer);
+    this.refused.perIp++;
+    socket.end(`${this.options.perIpBusyFrame}\n`);
+    setTimeout(() => socket.destroy(), 1000).unref();
+    return false;
+  }
+
+  /** What the first bytes speak: an HTTP request (a WebSocket upgrade) or a JSON stream. */
+  private sniff(socket: Socket, first: Buffer, peer: Peer, timer: NodeJS.Timeout): void {
     clearTimeout(timer);
     if (looksLikeHttp(first)) {
       // A request head must be complete soon; the long pre-login time is for people at a menu.
-      this.readHttpHead(
-        socket,
-        first,
-        peer,
-        setTimeout(() => socket.destroy(), HTTP_HEAD_TIMEOUT_MS).unref(),
-      );
+      this.readHttpHead(socket, first, peer, setTimeout(() => socket.destroy(), HTTP_HEAD_TIMEOUT_MS).unref());
     } else {
       this.accept(new TcpTransport(socket, this.options.maxFrameBytes, first, peer));
     }

@@ -1,12 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ParleyClient, type ChatMessage } from '../../src/client/parley-client.js';
 import { LocalCluster } from '../../scripts/lib/cluster.js';
+import { LOAD_TEST_LIMITS } from '../../scripts/lib/load-test-env.js';
 import { Traffic, type TrafficReport } from '../../scripts/lib/traffic.js';
 import { once } from '../helpers/events.js';
 
 let cluster: LocalCluster;
 beforeAll(async () => {
-  cluster = await LocalCluster.start({ nodes: 2, port: 0, env: { PRESENCE_TTL_MS: '3000' } });
+  cluster = await LocalCluster.start({
+    nodes: 2,
+    port: 0,
+    env: { PRESENCE_TTL_MS: '3000', ...LOAD_TEST_LIMITS },
+  });
 });
 afterAll(() => cluster?.stop());
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalCluster } from '../../scripts/lib/cluster.js';
+import { LOAD_TEST_LIMITS } from '../../scripts/lib/load-test-env.js';
 import { LegacyClient } from '../../scripts/lib/legacy-client.js';
 
 // The ancestor's C++ client (emulated strictly: one recv(1024) per read, one JSON document per read, abort
@@ -8,7 +9,11 @@ import { LegacyClient } from '../../scripts/lib/legacy-client.js';
 
 let cluster: LocalCluster;
 beforeAll(async () => {
-  cluster = await LocalCluster.start({ nodes: 2, port: 0, env: { PRESENCE_TTL_MS: '3000' } });
+  cluster = await LocalCluster.start({
+    nodes: 2,
+    port: 0,
+    env: { PRESENCE_TTL_MS: '3000', ...LOAD_TEST_LIMITS },
+  });
 });
 afterAll(() => cluster?.stop());
 

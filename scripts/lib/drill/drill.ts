@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { killQuietly } from '../child.js';
 import { KEEPALIVED_TROUBLE, KeepalivedProcess } from '../keepalived.js';
 import { MariaDb } from '../mariadb.js';
+import { LOAD_TEST_LIMITS } from '../load-test-env.js';
 import { NginxServer } from '../nginx.js';
 import { NodeProcess } from '../node-process.js';
 import { RedisServer } from '../redis.js';
@@ -130,6 +131,9 @@ export class Drill {
       // Probe connections stranded on the losing LB (their last PONG undeliverable, so TCP keep-alive
       // cannot reap them) end when the node closes them for never logging in.
       UNAUTH_TIMEOUT_MS: '5000',
+      // Both load balancers send the client's address in a PROXY header; all drill clients share one host.
+      TRUSTED_PROXIES: `${NET.lb1},${NET.lb2}`,
+      ...LOAD_TEST_LIMITS,
     };
     apps.forEach((address, i) => {
       const name = `app${i + 1}`;
@@ -158,6 +162,8 @@ export class Drill {
           healthPort: HEALTH_PORT,
           // Fast reaping of proxied sessions whose client left through the other LB (checked at the end).
           soKeepalive: '3s:1s:2',
+          // Every drill client comes from the one client host.
+          limitConnPerIp: Math.min(Number(LOAD_TEST_LIMITS.MAX_CONNECTIONS_PER_IP), 65535),
         }),
       );
       mkdirSync(join(this.dir, lb), { recursive: true });
