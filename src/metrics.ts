@@ -156,6 +156,19 @@ export function createMetrics(
     registers: [registry],
   });
   chatServer.on('connection-closed', ({ reason, transport }) => closed.inc({ reason, transport }));
+  sourcedCounter(
+    registry,
+    'parley_connections_refused_total',
+    'Sockets refused before they became connections: a PROXY header from an untrusted address, or over MAX_CONNECTIONS_PER_IP',
+    ['reason'],
+    () => {
+      const { refused } = chatServer.stats();
+      return [
+        [{ reason: 'untrusted_proxy_header' }, refused.proxy],
+        [{ reason: 'per_ip_limit' }, refused.perIp],
+      ];
+    },
+  );
 
   const counts = services.messages.counts;
   sourcedCounter(
