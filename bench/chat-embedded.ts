@@ -9,6 +9,7 @@ import '../src/require-node.js';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { LOAD_TEST_LIMITS } from '../scripts/lib/load-test-env.js';
+import { procStat } from '../scripts/lib/child.js';
 import { serverArgs } from '../scripts/lib/server-command.js';
 import { ParleyClient, type ChatMessage } from '../src/client/parley-client.js';
 import { runCommandLine } from '../src/util/command-line.js';
@@ -26,6 +27,12 @@ the time for every client to resume after all connections drop at once. Needs no
     transport: { type: 'string', value: '<tcp|ws>', default: 'tcp', description: 'client transport' },
     'login-concurrency': { type: 'integer', default: 100, description: 'logins in flight while connecting' },
     'bcrypt-cost': { type: 'integer', default: 4, description: "the server's BCRYPT_COST" },
+    root: {
+      type: 'string',
+      value: '<dir>',
+      default: '',
+      description: 'checkout whose server to run (A/B against another build with the same harness)',
+    },
     'server-node-args': {
       type: 'string',
       value: '"<flags>"',
@@ -40,8 +47,8 @@ const inflight = values.inflight;
 const transport = values.transport === 'ws' ? 'ws' : 'tcp';
 const loginConcurrency = values['login-concurrency'];
 
-async function startServer(): Promise<{ port: number; stop: () => Promise<void> }> {
-  const root = fileURLToPath(new URL('..', import.meta.url));
+async function startServer(): Promise<{ port: number; pid: number; stop: () => Promise<void> }> {
+  const root = values.root || fileURLToPath(new URL('..', import.meta.url));
   const nodeArgs = values['server-node-args'].split(' ').filter(Boolean);
   const child = spawn(process.execPath, serverArgs(nodeArgs), {
     cwd: root,
@@ -70,6 +77,7 @@ async function startServer(): Promise<{ port: number; stop: () => Promise<void> 
   });
   return {
     port,
+    pid: child.pid!,
     stop: () =>
       new Promise((resolve) => {
         child.once('exit', () => resolve());
@@ -134,6 +142,7 @@ async function main(): Promise<void> {
   }
   const deadline = performance.now() + seconds * 1000;
   const chatStart = performance.now();
+  const cpuStart = cpuMs(server.pid);
   const senders = clients.map(async (client, i) => {
     const peer = clients[i ^ 1]!.user!.id;
     const lanes = Array.from({ length: inflight }, async () => {
@@ -146,6 +155,7 @@ async function main(): Promise<void> {
   });
   await Promise.all(senders);
   const chatSeconds = (performance.now() - chatStart) / 1000;
+  const serverCpuMs = cpuMs(server.pid) - cpuStart;
   const totalSent = sentBy.reduce((a, b) => a + b, 0);
   // Drain: wait until every acked message arrived (bounded).
   const drainUntil = performance.now() + 10_000;
@@ -177,6 +187,9 @@ async function main(): Promise<void> {
     duplicates,
     reordered,
     deliveredPerSecond: Math.round(delivered / chatSeconds),
+    // The server's CPU (user + system) per delivered message over the chat window: steadier than a rate
+    // on a machine whose speed moves, for comparing builds.
+    serverCpuUsPerDelivered: Math.round(((serverCpuMs * 1000) / Math.max(delivered, 1)) * 100) / 100,
     latencyMs: {
       p50: percentile(sorted, 50),
       p99: percentile(sorted, 99),
@@ -195,3 +208,9 @@ async function main(): Promise<void> {
 }
 
 await main();
+
+/** CPU time (user + system) a process has used so far, in ms (/proc, clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const stat = procStat(pid);
+  return stat ? (Number(stat[11]) + Number(stat[12])) * 10 : NaN;
+}
