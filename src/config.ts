@@ -13,8 +13,10 @@ function isAddressOrRange(entry: string): boolean {
   const family = isIP(address ?? '');
   if (family === 0 || extra !== undefined) return false;
   if (bits === undefined) return true;
+  // Digits only ("10.0.0.1/" is a typo, not /0), and never /0: that would trust every address.
+  if (!/^\d{1,3}$/.test(bits)) return false;
   const n = Number(bits);
-  return Number.isInteger(n) && n >= 0 && n <= (family === 4 ? 32 : 128);
+  return n >= 1 && n <= (family === 4 ? 32 : 128);
 }
 const positiveInt = z.coerce.number().int().positive();
 const optionalUrl = (scheme: string) =>

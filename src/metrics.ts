@@ -159,12 +159,13 @@ export function createMetrics(
   sourcedCounter(
     registry,
     'parley_connections_refused_total',
-    'Sockets refused before they became connections: a PROXY header from an untrusted address, or over MAX_CONNECTIONS_PER_IP',
+    'Sockets refused before they became connections: a PROXY header from an untrusted address, a malformed one from a trusted proxy, or over MAX_CONNECTIONS_PER_IP',
     ['reason'],
     () => {
       const { refused } = chatServer.stats();
       return [
         [{ reason: 'untrusted_proxy_header' }, refused.proxy],
+        [{ reason: 'malformed_proxy_header' }, refused.badProxyHeader],
         [{ reason: 'per_ip_limit' }, refused.perIp],
       ];
     },

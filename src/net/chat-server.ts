@@ -4,6 +4,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../logger.js';
 import { Connection, type CloseReason, type ConnectionHandler, type ConnectionLimits } from './connection.js';
+import { addressKey } from '../util/address-key.js';
 import { normalizeIp, readProxyHeader, type Peer, type TrustedProxies } from './proxy-header.js';
 import { looksLikeHttp, parseRequestHead, plainHttpResponse, type RequestHead } from './http-upgrade.js';
 import { TcpTransport } from './tcp-transport.js';
@@ -39,7 +40,7 @@ export interface ChatServerStats {
   readonly connections: { readonly tcp: number; readonly ws: number };
   readonly closeReasons: Readonly<Record<string, number>>;
   /** Sockets refused before they became connections: a PROXY header from an untrusted address, or over the per-address limit. */
-  readonly refused: { readonly proxy: number; readonly perIp: number };
+  readonly refused: { readonly proxy: number; readonly badProxyHeader: number; readonly perIp: number };
 }
 
 /** An HTTP request head on the chat port must be complete within this time. */
@@ -68,7 +69,7 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
   /** Open sockets per client address (the PROXY header's when a trusted load balancer sent one). */
   private readonly perIp = new Map<string, number>();
   /** Sockets refused before they became connections. */
-  private readonly refused = { proxy: 0, perIp: 0 };
+  private readonly refused = { proxy: 0, badProxyHeader: 0, perIp: 0 };
   /** Every accepted socket until it closes, sniffing and HTTP ones included (shutdown destroys them). */
   private readonly openSockets = new Set<Socket>();
   private sockets = 0;
@@ -153,7 +154,12 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
     }
     const timer = setTimeout(() => socket.destroy(), this.options.sniffTimeoutMs);
     timer.unref();
+    socket.once('close', () => clearTimeout(timer));
     const direct: Peer = { ip: normalizeIp(socket.remoteAddress ?? '?'), port: socket.remotePort ?? 0 };
+    // A load balancer speaks for many clients: its sockets count against the address its PROXY header
+    // names. Anyone else counts at once, silent or not, so one address cannot hold sockets unbounded.
+    const fromProxy = this.options.trustedProxies.has(direct.ip);
+    if (!fromProxy && !this.countPeer(socket, direct, timer)) return;
     let buffered: Buffer = Buffer.alloc(0);
     const onData = (chunk: Buffer): void => {
       buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
@@ -161,16 +167,17 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
       if (read.kind === 'incomplete') return;
       socket.off('data', onData);
       if (read.kind === 'none') {
-        if (this.countPeer(socket, direct, timer)) this.sniff(socket, buffered, direct, timer);
+        if (!fromProxy || this.countPeer(socket, direct, timer)) this.sniff(socket, buffered, direct, timer);
         return;
       }
       // Only a configured load balancer may say who the client is; from anyone else it is a forgery.
-      if (!this.options.trustedProxies.has(direct.ip) || read.kind === 'invalid') {
+      if (!fromProxy || read.kind === 'invalid') {
         this.logger.warn(
           { remote: direct.ip, reason: read.kind === 'invalid' ? read.reason : 'untrusted address' },
           'PROXY header refused',
         );
-        this.refused.proxy++;
+        if (fromProxy) this.refused.badProxyHeader++;
+        else this.refused.proxy++;
         socket.destroy();
         return;
       }
@@ -184,12 +191,13 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
 
   /** The client's address is known: counts it against its per-address limit (false: refused and closing). */
   private countPeer(socket: Socket, peer: Peer, timer: NodeJS.Timeout): boolean {
-    const count = (this.perIp.get(peer.ip) ?? 0) + 1;
-    this.perIp.set(peer.ip, count);
+    const key = addressKey(peer.ip);
+    const count = (this.perIp.get(key) ?? 0) + 1;
+    this.perIp.set(key, count);
     socket.once('close', () => {
-      const left = (this.perIp.get(peer.ip) ?? 1) - 1;
-      if (left === 0) this.perIp.delete(peer.ip);
-      else this.perIp.set(peer.ip, left);
+      const left = (this.perIp.get(key) ?? 1) - 1;
+      if (left === 0) this.perIp.delete(key);
+      else this.perIp.set(key, left);
     });
     if (count <= this.options.maxConnectionsPerIp) return true;
     clearTimeout(timer);
@@ -204,7 +212,12 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
     clearTimeout(timer);
     if (looksLikeHttp(first)) {
       // A request head must be complete soon; the long pre-login time is for people at a menu.
-      this.readHttpHead(socket, first, peer, setTimeout(() => socket.destroy(), HTTP_HEAD_TIMEOUT_MS).unref());
+      this.readHttpHead(
+        socket,
+        first,
+        peer,
+        setTimeout(() => socket.destroy(), HTTP_HEAD_TIMEOUT_MS).unref(),
+      );
     } else {
       this.accept(new TcpTransport(socket, this.options.maxFrameBytes, first, peer));
     }

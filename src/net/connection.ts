@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import type { Transport } from './transport.js';
 
 /** Byte and time bounds of one connection's channel. */
@@ -119,7 +120,7 @@ export class Connection {
     if (this.state === ConnectionState.CLOSED) return;
     if (this.pacingGapMs > 0) {
       this.paced.push({ frame, onFlushed });
-      this.pacedBytes += frame.length;
+      this.pacedBytes += Buffer.byteLength(frame, 'utf8');
       if (this.paced.length > this.pacingStats.maxQueued) this.pacingStats.maxQueued = this.paced.length;
       if (!this.pacedBusy) this.writeNextPaced();
     } else {
@@ -151,7 +152,7 @@ export class Connection {
       return;
     }
     this.pacedBusy = true;
-    this.pacedBytes -= next.frame.length;
+    this.pacedBytes -= Buffer.byteLength(next.frame, 'utf8');
     this.pacingStats.frames++;
     this.transport.write(next.frame, () => {
       next.onFlushed?.();

@@ -1,5 +1,6 @@
 import { BlockList, isIP } from 'node:net';
 import proxyProtocol from 'proxy-protocol-js';
+import { canonicalIp } from '../util/address-key.js';
 
 /** The address a client connected from. */
 export interface Peer {
@@ -86,9 +87,9 @@ function header(ip: string, port: number, rest: Buffer): ProxyHeaderRead {
   return { kind: 'header', peer: { ip: normalizeIp(ip), port }, rest };
 }
 
-/** `::ffff:10.0.0.1` (an IPv4 peer on a dual-stack socket) is `10.0.0.1`, so limits count it once. */
+/** One spelling per address (see `canonicalIp`), so limits and logs count a client once. */
 export function normalizeIp(ip: string): string {
-  return ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
+  return canonicalIp(ip);
 }
 
 /**

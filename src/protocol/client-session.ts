@@ -5,6 +5,7 @@ import type { ChatServices } from '../service/chat-services.js';
 import type { InboxCursor, InboxEntry, SessionOrigin, UserRecord } from '../service/ports.js';
 import type { LiveSession } from '../service/session-registry.js';
 import type { SessionSink } from '../service/session-sink.js';
+import { addressKey } from '../util/address-key.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import type { Dispatcher } from './dispatcher.js';
 import { ackFrame, errorReply, failureFrame, noticeFrame, replyFrame, v2Delivery } from './encode.js';
@@ -222,9 +223,9 @@ export class ClientSession implements SessionSink {
     if (error.closesConnection) this.channel.close(error.code);
   }
 
-  /** The client's address, for per-address limits. */
+  /** The client's address as per-address limits count it (an IPv6 client by its /64). */
   get remoteIp(): string {
-    return this.channel.remoteIp;
+    return addressKey(this.channel.remoteIp);
   }
 
   /** How long a v1 request that cannot be stored is held and retried. */
@@ -263,10 +264,18 @@ export class ClientSession implements SessionSink {
     start: (session: LiveSession, cursor: InboxCursor) => Promise<SessionStart> | SessionStart,
   ): Promise<void> {
     const session = await this.beginSession(user, version, origin);
-    const cursor = await this.services.messages.cursor(user.id);
-    const { reply, onReplyFlushed, afterSeq, lastSeq } = await start(session, cursor);
+    let begun: SessionStart;
+    try {
+      begun = await start(session, await this.services.messages.cursor(user.id));
+    } catch (error) {
+      // No reply went out: the login failed (its error reply follows), so the session must not stay half open.
+      if (this.session === session) await this.endSession();
+      throw error;
+    }
     if (this.session !== session) return;
-    this.send(reply, onReplyFlushed);
+    const { reply, onReplyFlushed, afterSeq, lastSeq } = begun;
+    // A flush that lands after this session ended (a logout and another login) must not count for the next.
+    this.send(reply, onReplyFlushed && (() => this.session === session && onReplyFlushed()));
     session.pump.start(afterSeq, lastSeq);
   }
 
@@ -308,7 +317,7 @@ export class ClientSession implements SessionSink {
     const session = this.session;
     this.session = undefined;
     this.user = undefined;
-    if (confirmed) this.confirmer?.alive();
+    if (confirmed) this.confirmer?.confirmAll();
     this.confirmer?.stop();
     this.confirmer = undefined;
     if (session) await this.services.sessions.detach(session);
@@ -358,7 +367,9 @@ export class ClientSession implements SessionSink {
   }
 
   kick(sessionId: string, by?: SessionOrigin): void {
-    if (this.session?.sessionId !== sessionId || this.channel.closed) return;
+    // `sessionId` is set before the attach, so a kick that arrives while the attach is still in flight
+    // (another login of the user won the race) closes this connection too; beginSession then detaches.
+    if (this.sessionId !== sessionId || !this.user || this.channel.closed) return;
     // The registry already replaced this session; forget it without detaching the new one.
     this.session = undefined;
     this.user = undefined;

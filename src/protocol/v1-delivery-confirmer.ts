@@ -1,7 +1,7 @@
 /**
  * v1 clients send no acks, so whether they showed a message is inferred: a delivery counts once the
- * connection showed it was still alive after the write — a later request from it, a clean `loginout`,
- * or staying open for `settleMs` while nothing was waiting to be written to it. A connection that drops
+ * connection showed it was still alive after the write — two later requests from it (see `alive`), a clean
+ * `loginout`, or staying open for `settleMs` while nothing was waiting to be written to it. A connection that drops
  * sooner (a crash, a reset) leaves the unconfirmed deliveries in the inbox, and they come again, once,
  * at the next login: a bounded duplicate risk instead of a loss.
  */
@@ -12,6 +12,7 @@ export class V1DeliveryConfirmer {
   private head = 0;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private lastFrameAt: number | undefined;
   /** Acknowledges everything up to `seq` in the store; set once the session is attached. */
   private confirm: ((seq: number) => void) | undefined;
 
@@ -39,8 +40,19 @@ export class V1DeliveryConfirmer {
     this.schedule();
   }
 
-  /** The client sent something: it lived past everything flushed before now. */
+  /**
+   * The client sent something. It lived past what was written to it before its *previous* frame arrived:
+   * a request can cross a delivery in flight (sent before the client read it), so the frame just arrived
+   * proves nothing about deliveries flushed a moment ago — the next one will.
+   */
   alive(): void {
+    const previous = this.lastFrameAt;
+    this.lastFrameAt = this.now();
+    if (previous !== undefined) this.confirmUpTo(previous);
+  }
+
+  /** A clean logout: the client saw everything written before it. */
+  confirmAll(): void {
     this.confirmUpTo(this.now());
   }
 

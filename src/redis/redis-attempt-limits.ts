@@ -24,6 +24,8 @@ export class RedisAttemptLimits implements AttemptLimits {
       // A limiter call must answer now or not at all: no queueing while disconnected.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
+      // A hung Redis must not hold logins: a limiter call that takes longer lets the attempt through.
+      commandTimeout: 500,
     });
     this.client.on('error', () => {});
     this.client.on('ready', () => (this.outage = false));

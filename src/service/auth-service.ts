@@ -31,12 +31,18 @@ export class AuthService {
   }
 
   async login(identity: LoginIdentity, password: string, ip: string): Promise<UserRecord> {
-    // Limits key on the account as given, so unknown ids and names are limited like real ones.
-    const account = 'id' in identity ? `id:${identity.id}` : `name:${nameKey(identity.name)}`;
-    await this.guard.beforeLogin(ip, account);
-    const hasher = this.admission.for(this.hasher, ip);
+    await this.guard.beforeLogin(ip);
     const user =
       'id' in identity ? await this.users.findById(identity.id) : await this.users.findByName(identity.name);
+    // One key per real account whether it is named by id or by name; unknown ones keyed as given, so they
+    // are limited like real ones.
+    const account = user
+      ? `id:${user.id}`
+      : 'id' in identity
+        ? `id:${identity.id}`
+        : `name:${nameKey(identity.name)}`;
+    await this.guard.beforePassword(ip, account);
+    const hasher = this.admission.for(this.hasher, ip);
     const ok = user
       ? Buffer.byteLength(password) <= 72 && (await hasher.verify(password, user.passwordHash))
       : // Same bcrypt cost as a real check, so response time does not reveal which ids exist.

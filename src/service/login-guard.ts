@@ -19,7 +19,7 @@ export interface LoginGuardPolicy {
 }
 
 /** Failures are remembered this long per (account, address) and per account. */
-const FAILURE_MEMORY_S = 24 * 3600;
+const FAILURE_MEMORY_S = 3600;
 const ACCOUNT_WINDOW_S = 600;
 
 /**
@@ -56,12 +56,15 @@ export class LoginGuard {
     if (!state.allowed) throw limited('too many registrations from your address', state.msBeforeReset);
   }
 
-  /** Before checking a password for `account` (its id or name as given) from `ip`. */
-  async beforeLogin(ip: string, account: string): Promise<void> {
+  /** Before a password login from `ip` (any account): the per-address rate. */
+  async beforeLogin(ip: string): Promise<void> {
     const byIp = await this.loginsByIp.consume(ip);
     if (!byIp.allowed) throw limited('too many logins from your address', byIp.msBeforeReset);
-    const key = accountIp(account, ip);
-    const backoff = await this.backoffByAccountIp.peek(key);
+  }
+
+  /** Before checking a password for `account` from `ip`: its backoff, and the slow-down of an attacked account. */
+  async beforePassword(ip: string, account: string): Promise<void> {
+    const backoff = await this.backoffByAccountIp.peek(accountIp(account, ip));
     if (backoff && !backoff.allowed) {
       throw limited('too many wrong passwords for this account from your address', backoff.msBeforeReset);
     }

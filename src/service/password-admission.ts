@@ -67,16 +67,19 @@ export class PasswordAdmission {
       const start = (): void => {
         this.running++;
         const began = Date.now();
-        work().then(
-          (value) => {
-            this.finish(ip, Date.now() - began);
-            resolve(value);
-          },
-          (error: unknown) => {
-            this.finish(ip, Date.now() - began);
-            reject(error instanceof Error ? error : new Error(String(error)));
-          },
-        );
+        // Through a promise even if `work` throws at once, so the counters are always released.
+        Promise.resolve()
+          .then(work)
+          .then(
+            (value) => {
+              this.finish(ip, Date.now() - began);
+              resolve(value);
+            },
+            (error: unknown) => {
+              this.finish(ip, Date.now() - began);
+              reject(error instanceof Error ? error : new Error(String(error)));
+            },
+          );
       };
       if (!mustWait) start();
       else this.enqueue(ip, { run: start });

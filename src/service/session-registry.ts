@@ -1,10 +1,14 @@
 import { AppError } from '../errors.js';
+import { evictOldest } from '../util/evict-oldest.js';
 import type { Logger } from '../logger.js';
 import { AckCoalescer } from './ack-coalescer.js';
 import { DeliveryPump } from './delivery-pump.js';
 import type { BusEvent, MessageBus, MessageStore, Presence, SessionOrigin, UserId } from './ports.js';
 import type { SessionSink } from './session-sink.js';
 import { noTelemetry, type Telemetry } from './telemetry.js';
+
+/** Local session ids remembered for ignoring our own kicks (far more than logins in flight). */
+const LOCAL_IDS_KEPT = 100_000;
 
 export interface AttachOptions {
   /**
@@ -53,6 +57,11 @@ export class LiveSession {
  */
 export class SessionRegistry {
   private readonly sessions = new Map<UserId, LiveSession>();
+  /**
+   * Ids of sessions attached on this node (recent ones; bounded). A takeover between two of them is settled
+   * here, so their `kick` events coming back over the bus are ignored — a late one must not end the newer.
+   */
+  private readonly localIds = new Map<string, true>();
 
   constructor(
     private readonly store: MessageStore,
@@ -119,6 +128,8 @@ export class SessionRegistry {
     });
     const previous = this.sessions.get(userId);
     this.sessions.set(userId, session);
+    this.localIds.set(session.sessionId, true);
+    evictOldest(this.localIds, LOCAL_IDS_KEPT);
     if (previous) {
       this.retire(previous);
       previous.sink.kick(previous.sessionId, options.origin);
@@ -165,7 +176,7 @@ export class SessionRegistry {
       session.pump.offer({ seq: event.seq, message: event.message });
     } else if (event.type === 'sync') {
       session.pump.requestCatchUp();
-    } else if (event.sessionId !== session.sessionId) {
+    } else if (event.sessionId !== session.sessionId && !this.localIds.has(event.sessionId)) {
       this.endDisplaced(session, event.origin);
     }
   }

@@ -9,9 +9,11 @@ export const logoutHandler = defineHandler({
   v1Silent: true,
   async handle(context, request) {
     const user = context.requireUser();
+    // Revoke the tokens first: if the store is unavailable the request fails (or is held, for v1) with the
+    // user still logged in, so a retry does it all again.
+    await context.services.auth.logout(user.id);
     // A clean logout: the client saw what was written before it (v1 deliveries count as shown).
     await context.endSession(true);
-    await context.services.auth.logout(user.id);
     context.ack(request);
   },
 });

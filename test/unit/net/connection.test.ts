@@ -22,8 +22,15 @@ class FakeTransport implements Transport {
   start(events: TransportEvents): void {
     this.events = events;
   }
-  write(text: string): void {
+  /** Flush callbacks of written frames, run by the test (`flush`). */
+  readonly pendingFlushes: ((() => void) | undefined)[] = [];
+  write(text: string, onFlushed?: () => void): void {
     this.written.push(text);
+    this.pendingFlushes.push(onFlushed);
+  }
+  /** The OS took the oldest written frame. */
+  flush(): void {
+    this.pendingFlushes.shift()?.();
   }
   bufferedBytes(): number {
     return this.buffered;
@@ -230,5 +237,78 @@ describe('Connection (frame channel)', () => {
     expect(connection.readyState).toBe(ConnectionState.CLOSED);
     connection.write('ignored');
     expect(transport.written).toEqual([]);
+  });
+
+  describe('paced', () => {
+    function paced() {
+      const opened = open();
+      opened.connection.setPacing(5);
+      return opened;
+    }
+
+    it('writes one frame, the next only after the previous was flushed and the gap passed', () => {
+      const { transport, connection } = paced();
+      const flushed: string[] = [];
+      for (const frame of ['a', 'b', 'c']) connection.write(frame, () => flushed.push(frame));
+      expect(transport.written).toEqual(['a']);
+      vi.advanceTimersByTime(100);
+      expect(transport.written).toEqual(['a']);
+      transport.flush();
+      expect(flushed).toEqual(['a']);
+      vi.advanceTimersByTime(4);
+      expect(transport.written).toEqual(['a']);
+      vi.advanceTimersByTime(1);
+      expect(transport.written).toEqual(['a', 'b']);
+    });
+
+    it('is not writable while the paced queue is full, and wakes writers as it drains', async () => {
+      const { transport, connection } = paced();
+      for (let i = 0; i < 5; i++) connection.write(`f${i}`);
+      // f0 is on its way; f1..f4 wait, pacedQueueFrames is 16 by default: still writable.
+      expect(connection.writable()).toBe(true);
+      for (let i = 5; i < 17; i++) connection.write(`f${i}`);
+      expect(connection.writable()).toBe(false);
+      let woke = false;
+      void connection.waitWritable().then(() => (woke = true));
+      transport.flush();
+      vi.advanceTimersByTime(5);
+      await Promise.resolve();
+      expect(woke).toBe(true);
+    });
+
+    it('on a graceful close, still writes the waiting frames one at a time, then ends', () => {
+      const { transport, connection } = paced();
+      connection.write('a');
+      connection.write('error-then-close');
+      connection.close('FLOODING');
+      expect(transport.ended).toBe(false);
+      transport.flush();
+      vi.advanceTimersByTime(5);
+      expect(transport.written).toEqual(['a', 'error-then-close']);
+      transport.flush();
+      vi.advanceTimersByTime(5);
+      expect(transport.ended).toBe(true);
+    });
+
+    it('writes whatever waits at once when pacing is turned off', () => {
+      const { transport, connection } = paced();
+      for (const frame of ['a', 'b', 'c']) connection.write(frame);
+      connection.setPacing(0);
+      expect(transport.written).toEqual(['a', 'b', 'c']);
+      connection.write('d');
+      expect(transport.written).toEqual(['a', 'b', 'c', 'd']);
+    });
+
+    it('never runs the flush callback of a frame dropped with the connection', () => {
+      const { transport, connection } = paced();
+      const flushed: string[] = [];
+      connection.write('a', () => flushed.push('a'));
+      connection.write('b', () => flushed.push('b'));
+      transport.destroy();
+      vi.advanceTimersByTime(100);
+      transport.flush();
+      expect(flushed).toEqual(['a']);
+      expect(transport.written).toEqual(['a']);
+    });
   });
 });

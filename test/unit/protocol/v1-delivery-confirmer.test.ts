@@ -30,12 +30,21 @@ describe('V1DeliveryConfirmer', () => {
     expect(c.pending).toBe(0);
   });
 
-  it('confirms everything flushed so far when the client sends anything', () => {
+  it('confirms what was flushed before the previous frame from the client, and all on a clean logout', () => {
     const { c, confirmed } = confirmer();
     c.flushed(1);
-    c.flushed(2);
+    vi.advanceTimersByTime(10);
+    // A request may have crossed delivery 1 in flight: it proves nothing yet.
     c.alive();
-    expect(confirmed).toEqual([2]);
+    expect(confirmed).toEqual([]);
+    vi.advanceTimersByTime(10);
+    c.flushed(2);
+    vi.advanceTimersByTime(10);
+    // The next one does, for what was flushed before the first arrived.
+    c.alive();
+    expect(confirmed).toEqual([1]);
+    c.confirmAll();
+    expect(confirmed).toEqual([1, 2]);
   });
 
   it('confirms nothing more once stopped (a disconnect without loginout)', () => {
