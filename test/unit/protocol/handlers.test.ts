@@ -398,6 +398,26 @@ describe('sessions', () => {
     expect(harness.services.sessions.get(first.id)?.sink.sessionId).toBe(second.context.session?.sessionId);
   });
 
+  it('two logins of one user at the same time leave exactly one live session, which gets messages', async () => {
+    const harness = protocolHarness();
+    const first = harness.client();
+    const id = await registered(first, 'twice');
+    const sender = await loggedInV2(harness, 'sender');
+    const second = harness.client();
+    await Promise.all([
+      first.send({ msgid: MsgId.LOGIN, v: 2, id, password: 'pw' }),
+      second.send({ msgid: MsgId.LOGIN, v: 2, id, password: 'pw' }),
+    ]);
+    await new Promise((resolve) => setImmediate(resolve));
+    const open = [first, second].filter((c) => !c.out.closed);
+    expect(open).toHaveLength(1);
+    const live = harness.services.sessions.get(id);
+    expect(live?.sessionId).toBe(open[0]!.context.session?.sessionId);
+    open[0]!.out.take();
+    await sender.client.send({ msgid: MsgId.ONE_CHAT, toid: id, msg: 'to the winner' });
+    expect(open[0]!.out.take()).toEqual([expect.objectContaining({ msg: 'to the winner' })]);
+  });
+
   it('a takeover closes an older v1 connection without any message it does not know', async () => {
     const harness = protocolHarness();
     const old = harness.client();
