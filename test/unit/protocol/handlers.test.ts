@@ -404,10 +404,21 @@ describe('sessions', () => {
     const id = await registered(first, 'twice');
     const sender = await loggedInV2(harness, 'sender');
     const second = harness.client();
+    // A slow bus (a Redis round trip): each login's kick goes out while the other attaches.
+    const bus = (
+      harness.services.sessions as unknown as { bus: { publish: (events: unknown[]) => Promise<void> } }
+    ).bus;
+    const publish = bus.publish.bind(bus);
+    bus.publish = async (events) => {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return publish(events);
+    };
     await Promise.all([
       first.send({ msgid: MsgId.LOGIN, v: 2, id, password: 'pw' }),
       second.send({ msgid: MsgId.LOGIN, v: 2, id, password: 'pw' }),
     ]);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    bus.publish = publish;
     await new Promise((resolve) => setImmediate(resolve));
     const open = [first, second].filter((c) => !c.out.closed);
     expect(open).toHaveLength(1);
