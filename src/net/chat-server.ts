@@ -7,6 +7,7 @@ import { Connection, type CloseReason, type ConnectionHandler, type ConnectionLi
 import { normalizeIp, readProxyHeader, type Peer, type TrustedProxies } from './proxy-header.js';
 import { looksLikeHttp, parseRequestHead, plainHttpResponse, type RequestHead } from './http-upgrade.js';
 import { TcpTransport } from './tcp-transport.js';
+import type { TlsTerminator } from './tls-options.js';
 import type { Transport } from './transport.js';
 import { WsTransport } from './ws-transport.js';
 
@@ -23,6 +24,8 @@ export interface ChatServerOptions extends ConnectionLimits {
   readonly perIpBusyFrame: string;
   /** Load balancers whose PROXY protocol header names the real client (TRUSTED_PROXIES). */
   readonly trustedProxies: TrustedProxies;
+  /** Serve TLS on this port (CHAT_TLS_CERT/KEY): after any PROXY header, sniffed after the handshake. */
+  readonly tls?: TlsTerminator | undefined;
 }
 
 /** What the server needs from the session of one connection, beyond the connection's own events. */
@@ -161,7 +164,7 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
       if (read.kind === 'incomplete') return;
       socket.off('data', onData);
       if (read.kind === 'none') {
-        if (this.countPeer(socket, direct, timer)) this.sniff(socket, buffered, direct, timer);
+        if (this.countPeer(socket, direct, timer)) this.sniffSecured(socket, buffered, direct, timer);
         return;
       }
       // Only a configured load balancer may say who the client is; from anyone else it is a forgery.
@@ -176,8 +179,7 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
       }
       const peer = read.peer ?? direct;
       if (!this.countPeer(socket, peer, timer)) return;
-      if (read.rest.length > 0) this.sniff(socket, read.rest, peer, timer);
-      else socket.once('data', (first: Buffer) => this.sniff(socket, first, peer, timer));
+      this.sniffSecured(socket, read.rest, peer, timer);
     };
     socket.on('data', onData);
   }
@@ -199,12 +201,34 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
     return false;
   }
 
+  /**
+   * Sniffs the stream as it is, or on a TLS port the decrypted stream once the handshake is done (the
+   * sniff timer bounds the handshake too: destroying the plain socket ends the secure one). `first` holds
+   * the bytes already read (none after a PROXY header that came alone).
+   */
+  private sniffSecured(socket: Socket, first: Buffer, peer: Peer, timer: NodeJS.Timeout): void {
+    const tls = this.options.tls;
+    if (tls === undefined) {
+      if (first.length > 0) this.sniff(socket, first, peer, timer);
+      else socket.once('data', (chunk: Buffer) => this.sniff(socket, chunk, peer, timer));
+      return;
+    }
+    tls.accept(socket, first, (secure) =>
+      secure.once('data', (decrypted: Buffer) => this.sniff(secure, decrypted, peer, timer)),
+    );
+  }
+
   /** What the first bytes speak: an HTTP request (a WebSocket upgrade) or a JSON stream. */
   private sniff(socket: Socket, first: Buffer, peer: Peer, timer: NodeJS.Timeout): void {
     clearTimeout(timer);
     if (looksLikeHttp(first)) {
       // A request head must be complete soon; the long pre-login time is for people at a menu.
-      this.readHttpHead(socket, first, peer, setTimeout(() => socket.destroy(), HTTP_HEAD_TIMEOUT_MS).unref());
+      this.readHttpHead(
+        socket,
+        first,
+        peer,
+        setTimeout(() => socket.destroy(), HTTP_HEAD_TIMEOUT_MS).unref(),
+      );
     } else {
       this.accept(new TcpTransport(socket, this.options.maxFrameBytes, first, peer));
     }
