@@ -30,9 +30,8 @@ export class LineClient {
   /** Plain TCP, or TLS with `tls` (resolving once the handshake verified the server). */
   static open(port: number, host = '127.0.0.1', tls?: ConnectionOptions): Promise<LineClient> {
     return new Promise((resolve, reject) => {
-      const socket = tls
-        ? tlsConnect({ port, host, noDelay: true, ...tls })
-        : connect({ port, host, noDelay: true });
+      const socket = tls ? tlsConnect({ port, host, ...tls }) : connect({ port, host });
+      socket.setNoDelay(true);
       socket.once(tls ? 'secureConnect' : 'connect', () => resolve(new LineClient(socket)));
       socket.once('error', reject);
     });
