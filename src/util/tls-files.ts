@@ -49,11 +49,29 @@ const CERTIFICATE_CODES = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
+/**
+ * OpenSSL's texts of those failures, for drivers that replace the code with their own (mysql2 reports
+ * every one as HANDSHAKE_SSL_ERROR with the original message).
+ */
+const CERTIFICATE_MESSAGES: readonly (readonly [RegExp, string])[] = [
+  [/^self[- ]signed certificate in certificate chain/, 'SELF_SIGNED_CERT_IN_CHAIN'],
+  [/^self[- ]signed certificate/, 'DEPTH_ZERO_SELF_SIGNED_CERT'],
+  [/^unable to verify the first certificate/, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'],
+  [/^unable to get local issuer certificate/, 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY'],
+  [/^certificate has expired/, 'CERT_HAS_EXPIRED'],
+  [/^certificate is not yet valid/, 'CERT_NOT_YET_VALID'],
+  [/^Hostname\/IP does not match certificate's altnames/, 'ERR_TLS_CERT_ALTNAME_INVALID'],
+];
+
 /** The certificate code of a TLS verification failure (from the error or its causes), else undefined. */
 export function certificateErrorCode(error: unknown): string | undefined {
   for (let e = error, depth = 0; e !== null && typeof e === 'object' && depth < 5; depth++) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && CERTIFICATE_CODES.has(code)) return code;
+    const message = (e as { message?: unknown }).message;
+    if (typeof message === 'string') {
+      for (const [pattern, known] of CERTIFICATE_MESSAGES) if (pattern.test(message)) return known;
+    }
     e = (e as { cause?: unknown }).cause;
   }
   return undefined;
