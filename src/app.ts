@@ -33,7 +33,7 @@ import { SessionTokens } from './service/session-tokens.js';
 import { SocialService } from './service/social-service.js';
 import { openMysqlStore } from './model/open-mysql-store.js';
 import { openRedis } from './redis/open-redis.js';
-import { chatTls } from './tls-setup.js';
+import { adminTls, chatTls } from './tls-setup.js';
 import { systemClock, type Clock } from './util/clock.js';
 import { CloserStack } from './util/closer-stack.js';
 import { noTelemetry, type Telemetry } from './service/telemetry.js';
@@ -267,6 +267,7 @@ async function openApp(
   const telemetry = createTelemetry(registry, clock);
   // TLS files are checked before anything opens: a bad one stops start-up naming its variable.
   const tls = chatTls(config);
+  const adminTlsContext = adminTls(config);
   const ports = await createPorts(config, clock, logger, closers, telemetry);
   const services = buildServices(config, ports, logger, clock, telemetry);
   const kv = openKvStore(
@@ -292,6 +293,8 @@ async function openApp(
     // The largest KV command: key + value + the JSON around them.
     maxBodyBytes: config.KV_MAX_KEY_BYTES + config.KV_MAX_VALUE_BYTES + 4096,
     fastLane: config.ADMIN_FAST_LANE === 'on',
+    corsOrigins: config.ADMIN_CORS_ORIGINS,
+    tls: adminTlsContext,
   });
   // Closed after the chat drain (registered before the chat listener), so /healthz answers 503 meanwhile.
   closers.add('admin server', () => admin.close());

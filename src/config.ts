@@ -54,6 +54,10 @@ export const configSchema = z.object({
     .default('127.0.0.1')
     .describe('Address of the admin HTTP plane (health, KV, metrics).'),
   ADMIN_PORT: port.default(8080).describe('Admin HTTP port; 0 picks a free port.'),
+  ADMIN_TLS_CERT: pemFile.describe(
+    'PEM certificate of the admin port: with ADMIN_TLS_KEY the admin plane speaks HTTPS only.',
+  ),
+  ADMIN_TLS_KEY: pemFile.describe('PEM private key of ADMIN_TLS_CERT.'),
   NODE_ID: z
     .string()
     .regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - (at most 64)')
@@ -346,6 +350,39 @@ export const configSchema = z.object({
     .min(8, 'at least 8 characters')
     .optional()
     .describe('When set, every /api/* call on the admin port needs `Authorization: Bearer <token>`.'),
+  ADMIN_CORS_ORIGINS: z
+    .string()
+    .optional()
+    .transform((value, context) => {
+      const origins = (value ?? '')
+        .split(',')
+        .map((item) => item.trim())
+        .filter(Boolean);
+      for (const origin of origins) {
+        let parsed: URL | undefined;
+        try {
+          parsed = new URL(origin);
+        } catch {
+          parsed = undefined;
+        }
+        if (
+          parsed === undefined ||
+          !/^https?:$/.test(parsed.protocol) ||
+          parsed.origin !== origin.toLowerCase()
+        ) {
+          context.addIssue({
+            code: 'custom',
+            message: `'${origin}' is not a web origin like https://ops.example.com (scheme, host, optional port; no path; no *)`,
+          });
+        }
+      }
+      return origins;
+    })
+    .meta({
+      description:
+        "Comma-separated web origins (https://ops.example.com) whose pages may call the admin plane from a browser. Unset: none — only the admin page's own origin, and clients that send no Origin (curl, monitoring).",
+      defaultText: 'none',
+    }),
   ADMIN_FAST_LANE: z
     .enum(['on', 'off'])
     .default('on')
@@ -442,6 +479,7 @@ function checkTlsSettings(raw: RawConfig): string | undefined {
     ['CHAT_TLS_CERT', 'CHAT_TLS_KEY'],
     ['MYSQL_TLS_CERT', 'MYSQL_TLS_KEY'],
     ['REDIS_TLS_CERT', 'REDIS_TLS_KEY'],
+    ['ADMIN_TLS_CERT', 'ADMIN_TLS_KEY'],
   ] as const) {
     if (raw[cert] !== undefined && raw[key] === undefined) return `${key}: required with ${cert}`;
     if (raw[key] !== undefined && raw[cert] === undefined) return `${cert}: required with ${key}`;

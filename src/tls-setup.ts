@@ -1,6 +1,6 @@
 import type { Config } from './config.js';
 import { StartupError } from './errors.js';
-import { TlsTerminator } from './net/tls-options.js';
+import { TlsTerminator } from './util/tls-terminator.js';
 import { TlsFileError } from './util/tls-files.js';
 
 /** Runs a TLS set-up step; a TlsFileError (naming its variable) becomes a StartupError (exit 1). */
@@ -23,6 +23,19 @@ export function chatTls(config: Config): TlsTerminator | undefined {
       cert,
       key,
       ca,
+    }),
+  );
+}
+
+/** HTTPS on the admin port when ADMIN_TLS_CERT/KEY are set; else undefined. */
+export function adminTls(config: Config): TlsTerminator | undefined {
+  const { ADMIN_TLS_CERT: cert, ADMIN_TLS_KEY: key } = config;
+  if (cert === undefined || key === undefined) return undefined;
+  return tlsStartupStep(() =>
+    TlsTerminator.fromFiles({
+      names: { cert: 'ADMIN_TLS_CERT', key: 'ADMIN_TLS_KEY', ca: 'ADMIN_TLS_CA' },
+      cert,
+      key,
     }),
   );
 }

@@ -7,7 +7,7 @@ import { Connection, type CloseReason, type ConnectionHandler, type ConnectionLi
 import { normalizeIp, readProxyHeader, type Peer, type TrustedProxies } from './proxy-header.js';
 import { looksLikeHttp, parseRequestHead, plainHttpResponse, type RequestHead } from './http-upgrade.js';
 import { TcpTransport } from './tcp-transport.js';
-import type { TlsTerminator } from './tls-options.js';
+import type { TlsTerminator } from '../util/tls-terminator.js';
 import type { Transport } from './transport.js';
 import { WsTransport } from './ws-transport.js';
 

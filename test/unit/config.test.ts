@@ -66,6 +66,18 @@ describe('loadConfig', () => {
     expect(full).toMatchObject({ CHAT_TLS_CERT: '/c.pem', CHAT_TLS_KEY: '/k.pem', CHAT_TLS_CA: '/ca.pem' });
   });
 
+  it('reads ADMIN_CORS_ORIGINS as a list of web origins and refuses anything else', () => {
+    expect(loadConfig({}).ADMIN_CORS_ORIGINS).toEqual([]);
+    expect(
+      loadConfig({ ADMIN_CORS_ORIGINS: 'https://ops.example.com, http://localhost:3000' }).ADMIN_CORS_ORIGINS,
+    ).toEqual(['https://ops.example.com', 'http://localhost:3000']);
+    for (const bad of ['*', 'ops.example.com', 'https://ops.example.com/path', 'ftp://x'])
+      expect(() => loadConfig({ ADMIN_CORS_ORIGINS: bad })).toThrow(/ADMIN_CORS_ORIGINS: .*not a web origin/);
+    expect(() => loadConfig({ ADMIN_TLS_CERT: '/c.pem' })).toThrow(
+      /ADMIN_TLS_KEY: required with ADMIN_TLS_CERT/,
+    );
+  });
+
   it('refuses unknown flags and flags without values', () => {
     expect(() => flagsToEnv(['--no-such-thing', '1'])).toThrow(ConfigError);
     expect(() => flagsToEnv(['--chat-port'])).toThrow(/needs a value/);

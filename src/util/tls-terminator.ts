@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
-import { readPemFiles, TLS12_CIPHERS, TLS_MIN_VERSION, TlsFileError } from '../util/tls-files.js';
+import { readPemFiles, TLS12_CIPHERS, TLS_MIN_VERSION, TlsFileError } from './tls-files.js';
 
 /** Where a listener's certificate, key and (optional) client CA are, and the settings that named them. */
 export interface ServerTlsFiles {
