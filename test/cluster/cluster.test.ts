@@ -124,7 +124,7 @@ describe('a Parley cluster behind nginx', () => {
     });
     await expect(untrusting.connect()).rejects.toMatchObject({
       name: 'CertificateError',
-      code: 'SELF_SIGNED_CERT_IN_CHAIN',
+      code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
     });
     untrusting.close();
   });
