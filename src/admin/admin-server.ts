@@ -141,7 +141,7 @@ export class AdminServer {
       const timer = setTimeout(() => socket.destroy(), TLS_HANDSHAKE_TIMEOUT_MS).unref();
       socket.once('close', () => clearTimeout(timer));
       socket.on('error', () => {});
-      tls.accept(socket, (secure) => {
+      tls.accept(socket, EMPTY, (secure) => {
         clearTimeout(timer);
         serve(secure);
       });
