@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningApp } from '../../src/app.js';
 import { CertificateError } from '../../src/client/client-transport.js';
@@ -129,6 +131,43 @@ describe('TLS on the chat port of a node', () => {
     });
     expect(await insecure.exited).toBe(0);
     expect(insecure.output).toMatch(/WARNING: --insecure: the server's TLS certificate is NOT checked/);
+  });
+});
+
+describe('TLS behind a PROXY header (a load balancer passing TLS through)', () => {
+  it('reads the header in clear, then the handshake, and counts the real client address', async () => {
+    const node = await startTestApp({
+      CHAT_TLS_CERT: certs.cert,
+      CHAT_TLS_KEY: certs.key,
+      TRUSTED_PROXIES: '127.0.0.0/8',
+      MAX_CONNECTIONS_PER_IP: '1',
+    });
+    /** A TLS client whose connection starts with a PROXY v1 header naming `ip`. */
+    const via = (ip: string) =>
+      new Promise<LineClient>((resolve, reject) => {
+        const raw = connect({ host: '127.0.0.1', port: node.chatPort }, () => {
+          raw.write(`PROXY TCP4 ${ip} 127.0.0.1 40000 ${node.chatPort}\r\n`);
+          const secure = tlsConnect({ socket: raw, ca, servername: 'localhost' }, () =>
+            resolve(LineClient.fromSocket(secure)),
+          );
+          secure.once('error', reject);
+        });
+      });
+    try {
+      const first = await via('198.51.100.1');
+      first.sendLine({ msgid: 18, reqId: 'a' });
+      expect(await first.next((f) => f.reqId === 'a')).toMatchObject({ msgid: 19 });
+      // The same client address again is over MAX_CONNECTIONS_PER_IP=1: refused before any handshake.
+      await expect(via('198.51.100.1')).rejects.toThrow();
+      const other = await via('198.51.100.2');
+      other.sendLine({ msgid: 18, reqId: 'b' });
+      expect(await other.next((f) => f.reqId === 'b')).toMatchObject({ msgid: 19 });
+      expect(node.chatServer.stats().refused.perIp).toBe(1);
+      first.close();
+      other.close();
+    } finally {
+      await node.stop();
+    }
   });
 });
 

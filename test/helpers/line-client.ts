@@ -37,6 +37,11 @@ export class LineClient {
     });
   }
 
+  /** A client on a socket made elsewhere (e.g. TLS after a PROXY header written by the test). */
+  static fromSocket(socket: Socket): LineClient {
+    return new LineClient(socket);
+  }
+
   /** Sends an object the way the ancestor C++ client does: JSON followed by a NUL byte. */
   sendNul(frame: Frame): void {
     this.socket.write(`${JSON.stringify(frame)}\0`);
