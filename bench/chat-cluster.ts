@@ -7,8 +7,10 @@
  *   npm run bench:cluster -- --nodes 2 --clients 1000 --seconds 10 --lanes 2 --group-share 0.05 --storm
  *   npm run bench:cluster -- --clients 10000 --seconds 5 --lanes 1 --storm --storms 3
  *   npm run bench:cluster -- --clients 1000 --seconds 10 --lanes 1 --interval-ms 200   (paced, ~5k msg/s)
+ *   npm run bench:cluster -- --tls   (the same through nginx's TLS listener)
  */
 import '../src/require-node.js';
+import { readFileSync } from 'node:fs';
 import mysql from 'mysql2/promise';
 import { childPids } from '../scripts/lib/child.js';
 import { LocalCluster } from '../scripts/lib/cluster.js';
@@ -38,6 +40,11 @@ libnginx-mod-stream.`,
     lanes: { type: 'integer', default: 2, description: 'sends in flight per client' },
     'group-share': { type: 'number', value: '<0..1>', default: 0, description: 'share of group messages' },
     transport: { type: 'string', value: '<tcp|ws>', default: 'tcp', description: 'client transport' },
+    tls: {
+      type: 'boolean',
+      description:
+        "clients connect to nginx's TLS listener (TLS to the load balancer, plaintext to the nodes)",
+    },
     storm: { type: 'boolean', description: 'then drop every connection at once and time the resume' },
     storms: { type: 'integer', default: 1, description: 'with --storm: storms in a row' },
     'interval-ms': {
@@ -82,7 +89,8 @@ const cluster = await LocalCluster.start({
 try {
   const traffic = new Traffic({
     host: '127.0.0.1',
-    port: cluster.port,
+    port: values.tls ? cluster.tlsPort : cluster.port,
+    ...(values.tls ? { clientOptions: { tls: { ca: readFileSync(cluster.tlsCa) } } } : {}),
     transport: values.transport === 'ws' ? 'ws' : 'tcp',
     clients: values.clients,
     lanes: values.lanes,
@@ -126,6 +134,7 @@ try {
     round(((statusAfter.get(name) ?? 0) - (statusBefore.get(name) ?? 0)) / Math.max(1, deliveredSinceWarmup));
   const result: Record<string, unknown> = {
     nodes: cluster.nodes.length,
+    tls: Boolean(values.tls),
     clients: traffic.clients.length,
     lanesPerClient: values.lanes,
     intervalMs: values['interval-ms'],

@@ -1,11 +1,14 @@
 /**
  * `npm run cluster [-- --nodes 3 --port 8000]`: a complete local Parley cluster on loopback — private
  * MariaDB and Redis (or the ones in MYSQL_URL / REDIS_URL), N nodes, and nginx's stream load balancer on
- * 127.0.0.1:8000 for TCP and WebSocket clients. Ctrl-C stops everything it started and keeps the logs.
+ * 127.0.0.1:8000 for TCP and WebSocket clients, and 127.0.0.1:8443 for both over TLS. Ctrl-C stops
+ * everything it started and keeps the logs.
  */
 import '../src/require-node.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../src/package-info.js';
 import { runCommandLine } from '../src/util/command-line.js';
 import { LocalCluster } from './lib/cluster.js';
 import { NodeSettingError, nodeSettings } from './lib/cluster-env.js';
@@ -17,7 +20,8 @@ const { values } = runCommandLine({
   usage: 'npm run cluster -- [options]',
   summary: `A local Parley cluster on 127.0.0.1: a private MariaDB and Redis (or the servers in MYSQL_URL and
 REDIS_URL), N Parley nodes, and nginx's stream load balancer in front of them for TCP and WebSocket
-clients. Refuses to start when a port it needs is taken. Ctrl-C stops everything and keeps the logs.`,
+clients, plaintext and over TLS (a private CA and certificate made on first use). Refuses to start when
+a port it needs is taken. Ctrl-C stops everything and keeps the logs.`,
   options: {
     nodes: { type: 'integer', default: 2, description: 'Parley nodes to start, 1-16' },
     port: {
@@ -25,6 +29,12 @@ clients. Refuses to start when a port it needs is taken. Ctrl-C stops everything
       default: 8000,
       value: '<port>',
       description: 'load-balancer port on 127.0.0.1; 0 picks a free one',
+    },
+    'tls-port': {
+      type: 'integer',
+      value: '<port>',
+      description:
+        'TLS port of the load balancer on 127.0.0.1 (TCP JSON and wss:// /ws over TLS; default 8443, or a free one with --port 0)',
     },
     'admin-port': {
       type: 'integer',
@@ -69,6 +79,13 @@ const adminPort = values['admin-port'];
 if (adminPort !== undefined && (adminPort < 1 || adminPort > 65535))
   usage(`--admin-port needs a port number, got ${adminPort}`);
 if (adminPort !== undefined && adminPort === port) usage(`--admin-port ${adminPort} is the same as --port`);
+const tlsPort = values['tls-port'] ?? (port === 0 ? 0 : 8443);
+if (tlsPort < 0 || tlsPort > 65535)
+  usage(`--tls-port needs a port number (0 picks a free one), got ${tlsPort}`);
+if (tlsPort !== 0 && (tlsPort === port || tlsPort === adminPort))
+  usage(`--tls-port ${tlsPort} is the same as another port`);
+// The TLS listener's certificate: made with openssl on first use, then reused (delete the folder to renew).
+const tlsDir = join(PACKAGE_ROOT, '.tmp', 'cluster-tls');
 let settings;
 try {
   settings = nodeSettings(process.env, values.env);
@@ -115,6 +132,8 @@ try {
     nodes: nodeCount,
     port,
     adminPort,
+    tlsPort,
+    tlsDir,
     mysqlUrl: process.env.MYSQL_URL || undefined,
     redisUrl: process.env.REDIS_URL || undefined,
     env: settings.env,
@@ -136,6 +155,9 @@ console.log(`
 Parley cluster is up.
   chat (TCP JSON)      127.0.0.1:${cluster.port}
   chat (WebSocket)     ws://127.0.0.1:${cluster.port}/ws
+  chat over TLS        127.0.0.1:${cluster.tlsPort}   npm run client -- 127.0.0.1 ${cluster.tlsPort} --ca ${cluster.tlsCa}
+  WebSocket over TLS   wss://localhost:${cluster.tlsPort}/ws
+  TLS certificate      ${tlsDir} (a private CA and a localhost certificate, made once and reused; trust ca.pem)
   admin (via nginx)    http://127.0.0.1:${cluster.adminPort}/healthz  /metrics
   MySQL                ${cluster.mysqlUrl}
   Redis                ${cluster.redisUrl}

@@ -33,6 +33,7 @@ import { SessionTokens } from './service/session-tokens.js';
 import { SocialService } from './service/social-service.js';
 import { openMysqlStore } from './model/open-mysql-store.js';
 import { openRedis } from './redis/open-redis.js';
+import { adminTls, chatTls } from './tls-setup.js';
 import { systemClock, type Clock } from './util/clock.js';
 import { CloserStack } from './util/closer-stack.js';
 import { noTelemetry, type Telemetry } from './service/telemetry.js';
@@ -190,7 +191,12 @@ function nodeLabel(config: Config): string {
 }
 
 /** The chat edge: `net` carries frames, one protocol `ClientSession` per connection owns their meaning. */
-export function createChatServer(config: Config, services: ChatServices, logger: Logger): ChatServer {
+export function createChatServer(
+  config: Config,
+  services: ChatServices,
+  logger: Logger,
+  tls = chatTls(config),
+): ChatServer {
   const dispatcher = new Dispatcher();
   const policy: SessionPolicy = {
     ratePerS: config.RATE_PER_S,
@@ -221,6 +227,7 @@ export function createChatServer(config: Config, services: ChatServices, logger:
       maxConnectionsPerIp: config.MAX_CONNECTIONS_PER_IP,
       perIpBusyFrame: tooManyConnectionsFrame(),
       trustedProxies: new TrustedProxies(config.TRUSTED_PROXIES),
+      tls,
     },
     logger,
   );
@@ -258,6 +265,9 @@ async function openApp(
 ): Promise<RunningApp> {
   const registry = createRegistry();
   const telemetry = createTelemetry(registry, clock);
+  // TLS files are checked before anything opens: a bad one stops start-up naming its variable.
+  const tls = chatTls(config);
+  const adminTlsContext = adminTls(config);
   const ports = await createPorts(config, clock, logger, closers, telemetry);
   const services = buildServices(config, ports, logger, clock, telemetry);
   const kv = openKvStore(
@@ -274,7 +284,7 @@ async function openApp(
   );
   closers.add('KV logs', () => kv.close());
 
-  const chatServer = createChatServer(config, services, logger);
+  const chatServer = createChatServer(config, services, logger, tls);
   const rates = new MessageRate(() => services.messages.counts.stored);
   closers.add('message rate', () => rates.stop());
   const admin = new AdminServer(logger, {
@@ -283,6 +293,8 @@ async function openApp(
     // The largest KV command: key + value + the JSON around them.
     maxBodyBytes: config.KV_MAX_KEY_BYTES + config.KV_MAX_VALUE_BYTES + 4096,
     fastLane: config.ADMIN_FAST_LANE === 'on',
+    corsOrigins: config.ADMIN_CORS_ORIGINS,
+    tls: adminTlsContext,
   });
   // Closed after the chat drain (registered before the chat listener), so /healthz answers 503 meanwhile.
   closers.add('admin server', () => admin.close());
@@ -310,6 +322,7 @@ async function openApp(
       mode: ports.mode,
       chat: `${config.CHAT_HOST}:${chatPort}`,
       admin: `${config.ADMIN_HOST}:${adminPort}`,
+      chatTls: tls !== undefined,
     },
     `Parley listening (${ports.mode})`,
   );

@@ -19,14 +19,16 @@ function isAddressOrRange(entry: string): boolean {
   return n >= 1 && n <= (family === 4 ? 32 : 128);
 }
 const positiveInt = z.coerce.number().int().positive();
-const optionalUrl = (scheme: string) =>
+const optionalUrl = (...schemes: string[]) =>
   z
     .string()
     .optional()
     .transform((value) => (value === '' ? undefined : value))
-    .refine((value) => value === undefined || value.startsWith(`${scheme}://`), {
-      message: `must start with ${scheme}://`,
+    .refine((value) => value === undefined || schemes.some((scheme) => value.startsWith(`${scheme}://`)), {
+      message: `must start with ${schemes.map((scheme) => `${scheme}://`).join(' or ')}`,
     });
+/** A PEM file (certificate, key or CA bundle); read and checked at start-up. */
+const pemFile = z.string().min(1).optional();
 
 /**
  * Every setting: its environment variable, its default, and (`describe`) what it means, which
@@ -41,12 +43,23 @@ export const configSchema = z.object({
     .default('0.0.0.0')
     .describe('Address the chat listener (TCP JSON and WebSocket /ws) binds.'),
   CHAT_PORT: port.default(6000).describe('Chat port; 0 picks a free port.'),
+  CHAT_TLS_CERT: pemFile.describe(
+    'PEM certificate (chain) of the chat port: set with CHAT_TLS_KEY to serve TLS (TCP JSON and wss:// /ws) on CHAT_PORT instead of plaintext. Unset: plaintext (behind a load balancer that terminates TLS).',
+  ),
+  CHAT_TLS_KEY: pemFile.describe('PEM private key of CHAT_TLS_CERT.'),
+  CHAT_TLS_CA: pemFile.describe(
+    'PEM CA bundle: with CHAT_TLS_CERT, every chat client must present a certificate signed by it (mutual TLS, e.g. only your load balancers may connect).',
+  ),
   ADMIN_HOST: z
     .string()
     .min(1)
     .default('127.0.0.1')
     .describe('Address of the admin HTTP plane (health, KV, metrics).'),
   ADMIN_PORT: port.default(8080).describe('Admin HTTP port; 0 picks a free port.'),
+  ADMIN_TLS_CERT: pemFile.describe(
+    'PEM certificate of the admin port: with ADMIN_TLS_KEY the admin plane speaks HTTPS only.',
+  ),
+  ADMIN_TLS_KEY: pemFile.describe('PEM private key of ADMIN_TLS_CERT.'),
   NODE_ID: z
     .string()
     .regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - (at most 64)')
@@ -60,8 +73,13 @@ export const configSchema = z.object({
     .default('info')
     .describe('pino log level.'),
   MYSQL_URL: optionalUrl('mysql').describe(
-    'MySQL/MariaDB store, e.g. mysql://user:pass@host:3306/parley. Unset: embedded in-memory store.',
+    'MySQL/MariaDB store, e.g. mysql://user:pass@host:3306/parley. Unset: embedded in-memory store. `?ssl=true` requires TLS, verified against the system CAs (or MYSQL_TLS_CA).',
   ),
+  MYSQL_TLS_CA: pemFile.describe(
+    "PEM CA bundle that signed the database's certificate; turns TLS on (verified, host name included).",
+  ),
+  MYSQL_TLS_CERT: pemFile.describe('PEM client certificate for MySQL (with MYSQL_TLS_KEY); turns TLS on.'),
+  MYSQL_TLS_KEY: pemFile.describe('PEM private key of MYSQL_TLS_CERT.'),
   MIGRATE: z
     .enum(['auto', 'check'])
     .default('check')
@@ -90,9 +108,14 @@ export const configSchema = z.object({
   MYSQL_CONNECT_TIMEOUT_MS: positiveInt
     .default(5000)
     .describe('TCP connect timeout of one MySQL connection.'),
-  REDIS_URL: optionalUrl('redis').describe(
-    'Redis bus, e.g. redis://host:6379. Unset: in-process bus (single node).',
+  REDIS_URL: optionalUrl('redis', 'rediss').describe(
+    'Redis bus, e.g. redis://host:6379, or rediss://host:6380 for TLS (verified against the system CAs or REDIS_TLS_CA). Unset: in-process bus (single node).',
   ),
+  REDIS_TLS_CA: pemFile.describe(
+    "PEM CA bundle that signed Redis's certificate (needs a rediss:// REDIS_URL).",
+  ),
+  REDIS_TLS_CERT: pemFile.describe('PEM client certificate for Redis (with REDIS_TLS_KEY; needs rediss://).'),
+  REDIS_TLS_KEY: pemFile.describe('PEM private key of REDIS_TLS_CERT.'),
   REDIS_PREFIX: z
     .string()
     .max(64)
@@ -329,6 +352,39 @@ export const configSchema = z.object({
     .min(8, 'at least 8 characters')
     .optional()
     .describe('When set, every /api/* call on the admin port needs `Authorization: Bearer <token>`.'),
+  ADMIN_CORS_ORIGINS: z
+    .string()
+    .optional()
+    .transform((value, context) => {
+      const origins = (value ?? '')
+        .split(',')
+        .map((item) => item.trim())
+        .filter(Boolean);
+      for (const origin of origins) {
+        let parsed: URL | undefined;
+        try {
+          parsed = new URL(origin);
+        } catch {
+          parsed = undefined;
+        }
+        if (
+          parsed === undefined ||
+          !/^https?:$/.test(parsed.protocol) ||
+          parsed.origin !== origin.toLowerCase()
+        ) {
+          context.addIssue({
+            code: 'custom',
+            message: `'${origin}' is not a web origin like https://ops.example.com (scheme, host, optional port; no path; no *)`,
+          });
+        }
+      }
+      return origins;
+    })
+    .meta({
+      description:
+        "Comma-separated web origins (https://ops.example.com) whose pages may call the admin plane from a browser. Unset: none — only the admin page's own origin, and clients that send no Origin (curl, monitoring).",
+      defaultText: 'none',
+    }),
   ADMIN_FAST_LANE: z
     .enum(['on', 'off'])
     .default('on')
@@ -408,6 +464,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[] = [])
       'invalid configuration:\n  OUTBOUND_MAX_BYTES: must be >= OUTBOUND_HIGH_WATER_BYTES',
     );
   }
+  const tlsProblem = checkTlsSettings(raw);
+  if (tlsProblem !== undefined) throw new ConfigError(`invalid configuration:\n  ${tlsProblem}`);
   return Object.freeze({
     ...raw,
     NODE_ID: raw.NODE_ID ?? `${hostname()}-${process.pid}`,
@@ -415,4 +473,30 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[] = [])
     sessionSecretGenerated: raw.SESSION_SECRET === undefined,
     nodeIdGenerated: raw.NODE_ID === undefined,
   });
+}
+
+/** TLS settings that only make sense together; the first problem, naming the variable, or undefined. */
+function checkTlsSettings(raw: RawConfig): string | undefined {
+  for (const [cert, key] of [
+    ['CHAT_TLS_CERT', 'CHAT_TLS_KEY'],
+    ['MYSQL_TLS_CERT', 'MYSQL_TLS_KEY'],
+    ['REDIS_TLS_CERT', 'REDIS_TLS_KEY'],
+    ['ADMIN_TLS_CERT', 'ADMIN_TLS_KEY'],
+  ] as const) {
+    if (raw[cert] !== undefined && raw[key] === undefined) return `${key}: required with ${cert}`;
+    if (raw[key] !== undefined && raw[cert] === undefined) return `${cert}: required with ${key}`;
+  }
+  if (raw.CHAT_TLS_CA !== undefined && raw.CHAT_TLS_CERT === undefined) {
+    return 'CHAT_TLS_CA: client certificates need TLS on the chat port; set CHAT_TLS_CERT and CHAT_TLS_KEY';
+  }
+  const redisTls = raw.REDIS_TLS_CA ?? raw.REDIS_TLS_CERT;
+  if (redisTls !== undefined && !raw.REDIS_URL?.startsWith('rediss://')) {
+    const name = raw.REDIS_TLS_CA !== undefined ? 'REDIS_TLS_CA' : 'REDIS_TLS_CERT';
+    return `${name}: needs a rediss:// REDIS_URL (TLS); redis:// is plaintext`;
+  }
+  const mysqlTls = raw.MYSQL_TLS_CA ?? raw.MYSQL_TLS_CERT;
+  if (mysqlTls !== undefined && raw.MYSQL_URL === undefined) {
+    return `${raw.MYSQL_TLS_CA !== undefined ? 'MYSQL_TLS_CA' : 'MYSQL_TLS_CERT'}: needs MYSQL_URL`;
+  }
+  return undefined;
 }

@@ -9,6 +9,7 @@ import { NginxServer } from './nginx.js';
 import { NodeProcess } from './node-process.js';
 import { assertPortsFree, assertSoleListener, type WantedPort } from './ports.js';
 import { RedisServer } from './redis.js';
+import { ensureTestCerts } from './test-certs.js';
 
 const HOST = '127.0.0.1';
 
@@ -18,6 +19,13 @@ export interface ClusterOptions {
   readonly port: number;
   /** Port of nginx's admin (HTTP) listener on 127.0.0.1. @default a free one */
   readonly adminPort?: number;
+  /** Port of nginx's TLS listener (TCP JSON and wss:// over TLS) on 127.0.0.1. @default a free one */
+  readonly tlsPort?: number;
+  /**
+   * Where the TLS listener's certificate is (made with openssl when missing: a private CA and a
+   * certificate for localhost/127.0.0.1 it signed). @default a new one in the cluster's temp dir
+   */
+  readonly tlsDir?: string;
   /** Use this database instead of starting a private MariaDB. */
   readonly mysqlUrl?: string | undefined;
   /** Use this Redis instead of starting a private one. */
@@ -47,6 +55,10 @@ export class LocalCluster {
     readonly redisUrl: string,
     readonly mariadb: MariaDb | undefined,
     readonly redis: RedisServer | undefined,
+    /** nginx's TLS listener. */
+    readonly tlsPort: number,
+    /** The CA that signed its certificate: what TLS clients trust (`parley-client --ca`). */
+    readonly tlsCa: string,
   ) {}
 
   /**
@@ -57,17 +69,15 @@ export class LocalCluster {
   static async start(options: ClusterOptions): Promise<LocalCluster> {
     const wanted = await pickPorts(options);
     await assertPortsFree(wanted);
-    const [lb, admin, health, mariadbPort, redisPort, ...nodePorts] = wanted.map((w) => w.port) as [
-      number,
-      number,
-      number,
-      number,
-      number,
-      ...number[],
-    ];
+    // The TLS listener's port comes last, after the nodes' ports.
+    const tls = wanted.at(-1)!.port;
+    const [lb, admin, health, mariadbPort, redisPort, ...nodePorts] = wanted
+      .slice(0, -1)
+      .map((w) => w.port) as [number, number, number, number, number, ...number[]];
     const dir = await mkdtemp(join(tmpdir(), 'parley-cluster-'));
     const started: { stop(): Promise<unknown> }[] = [];
     try {
+      const certs = await ensureTestCerts(options.tlsDir ?? join(dir, 'tls'));
       const [mariadb, redis] = await Promise.all([
         options.mysqlUrl ? undefined : MariaDb.start({}, mariadbPort),
         options.redisUrl ? undefined : RedisServer.start(redisPort),
@@ -110,14 +120,31 @@ export class LocalCluster {
         healthPort: health,
         // Tests and benchmarks raise MAX_CONNECTIONS_PER_IP (all their clients are on loopback); nginx's
         // first-line limit follows it.
-        limitConnPerIp: Math.min(Number((env as Record<string, string>).MAX_CONNECTIONS_PER_IP ?? 1000), 65535),
+        limitConnPerIp: Math.min(
+          Number((env as Record<string, string>).MAX_CONNECTIONS_PER_IP ?? 1000),
+          65535,
+        ),
+        tls: { listen: `${HOST}:${tls}`, cert: certs.cert, key: certs.key },
       });
       started.push({ stop: () => nginx.destroy() });
       // `reuseport` lets a second nginx bind the port next to another one without an error; the check above
       // ran before the start, so make sure nobody slipped in between.
       const nginxPids = nginx.pid ? [nginx.pid, ...childPids(nginx.pid)] : [];
       assertSoleListener(HOST, lb, nginxPids, 'load balancer');
-      return new LocalCluster(dir, nodes, nginx, lb, admin, mysqlUrl, redisUrl, mariadb, redis);
+      assertSoleListener(HOST, tls, nginxPids, 'load balancer (TLS)');
+      return new LocalCluster(
+        dir,
+        nodes,
+        nginx,
+        lb,
+        admin,
+        mysqlUrl,
+        redisUrl,
+        mariadb,
+        redis,
+        tls,
+        certs.ca,
+      );
     } catch (error) {
       for (const part of started.reverse()) await part.stop().catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
@@ -154,7 +181,9 @@ export class LocalCluster {
  * checked by the caller.
  */
 async function pickPorts(options: ClusterOptions): Promise<WantedPort[]> {
-  const taken = new Set<number>([options.port, options.adminPort ?? 0].filter((p) => p > 0));
+  const taken = new Set<number>(
+    [options.port, options.adminPort ?? 0, options.tlsPort ?? 0].filter((p) => p > 0),
+  );
   const pick = async (given?: number): Promise<number> => {
     if (given) return given;
     for (;;) {
@@ -189,5 +218,11 @@ async function pickPorts(options: ClusterOptions): Promise<WantedPort[]> {
   ];
   for (let i = 1; i <= options.nodes; i++)
     wanted.push(picked(`node-${i} chat`, await pick()), picked(`node-${i} admin`, await pick()));
+  wanted.push({
+    host: HOST,
+    port: await pick(options.tlsPort),
+    what: 'load balancer (TLS)',
+    hint: options.tlsPort ? 'stop it or choose another port with --tls-port' : undefined,
+  });
   return wanted;
 }

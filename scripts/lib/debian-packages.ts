@@ -62,6 +62,12 @@ export const DEBIAN_PACKAGES: readonly DebianPackage[] = [
     projects: ['browser'],
   },
   {
+    name: 'openssl',
+    provides: ['openssl'],
+    why: 'test certificates (scripts/lib/test-certs.ts), the local cluster certificate',
+    projects: ['e2e', 'integration', 'cluster', 'drill'],
+  },
+  {
     // Essential on Debian and Ubuntu, so nearly always there; only the interactive client test uses it.
     name: 'bsdutils',
     provides: ['script'],

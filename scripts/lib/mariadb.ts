@@ -27,6 +27,13 @@ function run(command: string, args: string[]): Promise<void> {
   });
 }
 
+/** PEM files for a MariaDB that requires TLS on TCP (`--require-secure-transport`; its socket stays plain). */
+export interface MariaDbTlsFiles {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca: string;
+}
+
 /**
  * A private MariaDB for tests: its own data directory under the OS temp dir, a free loopback port, root
  * without a password, nothing shared with a system MariaDB. Started with `start()`, stopped and restarted
@@ -39,6 +46,7 @@ export class MariaDb {
     readonly dir: string,
     readonly port: number,
     readonly placement: Placement,
+    readonly tls: MariaDbTlsFiles | undefined,
   ) {}
 
   /** The server's pid while it runs (for the benchmarks' CPU accounting). */
@@ -48,9 +56,13 @@ export class MariaDb {
 
   /**
    * On a free loopback port by default (or `port`, checked free by the caller); `placement` runs it in a
-   * network namespace on that host's address.
+   * network namespace on that host's address; `tls` requires TLS on TCP.
    */
-  static async start(placement: Placement = {}, port?: number): Promise<MariaDb> {
+  static async start(
+    placement: Placement = {},
+    port?: number,
+    options: { readonly tls?: MariaDbTlsFiles } = {},
+  ): Promise<MariaDb> {
     const dir = await mkdtemp(join(tmpdir(), 'parley-mariadb-'));
     await run(binary('mariadb-install-db'), [
       '--no-defaults',
@@ -59,7 +71,12 @@ export class MariaDb {
       '--skip-test-db',
       '--user=root',
     ]);
-    const server = new MariaDb(dir, port ?? (placement.netns ? 3306 : await freePort()), placement);
+    const server = new MariaDb(
+      dir,
+      port ?? (placement.netns ? 3306 : await freePort()),
+      placement,
+      options.tls,
+    );
     await server.resume();
     return server;
   }
@@ -69,9 +86,12 @@ export class MariaDb {
     return `mysql://root@${this.placement.host ?? '127.0.0.1'}:${this.port}`;
   }
 
-  /** Creates a fresh database and returns its MYSQL_URL. */
-  createDatabase(prefix = 'parley'): Promise<string> {
-    return createDatabase(this.url, prefix);
+  /** Creates a fresh database and returns its MYSQL_URL (over the Unix socket when TCP needs TLS). */
+  async createDatabase(prefix = 'parley'): Promise<string> {
+    if (!this.tls) return createDatabase(this.url, prefix);
+    const name = `${prefix}_${Math.random().toString(36).slice(2, 10)}`;
+    await this.sql(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+    return `${this.url}/${name}`;
   }
 
   /** Starts (again) on the same data directory and port; resolves when it accepts connections. */
@@ -93,6 +113,14 @@ export class MariaDb {
         // locks until TCP notices, stalling every send to those users; roll it back after 5 s instead.
         // (docs/OPERATIONS.md recommends the same for production.)
         '--idle-transaction-timeout=5',
+        ...(this.tls
+          ? [
+              `--ssl-cert=${this.tls.cert}`,
+              `--ssl-key=${this.tls.key}`,
+              `--ssl-ca=${this.tls.ca}`,
+              '--require-secure-transport=ON',
+            ]
+          : []),
       ],
       'ready for connections',
       this.placement.netns,

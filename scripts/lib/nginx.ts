@@ -17,8 +17,19 @@ export interface Backend {
   readonly port: number;
 }
 
+/** The TLS listener of the stream load balancer (deploy/nginx/parley-stream-tls.conf.template). */
+export interface NginxTlsListener {
+  /** `host:port` of the TLS listener (8443 in production). */
+  readonly listen: string;
+  /** PEM certificate (chain) and key paths. */
+  readonly cert: string;
+  readonly key: string;
+}
+
 export interface NginxOptions {
   readonly listen: string;
+  /** Also terminate TLS for clients on this listener. @default none */
+  readonly tls?: NginxTlsListener | undefined;
   readonly chatBackends: readonly Backend[];
   readonly adminListen: string;
   readonly adminBackends: readonly Backend[];
@@ -77,6 +88,17 @@ export async function renderNginxConfig(
   await writeFile(
     join(prefix, 'parley-stream.conf'),
     renderTemplate(await read('parley-stream.conf.template'), values),
+  );
+  await writeFile(
+    join(prefix, 'parley-stream-tls.conf'),
+    options.tls === undefined
+      ? '# No TLS listener: this load balancer terminates no TLS.\n'
+      : renderTemplate(await read('parley-stream-tls.conf.template'), {
+          ...values,
+          TLS_LISTEN: options.tls.listen,
+          TLS_CERT: options.tls.cert,
+          TLS_KEY: options.tls.key,
+        }),
   );
   await writeFile(
     join(prefix, 'parley-admin-http.conf'),

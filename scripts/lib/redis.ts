@@ -12,6 +12,15 @@ function binary(): string {
   throw new Error('redis-server not found: Redis is required (apt-get install redis-server)');
 }
 
+/** PEM files for a TLS-only Redis (`--tls-port`, plaintext port off). */
+export interface RedisTlsFiles {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca: string;
+  /** Require client certificates signed by `ca`. @default false */
+  readonly authClients?: boolean;
+}
+
 /** A private Redis on a free loopback port, no persistence; stop/resume keep the port. */
 export class RedisServer {
   private child: ChildProcess | undefined;
@@ -20,14 +29,23 @@ export class RedisServer {
     readonly dir: string,
     readonly port: number,
     readonly placement: Placement,
+    readonly tls: RedisTlsFiles | undefined,
   ) {}
 
-  /** On loopback by default; `placement` runs it in a network namespace bound to that host's address. */
-  static async start(port?: number, placement: Placement = {}): Promise<RedisServer> {
+  /**
+   * On loopback by default; `placement` runs it in a network namespace bound to that host's address;
+   * `tls` makes the port TLS-only (the URL is then rediss://).
+   */
+  static async start(
+    port?: number,
+    placement: Placement = {},
+    options: { readonly tls?: RedisTlsFiles } = {},
+  ): Promise<RedisServer> {
     const server = new RedisServer(
       await mkdtemp(join(tmpdir(), 'parley-redis-')),
       port ?? (await freePort()),
       placement,
+      options.tls,
     );
     await server.resume();
     return server;
@@ -39,15 +57,19 @@ export class RedisServer {
   }
 
   get url(): string {
-    return `redis://${this.placement.host ?? '127.0.0.1'}:${this.port}`;
+    return `${this.tls ? 'rediss' : 'redis'}://${this.placement.host ?? '127.0.0.1'}:${this.port}`;
   }
 
   async resume(): Promise<void> {
     this.child = await spawnUntilReady(
       binary(),
       [
-        '--port',
-        String(this.port),
+        ...(this.tls
+          ? ['--port', '0', '--tls-port', String(this.port)].concat(
+              ['--tls-cert-file', this.tls.cert, '--tls-key-file', this.tls.key],
+              ['--tls-ca-cert-file', this.tls.ca, '--tls-auth-clients', this.tls.authClients ? 'yes' : 'no'],
+            )
+          : ['--port', String(this.port)]),
         '--bind',
         this.placement.host ?? '127.0.0.1',
         '--save',

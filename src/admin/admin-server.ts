@@ -6,24 +6,20 @@ import {
 } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Logger } from '../logger.js';
+import type { TlsTerminator } from '../util/tls-terminator.js';
 import { bearerAuth, type AuthCheck } from './admin-auth.js';
+import { CorsPolicy } from './admin-cors.js';
 import { AdminPage } from './admin-page.js';
 import { FastLane, type FastRoute } from './http-fast-lane.js';
 import { BodyTooLargeError, readBody } from './read-body.js';
 
 export type AdminRoute = (request: IncomingMessage, response: ServerResponse) => void | Promise<void>;
 
-const CORS = {
-  'Access-Control-Allow-Origin': '*',
-  'Access-Control-Allow-Methods': 'GET, POST, OPTIONS',
-  'Access-Control-Allow-Headers': 'Content-Type, Authorization',
-  'Access-Control-Max-Age': '600',
-};
-
-/** The same headers as one block of header lines, for the fast lane. */
-const COMMON_HEADER_LINES = Object.entries({ 'Cache-Control': 'no-store', ...CORS })
-  .map(([name, value]) => `${name}: ${value}\r\n`)
-  .join('');
+/**
+ * Header lines every fast-lane reply carries. No CORS headers: a request with an `Origin` (a browser's)
+ * never stays on the fast lane; Node's http path applies the CORS policy to it.
+ */
+const COMMON_HEADER_LINES = 'Cache-Control: no-store\r\n';
 
 /** The answer to an /api/* call without the bearer token (on the fast lane and Node's http alike). */
 const UNAUTHORIZED = {
@@ -33,6 +29,9 @@ const UNAUTHORIZED = {
 
 const EMPTY = Buffer.alloc(0);
 
+/** An HTTPS client has this long to finish its TLS handshake. */
+const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+
 /**
  * A connection handed to Node's http server gets this inactivity limit (Node's own header and request
  * deadlines are checked only for connections its server accepted itself, and ours are accepted by the
@@ -40,7 +39,7 @@ const EMPTY = Buffer.alloc(0);
  */
 const HTTP_IDLE_TIMEOUT_MS = 60_000;
 
-/** JSON reply with the headers every admin endpoint shares (CORS like the original KV server, no caching). */
+/** JSON reply with the headers every admin endpoint shares (no caching; CORS headers are set per request). */
 export function sendJson(response: ServerResponse, status: number, body: unknown): void {
   sendJsonText(response, status, JSON.stringify(body));
 }
@@ -50,7 +49,6 @@ function sendJsonText(response: ServerResponse, status: number, json: string): v
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': Buffer.byteLength(json),
     'Cache-Control': 'no-store',
-    ...CORS,
   });
   response.end(json);
 }
@@ -66,12 +64,18 @@ export interface AdminServerOptions {
   readonly keepAliveMs?: number;
   /** Serve the fast routes on the fast lane (false: every connection goes to Node's http). @default true */
   readonly fastLane?: boolean;
+  /** Web origins (besides the page's own) allowed to call the admin plane from a browser. @default none */
+  readonly corsOrigins?: readonly string[];
+  /** Serve HTTPS (ADMIN_TLS_CERT/KEY): connections are decrypted before the fast lane sees them. */
+  readonly tls?: TlsTerminator | undefined;
 }
 
 /**
  * The admin HTTP plane (127.0.0.1 by default): health, metrics, the KV API and the web page. Routes are
  * registered by their subsystems. `/kv/api/*` is an alias of `/api/*` (the original page calls those
- * paths); every `/api/*` answer carries CORS headers and preflights are answered. Keep-alive is on.
+ * paths). A browser request (one with an `Origin`) from another origin than the page's own is refused
+ * unless that origin is listed (CorsPolicy); listed ones get CORS headers and preflight answers.
+ * Keep-alive is on.
  *
  * A plain `net` listener accepts every connection and starts it on the fast lane; the first request the
  * lane does not take hands the connection to Node's http server with `emit('connection')`, the documented
@@ -88,6 +92,8 @@ export class AdminServer {
   /** Connections owned by Node's http server, with their requests in flight (for close()). */
   private readonly handedOff = new Map<Socket, number>();
   private readonly maxBodyBytes: number;
+  private readonly cors: CorsPolicy;
+  private readonly secure: boolean;
   private draining = false;
 
   constructor(
@@ -95,6 +101,8 @@ export class AdminServer {
     options: AdminServerOptions = {},
   ) {
     this.maxBodyBytes = options.maxBodyBytes ?? 65_536;
+    this.cors = new CorsPolicy(options.corsOrigins ?? []);
+    this.secure = options.tls !== undefined;
     this.authorized = bearerAuth(options.token);
     this.page = new AdminPage(options.webDir);
     this.http = createHttpServer({ keepAliveTimeout: options.keepAliveMs ?? 30_000 }, (request, response) =>
@@ -122,9 +130,21 @@ export class AdminServer {
             handOff: (socket, unanswered) => this.handOff(socket, unanswered),
           });
     // allowHalfOpen as in Node's http server: a client's FIN does not cut the replies still owed to it.
-    this.listener = createNetServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+    const serve = (socket: Socket): void => {
       if (this.lane) this.lane.serve(socket);
       else this.handOff(socket, EMPTY);
+    };
+    const tls = options.tls;
+    this.listener = createNetServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+      if (tls === undefined) return serve(socket);
+      // A handshake that does not finish in time is dropped (destroying the plain socket ends the TLS one).
+      const timer = setTimeout(() => socket.destroy(), TLS_HANDSHAKE_TIMEOUT_MS).unref();
+      socket.once('close', () => clearTimeout(timer));
+      socket.on('error', () => {});
+      tls.accept(socket, EMPTY, (secure) => {
+        clearTimeout(timer);
+        serve(secure);
+      });
     });
     this.fastRoute('GET /healthz', () => ({
       status: this.draining ? 503 : 200,
@@ -208,8 +228,20 @@ export class AdminServer {
   private onRequest(request: IncomingMessage, response: ServerResponse): void {
     const method = request.method ?? 'GET';
     const path = apiPath((request.url ?? '/').split('?')[0] ?? '/');
+    const origin = request.headers.origin;
+    const verdict = this.cors.verdict(origin, request.headers.host, this.secure);
+    if (verdict === 'refused') {
+      sendJson(response, 403, {
+        status: 'ERROR',
+        message: `requests from the web origin ${origin} are not allowed; list it in ADMIN_CORS_ORIGINS`,
+      });
+      return;
+    }
+    if (verdict === 'listed') {
+      for (const [name, value] of Object.entries(this.cors.headers(origin!))) response.setHeader(name, value);
+    }
     if (method === 'OPTIONS') {
-      response.writeHead(204, CORS);
+      response.writeHead(204);
       response.end();
       return;
     }

@@ -136,6 +136,8 @@ function parseHeadText(head: string, options: FastLaneOptions): ParsedHead | 'ha
     const interesting = INTERESTING_LENGTHS[name.length];
     if (interesting === undefined) continue;
     const lower = name.toLowerCase();
+    // A browser's request (it carries an Origin) goes to Node's http, where the CORS policy is applied.
+    if (lower === 'origin') return 'hand-off';
     if (lower !== interesting) continue;
     // Optional whitespace is SP and HTAB only (String.trim would also take a no-break space).
     const value = head.slice(colon + 1, lineEnd).replace(OWS_EDGES, '');

@@ -1,7 +1,7 @@
 import { clearLine, createInterface, cursorTo, type Interface } from 'node:readline';
 import { ClientError, ParleyClient, type ChatMessage } from '../client/parley-client.js';
 import { COMMAND_HELP, parseCommand } from './commands.js';
-import { identity, type CliOptions } from './options.js';
+import { connectFailure, endpointOf, identity, type CliOptions } from './options.js';
 import { formatMessage, loginBanner, makePaint, type Paint } from './render.js';
 import { helpLines, runCommand } from './run-command.js';
 
@@ -51,11 +51,7 @@ export class InteractiveClient {
     try {
       await this.connect();
     } catch (error) {
-      this.say(
-        this.paint.red(
-          `cannot connect to ${this.options.host}:${this.options.port} (${(error as Error).message})`,
-        ),
-      );
+      this.say(this.paint.red(connectFailure(this.options, error)));
       this.rl.close();
       return 1;
     }
@@ -71,11 +67,7 @@ export class InteractiveClient {
   }
 
   private async connect(): Promise<void> {
-    const client = new ParleyClient({
-      host: this.options.host,
-      port: this.options.port,
-      transport: this.options.transport,
-    });
+    const client = new ParleyClient(endpointOf(this.options));
     client.on('message', (message: ChatMessage) => {
       const text = formatMessage(message, this.paint);
       if (this.held) this.held.push(text);

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { CertificateError, type ClientTlsOptions, type Endpoint } from '../client/client-transport.js';
 import { commandHelp, parseCommandLine, UsageError, type CommandSpec } from '../util/command-line.js';
 
 export { UsageError };
@@ -9,6 +11,8 @@ export interface CliOptions {
   readonly host: string;
   readonly port: number;
   readonly transport: 'tcp' | 'ws';
+  /** TLS settings (--tls, wss://, --ca, --insecure); undefined: plaintext. */
+  readonly tls: ClientTlsOptions | undefined;
   readonly user: string | undefined;
   readonly password: string | undefined;
   readonly register: boolean;
@@ -21,14 +25,30 @@ export interface CliOptions {
 /** `parley-client`'s flags and help text. */
 export const clientCommand = {
   name: 'parley-client',
-  usage:
-    'parley-client [host] [port] [options]     (in this checkout: npm run client -- [host] [port] [options])',
+  usage: `parley-client [host] [port] [options]     (in this checkout: npm run client -- [host] [port] [options])
+       parley-client wss://host:port/ws [options]    (or ws://host:port/ws)`,
   summary: `Chat with a Parley server: default 127.0.0.1 ${DEFAULT_PORT}, a node started by \`npm start\`; the
 cluster's load balancer (\`npm run cluster\`) is port 8000. Without --exec, on a terminal, it opens the
 interactive menu: 1. login, 2. register, 3. quit, then chat commands (type help).`,
   positionals: { max: 2 },
   options: {
     ws: { type: 'boolean', description: 'connect over WebSocket (ws://host:port/ws) instead of TCP' },
+    tls: {
+      type: 'boolean',
+      description:
+        "encrypt with TLS (wss:// with --ws), verifying the server's certificate (load balancer: port 8443)",
+    },
+    ca: {
+      type: 'string',
+      value: '<file>',
+      description:
+        "trust this PEM CA (e.g. a self-signed server's certificate) instead of the system's; implies --tls",
+    },
+    insecure: {
+      type: 'boolean',
+      description:
+        "TLS without checking the server's certificate: anyone on the path can read and change the session, password included. Never in production",
+    },
     user: { type: 'string', value: '<id|name>', description: 'log in as this user (id or name)' },
     password: {
       type: 'string',
@@ -68,14 +88,25 @@ export const USAGE = commandHelp(clientCommand);
 /** Parses argv (without node and the script); throws UsageError with a one-line reason. */
 export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv): CliOptions {
   const { values, positionals, help } = parseCommandLine(clientCommand, argv);
-  const port = Number(positionals[1] ?? DEFAULT_PORT);
+  const url = urlEndpoint(positionals[0]);
+  if (url && positionals.length > 1) throw new UsageError(`give the port inside the URL ${positionals[0]}`);
+  const port = url?.port ?? Number(positionals[1] ?? DEFAULT_PORT);
   if (!Number.isInteger(port) || port < 1 || port > 65535)
     throw new UsageError(`port must be 1-65535, got '${positionals[1]}'`);
   if (values.timeout <= 0) throw new UsageError('--timeout must be a positive number of ms');
+  if (url?.secure === false && (values.tls || values.ca !== undefined || values.insecure))
+    throw new UsageError(`${positionals[0]} is plaintext; use wss:// for TLS`);
+  const secure = url?.secure ?? (values.tls || values.ca !== undefined || values.insecure);
   return {
-    host: positionals[0] ?? '127.0.0.1',
+    host: url?.host ?? positionals[0] ?? '127.0.0.1',
     port,
-    transport: values.ws ? 'ws' : 'tcp',
+    transport: url || values.ws ? 'ws' : 'tcp',
+    tls: secure
+      ? {
+          ...(values.ca === undefined ? {} : { ca: readCa(values.ca) }),
+          ...(values.insecure ? { rejectUnauthorized: false } : {}),
+        }
+      : undefined,
     user: values.user,
     password: values.password ?? env.PARLEY_PASSWORD,
     register: values.register,
@@ -89,4 +120,46 @@ export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
 /** `--user 7` logs in by id, `--user alice` by name. */
 export function identity(user: string): { id: number } | { name: string } {
   return /^\d{1,10}$/.test(user) ? { id: Number(user) } : { name: user };
+}
+
+/** `ws://host:port/ws` or `wss://host:port/ws` as the first argument; undefined for a plain host. */
+function urlEndpoint(text: string | undefined): { host: string; port: number; secure: boolean } | undefined {
+  if (text === undefined || !/^wss?:\/\//i.test(text)) return undefined;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(`not a URL: ${text}`);
+  }
+  if (url.pathname !== '/ws' && url.pathname !== '/')
+    throw new UsageError(`the chat WebSocket is at /ws, not ${url.pathname}`);
+  const secure = url.protocol === 'wss:';
+  const port = url.port === '' ? (secure ? 443 : 80) : Number(url.port);
+  return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port, secure };
+}
+
+function readCa(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new UsageError(`--ca: cannot read ${path} (${(error as { code?: string }).code ?? 'error'})`);
+  }
+}
+
+/** Where and how to connect, as the client library takes it. */
+export function endpointOf(options: CliOptions): Endpoint {
+  return { host: options.host, port: options.port, transport: options.transport, tls: options.tls };
+}
+
+/** The warning printed whenever --insecure is used, before anything is sent. */
+export const INSECURE_WARNING = `WARNING: --insecure: the server's TLS certificate is NOT checked. Anyone on the network path
+can pose as the server, and read and change this session, your password included. Use --ca FILE instead.`;
+
+/** The one line that says why connecting failed, with the fix for a certificate that did not verify. */
+export function connectFailure(options: CliOptions, error: unknown): string {
+  const where = `cannot connect to ${options.host}:${options.port}`;
+  if (error instanceof CertificateError) {
+    return `${where}: ${error.message}. If this is your server with a private or self-signed certificate, pass its CA with --ca FILE`;
+  }
+  return `${where} (${(error as Error).message})`;
 }

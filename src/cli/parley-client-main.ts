@@ -1,5 +1,5 @@
 import { InteractiveClient } from './interactive.js';
-import { parseCliOptions, UsageError, USAGE } from './options.js';
+import { INSECURE_WARNING, parseCliOptions, UsageError, USAGE } from './options.js';
 import { runScripted } from './scripted.js';
 
 /** Entry point of `parley-client`: interactive on a terminal, scripted otherwise (or with --exec). */
@@ -16,6 +16,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
+  if (options.tls?.rejectUnauthorized === false) process.stderr.write(`parley-client: ${INSECURE_WARNING}\n`);
   if (options.exec !== undefined || !process.stdin.isTTY)
     return runScripted(options, process.stdin, process.stdout, process.stderr);
   return new InteractiveClient(options, process.stdin, process.stdout).run();

@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 import { ClientError, ParleyClient, type ChatMessage } from '../client/parley-client.js';
 import { parseCommand } from './commands.js';
-import { identity, type CliOptions } from './options.js';
+import { connectFailure, endpointOf, identity, type CliOptions } from './options.js';
 import { formatMessage, makePaint } from './render.js';
 import { runCommand } from './run-command.js';
 
@@ -25,12 +25,7 @@ export async function runScripted(
   if (!options.user || !options.password)
     return fail('scripted mode needs --user and a password (--password or PARLEY_PASSWORD)');
 
-  const client = new ParleyClient({
-    host: options.host,
-    port: options.port,
-    transport: options.transport,
-    requestTimeoutMs: options.timeoutMs,
-  });
+  const client = new ParleyClient({ ...endpointOf(options), requestTimeoutMs: options.timeoutMs });
   let received = 0;
   let waiters: (() => void)[] = [];
   client.on('message', (message: ChatMessage) => {
@@ -58,7 +53,7 @@ export async function runScripted(
   try {
     await client.connect();
   } catch (error) {
-    return fail(`cannot connect to ${options.host}:${options.port} (${(error as Error).message})`);
+    return fail(connectFailure(options, error));
   }
   try {
     const who = identity(options.user);

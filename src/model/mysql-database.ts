@@ -1,11 +1,14 @@
 import { createPool, type Pool } from 'generic-pool';
-import mysql, { type Connection, type ConnectionOptions } from 'mysql2/promise';
+import mysql, { type Connection, type ConnectionOptions, type SslOptions } from 'mysql2/promise';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { systemClock, type Clock } from '../util/clock.js';
 
 export interface DatabaseOptions {
+  /** `mysql://user:pass@host:port/db`; `?ssl=true` requires TLS (verified against the system's CAs). */
   readonly url: string;
+  /** CA and client certificate (PEM contents); given, TLS is on and the server verified against them. */
+  readonly tls?: Pick<SslOptions, 'ca' | 'cert' | 'key'> | undefined;
   /** Most connections open at once. @default 10 */
   readonly poolSize: number;
   /** Waiting longer than this for a free connection fails with UNAVAILABLE. @default 3000 */
@@ -58,7 +61,7 @@ export class Database {
 
   constructor(private readonly options: DatabaseOptions) {
     this.clock = options.clock ?? systemClock;
-    const connectionOptions = parseUrl(options.url, options.connectTimeoutMs);
+    const connectionOptions = parseUrl(options.url, options.connectTimeoutMs, options.tls);
     this.connectionOptions = connectionOptions;
     const validateAfter = options.validateAfterIdleMs ?? 5000;
     this.pool = createPool<Connection>(
@@ -197,11 +200,13 @@ export class Database {
   }
 }
 
-function parseUrl(url: string, connectTimeoutMs: number): ConnectionOptions {
+function parseUrl(url: string, connectTimeoutMs: number, tls: DatabaseOptions['tls']): ConnectionOptions {
   const parsed = new URL(url);
   const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
   if (!database) throw new Error('MYSQL_URL: give a database name, e.g. mysql://user:pass@host:3306/parley');
+  const ssl = sslOptions(parsed.searchParams.get('ssl'), tls);
   return {
+    ...(ssl === undefined ? {} : { ssl }),
     host: parsed.hostname,
     port: parsed.port ? Number(parsed.port) : 3306,
     user: decodeURIComponent(parsed.username),
@@ -218,6 +223,30 @@ function parseUrl(url: string, connectTimeoutMs: number): ConnectionOptions {
     trace: false,
   };
 }
+
+/**
+ * TLS to the database: on with `?ssl=true` (or `required`, `1`) or with any MYSQL_TLS_* file, always
+ * verifying the chain and the host name (mysql2 checks neither the name by default nor, with
+ * `rejectUnauthorized: false`, the chain). Undefined: plaintext.
+ */
+function sslOptions(param: string | null, tls: DatabaseOptions['tls']): SslOptions | undefined {
+  const wanted = param === null ? undefined : SSL_PARAM[param.toLowerCase()];
+  if (param !== null && wanted === undefined)
+    throw new Error(`MYSQL_URL: ?ssl= must be true or false, not '${param}'`);
+  if (wanted === false && tls !== undefined)
+    throw new Error('MYSQL_URL: ?ssl=false contradicts the MYSQL_TLS_* settings; drop one of them');
+  if (wanted !== true && tls === undefined) return undefined;
+  return { ...tls, rejectUnauthorized: true, verifyIdentity: true, minVersion: 'TLSv1.2' };
+}
+
+const SSL_PARAM: Readonly<Record<string, boolean>> = {
+  true: true,
+  required: true,
+  '1': true,
+  false: false,
+  disabled: false,
+  '0': false,
+};
 
 function driverCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;

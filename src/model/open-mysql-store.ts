@@ -8,6 +8,7 @@ import type { Clock } from '../util/clock.js';
 import { loadMigrations, migrate, migrationStatus } from './migrator.js';
 import { Database } from './mysql-database.js';
 import { createMysqlStore } from './mysql-store.js';
+import { certificateErrorCode, readPemFiles } from '../util/tls-files.js';
 
 /** The migration files shipped with Parley. */
 export const MIGRATIONS_DIR = join(PACKAGE_ROOT, 'sql');
@@ -17,8 +18,18 @@ export async function openMysqlStore(config: Config, clock: Clock, logger: Logge
   const url = config.MYSQL_URL!;
   let db: Database;
   try {
+    const pem = readPemFiles({
+      MYSQL_TLS_CA: config.MYSQL_TLS_CA,
+      MYSQL_TLS_CERT: config.MYSQL_TLS_CERT,
+      MYSQL_TLS_KEY: config.MYSQL_TLS_KEY,
+    });
+    const given = pem.MYSQL_TLS_CA ?? pem.MYSQL_TLS_CERT;
     db = new Database({
       url,
+      tls:
+        given === undefined
+          ? undefined
+          : { ca: pem.MYSQL_TLS_CA, cert: pem.MYSQL_TLS_CERT, key: pem.MYSQL_TLS_KEY },
       poolSize: config.MYSQL_POOL_SIZE,
       acquireTimeoutMs: config.MYSQL_ACQUIRE_TIMEOUT_MS,
       connectTimeoutMs: config.MYSQL_CONNECT_TIMEOUT_MS,
@@ -45,6 +56,14 @@ export async function openMysqlStore(config: Config, clock: Clock, logger: Logge
   } catch (error) {
     await db.close().catch(() => undefined);
     if (error instanceof StartupError) throw error;
+    const certificate = certificateErrorCode(error);
+    if (certificate !== undefined) {
+      throw new StartupError(
+        config.MYSQL_TLS_CA === undefined
+          ? `MYSQL_TLS_CA: the certificate of the database at ${redact(url)} did not verify against the system's CAs (${certificate}); set MYSQL_TLS_CA to the CA that signed it`
+          : `MYSQL_TLS_CA: the certificate of the database at ${redact(url)} is not signed by the CA in ${config.MYSQL_TLS_CA}, or not for that host (${certificate})`,
+      );
+    }
     const detail = (error as { cause?: unknown }).cause ?? error;
     const { code, message } = (detail ?? {}) as { code?: string; message?: string };
     const reason = code ?? message ?? String(detail);

@@ -8,6 +8,7 @@ import { addressKey } from '../util/address-key.js';
 import { normalizeIp, readProxyHeader, type Peer, type TrustedProxies } from './proxy-header.js';
 import { looksLikeHttp, parseRequestHead, plainHttpResponse, type RequestHead } from './http-upgrade.js';
 import { TcpTransport } from './tcp-transport.js';
+import type { TlsTerminator } from '../util/tls-terminator.js';
 import type { Transport } from './transport.js';
 import { WsTransport } from './ws-transport.js';
 
@@ -24,6 +25,8 @@ export interface ChatServerOptions extends ConnectionLimits {
   readonly perIpBusyFrame: string;
   /** Load balancers whose PROXY protocol header names the real client (TRUSTED_PROXIES). */
   readonly trustedProxies: TrustedProxies;
+  /** Serve TLS on this port (CHAT_TLS_CERT/KEY): after any PROXY header, sniffed after the handshake. */
+  readonly tls?: TlsTerminator | undefined;
 }
 
 /** What the server needs from the session of one connection, beyond the connection's own events. */
@@ -167,7 +170,9 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
       if (read.kind === 'incomplete') return;
       socket.off('data', onData);
       if (read.kind === 'none') {
-        if (!fromProxy || this.countPeer(socket, direct, timer)) this.sniff(socket, buffered, direct, timer);
+        if (!fromProxy || this.countPeer(socket, direct, timer)) {
+          this.sniffSecured(socket, buffered, direct, timer);
+        }
         return;
       }
       // Only a configured load balancer may say who the client is; from anyone else it is a forgery.
@@ -183,8 +188,7 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
       }
       const peer = read.peer ?? direct;
       if (!this.countPeer(socket, peer, timer)) return;
-      if (read.rest.length > 0) this.sniff(socket, read.rest, peer, timer);
-      else socket.once('data', (first: Buffer) => this.sniff(socket, first, peer, timer));
+      this.sniffSecured(socket, read.rest, peer, timer);
     };
     socket.on('data', onData);
   }
@@ -205,6 +209,23 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
     socket.end(`${this.options.perIpBusyFrame}\n`);
     setTimeout(() => socket.destroy(), 1000).unref();
     return false;
+  }
+
+  /**
+   * Sniffs the stream as it is, or on a TLS port the decrypted stream once the handshake is done (the
+   * sniff timer bounds the handshake too: destroying the plain socket ends the secure one). `first` holds
+   * the bytes already read (none after a PROXY header that came alone).
+   */
+  private sniffSecured(socket: Socket, first: Buffer, peer: Peer, timer: NodeJS.Timeout): void {
+    const tls = this.options.tls;
+    if (tls === undefined) {
+      if (first.length > 0) this.sniff(socket, first, peer, timer);
+      else socket.once('data', (chunk: Buffer) => this.sniff(socket, chunk, peer, timer));
+      return;
+    }
+    tls.accept(socket, first, (secure) =>
+      secure.once('data', (decrypted: Buffer) => this.sniff(secure, decrypted, peer, timer)),
+    );
   }
 
   /** What the first bytes speak: an HTTP request (a WebSocket upgrade) or a JSON stream. */

@@ -1,7 +1,9 @@
+import type { ConnectionOptions } from 'node:tls';
 import type { Config } from '../config.js';
 import { StartupError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { systemClock, type Clock } from '../util/clock.js';
+import { certificateErrorCode, readPemFiles, TlsFileError } from '../util/tls-files.js';
 import { noTelemetry, type Telemetry } from '../service/telemetry.js';
 import { RedisBus } from './redis-bus.js';
 import { RedisKeys } from './redis-keys.js';
@@ -15,10 +17,12 @@ export async function openRedis(
   telemetry: Telemetry = noTelemetry,
 ): Promise<{ bus: RedisBus; presence: RedisPresence }> {
   const url = config.REDIS_URL!;
+  const tls = redisTls(config);
   const keys = new RedisKeys(config.REDIS_PREFIX);
-  const bus = new RedisBus({ url, keys, nodeId: config.NODE_ID, logger, telemetry });
+  const bus = new RedisBus({ url, tls, keys, nodeId: config.NODE_ID, logger, telemetry });
   const presence = new RedisPresence({
     url,
+    tls,
     keys,
     nodeId: config.NODE_ID,
     ttlMs: config.PRESENCE_TTL_MS,
@@ -29,6 +33,14 @@ export async function openRedis(
     await withTimeout(Promise.all([bus.connect(), presence.connect()]), 5000);
   } catch (error) {
     await Promise.allSettled([bus.close(), presence.close()]);
+    const certificate = certificateErrorCode(error);
+    if (certificate !== undefined) {
+      throw new StartupError(
+        config.REDIS_TLS_CA === undefined
+          ? `REDIS_TLS_CA: the certificate of Redis at ${redact(url)} did not verify against the system's CAs (${certificate}); set REDIS_TLS_CA to the CA that signed it`
+          : `REDIS_TLS_CA: the certificate of Redis at ${redact(url)} is not signed by the CA in ${config.REDIS_TLS_CA}, or not for that host (${certificate})`,
+      );
+    }
     const reason = (error as { code?: string; message?: string }).code ?? (error as Error).message;
     throw new StartupError(`REDIS_URL: cannot reach Redis at ${redact(url)} (${reason})`);
   }
@@ -48,4 +60,25 @@ function redact(url: string): string {
   const parsed = new URL(url);
   if (parsed.password) parsed.password = '***';
   return parsed.toString();
+}
+
+/** TLS options for a rediss:// URL (CA and client certificate files read now); undefined for redis://. */
+function redisTls(config: Config): ConnectionOptions | undefined {
+  if (!config.REDIS_URL?.startsWith('rediss://')) return undefined;
+  let pem;
+  try {
+    pem = readPemFiles({
+      REDIS_TLS_CA: config.REDIS_TLS_CA,
+      REDIS_TLS_CERT: config.REDIS_TLS_CERT,
+      REDIS_TLS_KEY: config.REDIS_TLS_KEY,
+    });
+  } catch (error) {
+    if (error instanceof TlsFileError) throw new StartupError(error.message);
+    throw error;
+  }
+  return {
+    ...(pem.REDIS_TLS_CA === undefined ? {} : { ca: pem.REDIS_TLS_CA }),
+    ...(pem.REDIS_TLS_CERT === undefined ? {} : { cert: pem.REDIS_TLS_CERT, key: pem.REDIS_TLS_KEY }),
+    minVersion: 'TLSv1.2',
+  };
 }

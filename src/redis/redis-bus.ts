@@ -1,12 +1,16 @@
 import { Redis } from 'ioredis';
+import type { ConnectionOptions } from 'node:tls';
 import type { Logger } from '../logger.js';
 import type { BusEvent, MessageBus, UserId } from '../service/ports.js';
 import { preciseWallClockMs, type Telemetry } from '../service/telemetry.js';
 import { decodeEnvelope, encodeEnvelope } from './bus-envelope.js';
+import { connectClients, GuardedConnector } from './redis-connect.js';
 import type { RedisKeys } from './redis-keys.js';
 
 export interface RedisBusOptions {
   readonly url: string;
+  /** TLS settings for a rediss:// URL (CA, client certificate). @default what the URL implies */
+  readonly tls?: ConnectionOptions | undefined;
   readonly keys: RedisKeys;
   readonly nodeId: string;
   readonly logger: Logger;
@@ -50,6 +54,8 @@ export class RedisBus implements MessageBus {
 
   constructor(private readonly options: RedisBusOptions) {
     const common = {
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
+      Connector: GuardedConnector,
       lazyConnect: true,
       maxRetriesPerRequest: 1,
       retryStrategy: (times: number) => Math.min(100 * 2 ** times, 2000),
@@ -74,7 +80,7 @@ export class RedisBus implements MessageBus {
 
   /** Connects both connections; rejects (naming REDIS_URL) when Redis is unreachable. */
   async connect(): Promise<void> {
-    await Promise.all([this.pub.connect(), this.sub.connect()]);
+    await connectClients(this.pub, this.sub);
     await this.pub.ping();
   }
 

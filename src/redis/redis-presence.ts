@@ -1,11 +1,15 @@
 import { Redis } from 'ioredis';
+import type { ConnectionOptions } from 'node:tls';
 import type { Logger } from '../logger.js';
+import { connectClients, GuardedConnector } from './redis-connect.js';
 import type { Presence, SessionOrigin, UserId } from '../service/ports.js';
 import type { Clock } from '../util/clock.js';
 import type { RedisKeys } from './redis-keys.js';
 
 export interface RedisPresenceOptions {
   readonly url: string;
+  /** TLS settings for a rediss:// URL (CA, client certificate). @default what the URL implies */
+  readonly tls?: ConnectionOptions | undefined;
   readonly keys: RedisKeys;
   readonly nodeId: string;
   /** A lease not refreshed within this time expires: the user reads as offline. @default 15000 */
@@ -72,6 +76,8 @@ export class RedisPresence implements Presence {
   constructor(private readonly options: RedisPresenceOptions) {
     this.startedAt = options.clock.now();
     this.redis = new Redis(options.url, {
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
+      Connector: GuardedConnector,
       lazyConnect: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
@@ -98,7 +104,7 @@ export class RedisPresence implements Presence {
   }
 
   async connect(): Promise<void> {
-    await this.redis.connect();
+    await connectClients(this.redis);
   }
 
   async attach(userId: UserId, sessionId: string, origin?: SessionOrigin): Promise<boolean> {

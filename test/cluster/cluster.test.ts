@@ -1,9 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ParleyClient, type ChatMessage } from '../../src/client/parley-client.js';
 import { LocalCluster } from '../../scripts/lib/cluster.js';
 import { LOAD_TEST_LIMITS } from '../../scripts/lib/load-test-env.js';
 import { Traffic, type TrafficReport } from '../../scripts/lib/traffic.js';
 import { once } from '../helpers/events.js';
+import { LineClient } from '../helpers/line-client.js';
 
 let cluster: LocalCluster;
 beforeAll(async () => {
@@ -86,6 +88,66 @@ describe('a Parley cluster behind nginx', () => {
     expect(total('parley_bus_publish_to_receive_seconds_count')).toBeGreaterThan(0);
     expect(total('parley_delivery_latency_seconds_count\\{path="live"\\}')).toBeGreaterThan(0);
     for (const client of [a, b, c]) client.close();
+  });
+
+  it("carries v2 over nginx's TLS listener (TCP and wss://) between users on different nodes", async () => {
+    const ca = readFileSync(cluster.tlsCa);
+    const byNode = new Map<string, ParleyClient>();
+    for (let i = 0; i < 20 && byNode.size < 2; i++) {
+      const name = `tls${i}-${Date.now() % 100000}`;
+      const client = new ParleyClient({
+        host: 'localhost',
+        port: cluster.tlsPort,
+        transport: i % 2 ? 'ws' : 'tcp',
+        tls: { ca },
+        reconnect: false,
+      });
+      await client.connect();
+      await client.register(name, 'pw');
+      await client.login({ name }, 'pw');
+      if (byNode.has(client.node!)) client.close();
+      else byNode.set(client.node!, client);
+    }
+    const [a, b] = [...byNode.values()] as [ParleyClient, ParleyClient];
+    expect(a.node).not.toBe(b.node);
+    const atB = once<[ChatMessage]>(b, 'message');
+    await a.sendTo(b.user!.id, 'encrypted to the load balancer');
+    expect((await atB)[0]).toMatchObject({ msg: 'encrypted to the load balancer', from: a.user });
+    a.close();
+    b.close();
+    // Without the cluster's CA the self-signed chain does not verify: a clear error, nothing sent.
+    const untrusting = new ParleyClient({
+      host: '127.0.0.1',
+      port: cluster.tlsPort,
+      transport: 'tcp',
+      tls: true,
+    });
+    await expect(untrusting.connect()).rejects.toMatchObject({
+      name: 'CertificateError',
+      code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    });
+    untrusting.close();
+  });
+
+  it("carries a v1 login and chat (NUL-framed) over nginx's TLS listener", async () => {
+    const ca = readFileSync(cluster.tlsCa);
+    const [zhang, li] = await Promise.all([
+      LineClient.open(cluster.tlsPort, '127.0.0.1', { ca }),
+      LineClient.open(cluster.tlsPort, '127.0.0.1', { ca }),
+    ]);
+    const ids: number[] = [];
+    for (const client of [zhang, li]) {
+      const name = `v1tls${ids.length}-${Date.now() % 100000}`;
+      client.sendNul({ msgid: 4, name, password: '123456' });
+      const id = (await client.nextOf(5)).id as number;
+      client.sendNul({ msgid: 1, id, password: '123456' });
+      expect(await client.nextOf(2)).toMatchObject({ errno: 0, id, name });
+      ids.push(id);
+    }
+    zhang.sendNul({ msgid: 6, id: ids[0], name: 'zhang', toid: ids[1], msg: 'v1 through TLS', time: 't' });
+    expect(await li.nextOf(6)).toMatchObject({ id: ids[0], toid: ids[1], msg: 'v1 through TLS' });
+    zhang.close();
+    li.close();
   });
 
   it('takes over a session across nodes: a login on node 2 kicks the session on node 1', async () => {

@@ -60,7 +60,7 @@ describe('KV HTTP API (original shapes)', () => {
         },
       },
     });
-    expect(set.headers.get('access-control-allow-origin')).toBe('*');
+    expect(set.headers.get('access-control-allow-origin')).toBeNull();
     expect((await kv({ cmd: 'GET', key: 'name' })).body).toMatchObject({ status: 'OK', message: 'alice' });
     expect((await kv({ cmd: 'EXIST', key: 'name' })).body).toMatchObject({
       status: 'EXIST',
@@ -118,10 +118,10 @@ describe('KV HTTP API (original shapes)', () => {
     });
   });
 
-  it('answers CORS preflight, keeps connections alive and answers pipelined requests', async () => {
+  it('grants no CORS by default, keeps connections alive and answers pipelined requests', async () => {
     const preflight = await fetch(`${base}/api/kv`, { method: 'OPTIONS' });
     expect(preflight.status).toBe(204);
-    expect(preflight.headers.get('access-control-allow-methods')).toContain('POST');
+    expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
     const body = JSON.stringify({ cmd: 'RSET', key: 'p', value: '1' });
     const request = (b: string) =>
       `POST /api/kv HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(b)}\r\n\r\n${b}`;

@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 
 export type Frame = Record<string, unknown>;
 
@@ -26,12 +27,19 @@ export class LineClient {
     );
   }
 
-  static open(port: number, host = '127.0.0.1'): Promise<LineClient> {
+  /** Plain TCP, or TLS with `tls` (resolving once the handshake verified the server). */
+  static open(port: number, host = '127.0.0.1', tls?: ConnectionOptions): Promise<LineClient> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ port, host, noDelay: true });
-      socket.once('connect', () => resolve(new LineClient(socket)));
+      const socket = tls ? tlsConnect({ port, host, ...tls }) : connect({ port, host });
+      socket.setNoDelay(true);
+      socket.once(tls ? 'secureConnect' : 'connect', () => resolve(new LineClient(socket)));
       socket.once('error', reject);
     });
+  }
+
+  /** A client on a socket made elsewhere (e.g. TLS after a PROXY header written by the test). */
+  static fromSocket(socket: Socket): LineClient {
+    return new LineClient(socket);
   }
 
   /** Sends an object the way the ancestor C++ client does: JSON followed by a NUL byte. */

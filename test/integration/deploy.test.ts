@@ -11,11 +11,13 @@ import {
   testKeepalivedConfig,
 } from '../../scripts/lib/keepalived.js';
 import { NginxServer, renderNginxConfig, testNginxConfig } from '../../scripts/lib/nginx.js';
+import { makeTestCerts } from '../../scripts/lib/test-certs.js';
 
 const check = (port: number) => spawnSync(CHECK_SCRIPT, [String(port)]).status;
 
 describe('deploy configs', () => {
-  it('renders nginx configs for two app hosts that `nginx -t` accepts', async () => {
+  it('renders nginx configs for two app hosts that `nginx -t` accepts, TLS listener included', async () => {
+    const certs = await makeTestCerts();
     const prefix = mkdtempSync(join(tmpdir(), 'parley-nginx-t-'));
     const conf = await renderNginxConfig(prefix, {
       listen: `127.0.0.1:${await freePort()}`,
@@ -29,10 +31,16 @@ describe('deploy configs', () => {
         { host: '10.0.0.12', port: 8080 },
       ],
       healthPort: await freePort(),
+      tls: { listen: `127.0.0.1:${await freePort()}`, cert: certs.cert, key: certs.key },
     });
     const result = testNginxConfig(prefix, conf);
     expect(result.output).toMatch(/syntax is ok/);
     expect(result.ok).toBe(true);
+    const tls = readFileSync(join(prefix, 'parley-stream-tls.conf'), 'utf8');
+    expect(tls).toMatch(/listen 127\.0\.0\.1:\d+ ssl /);
+    expect(tls).toMatch(/ssl_protocols TLSv1\.2 TLSv1\.3;/);
+    expect(tls).toContain(`ssl_certificate ${certs.cert};`);
+    expect(tls).not.toMatch(/\{\{/);
     const stream = readFileSync(join(prefix, 'parley-stream.conf'), 'utf8');
     expect(stream).toMatch(/server 10\.0\.0\.12:6000 max_fails=2 fail_timeout=5s;/);
     expect(stream).toMatch(/so_keepalive=/);

@@ -43,6 +43,41 @@ describe('loadConfig', () => {
     );
   });
 
+  it('takes rediss:// and checks that TLS settings come in working sets, naming the variable', () => {
+    expect(loadConfig({ REDIS_URL: 'rediss://h:6380', MYSQL_URL: 'mysql://u@h/db' }).REDIS_URL).toBe(
+      'rediss://h:6380',
+    );
+    expect(() => loadConfig({ REDIS_URL: 'http://h' })).toThrow(
+      /REDIS_URL: must start with redis:\/\/ or rediss:\/\//,
+    );
+    expect(() => loadConfig({ CHAT_TLS_CERT: '/c.pem' })).toThrow(
+      /CHAT_TLS_KEY: required with CHAT_TLS_CERT/,
+    );
+    expect(() => loadConfig({ CHAT_TLS_KEY: '/k.pem' })).toThrow(/CHAT_TLS_CERT: required with CHAT_TLS_KEY/);
+    expect(() => loadConfig({ CHAT_TLS_CA: '/ca.pem' })).toThrow(/CHAT_TLS_CA: client certificates need TLS/);
+    expect(() => loadConfig({ REDIS_URL: 'redis://h', REDIS_TLS_CA: '/ca.pem' })).toThrow(
+      /REDIS_TLS_CA: needs a rediss:\/\/ REDIS_URL/,
+    );
+    expect(() => loadConfig({ MYSQL_TLS_CA: '/ca.pem' })).toThrow(/MYSQL_TLS_CA: needs MYSQL_URL/);
+    expect(() => loadConfig({ MYSQL_URL: 'mysql://u@h/db', MYSQL_TLS_KEY: '/k.pem' })).toThrow(
+      /MYSQL_TLS_CERT: required with MYSQL_TLS_KEY/,
+    );
+    const full = loadConfig({ CHAT_TLS_CERT: '/c.pem', CHAT_TLS_KEY: '/k.pem', CHAT_TLS_CA: '/ca.pem' });
+    expect(full).toMatchObject({ CHAT_TLS_CERT: '/c.pem', CHAT_TLS_KEY: '/k.pem', CHAT_TLS_CA: '/ca.pem' });
+  });
+
+  it('reads ADMIN_CORS_ORIGINS as a list of web origins and refuses anything else', () => {
+    expect(loadConfig({}).ADMIN_CORS_ORIGINS).toEqual([]);
+    expect(
+      loadConfig({ ADMIN_CORS_ORIGINS: 'https://ops.example.com, http://localhost:3000' }).ADMIN_CORS_ORIGINS,
+    ).toEqual(['https://ops.example.com', 'http://localhost:3000']);
+    for (const bad of ['*', 'ops.example.com', 'https://ops.example.com/path', 'ftp://x'])
+      expect(() => loadConfig({ ADMIN_CORS_ORIGINS: bad })).toThrow(/ADMIN_CORS_ORIGINS: .*not a web origin/);
+    expect(() => loadConfig({ ADMIN_TLS_CERT: '/c.pem' })).toThrow(
+      /ADMIN_TLS_KEY: required with ADMIN_TLS_CERT/,
+    );
+  });
+
   it('refuses unknown flags and flags without values', () => {
     expect(() => flagsToEnv(['--no-such-thing', '1'])).toThrow(ConfigError);
     expect(() => flagsToEnv(['--chat-port'])).toThrow(/needs a value/);

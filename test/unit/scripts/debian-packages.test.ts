@@ -27,6 +27,7 @@ const everything = [
   '/usr/sbin/keepalived',
   '/usr/bin/ip',
   '/usr/bin/chromium',
+  '/usr/bin/openssl',
   '/usr/bin/script',
 ];
 
@@ -41,6 +42,7 @@ describe('the Debian package list', () => {
       'keepalived',
       'iproute2',
       'chromium',
+      'openssl',
       'bsdutils',
     ]);
     expect(packagesFor('drill')).toEqual([
@@ -50,9 +52,10 @@ describe('the Debian package list', () => {
       'libnginx-mod-stream',
       'keepalived',
       'iproute2',
+      'openssl',
     ]);
     expect(packagesFor('unit')).toEqual([]);
-    expect(packagesFor('e2e')).toEqual([]);
+    expect(packagesFor('e2e')).toEqual(['openssl']);
   });
 
   it('finds commands in PATH and in the sbin dirs a user PATH lacks', () => {
