@@ -23,6 +23,7 @@ import { RedisKeys } from './redis/redis-keys.js';
 import type { AttemptLimits } from './service/attempt-limits.js';
 import { LoginGuard } from './service/login-guard.js';
 import { PasswordAdmission } from './service/password-admission.js';
+import { CredentialCache } from './service/credential-cache.js';
 import { AuthService } from './service/auth-service.js';
 import type { ChatServices } from './service/chat-services.js';
 import { MessageService } from './service/message-service.js';
@@ -165,6 +166,7 @@ export function buildServices(
         queue: config.BCRYPT_QUEUE,
         perIp: config.BCRYPT_QUEUE_PER_IP,
       }),
+      new CredentialCache({ ttlMs: config.AUTH_CACHE_TTL_S * 1000, max: config.AUTH_CACHE_MAX }, clock),
     ),
     social: new SocialService(ports.store, ports.presence),
     messages: new MessageService(

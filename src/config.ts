@@ -211,6 +211,16 @@ export const configSchema = z.object({
     .max(60_000)
     .default(1000)
     .describe('The slow-down added to each login attempt on an account under attack.'),
+  AUTH_CACHE_TTL_S: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(86_400)
+    .default(300)
+    .describe(
+      'A password verified for a user is accepted again without bcrypt for this long (an HMAC under a per-process random key; a changed password never matches). 0 turns the cache off.',
+    ),
+  AUTH_CACHE_MAX: positiveInt.default(100_000).describe('Verified credentials remembered at most.'),
   BCRYPT_CONCURRENCY: z.coerce
     .number()
     .int()

@@ -1,4 +1,5 @@
 import { AppError } from '../errors.js';
+import type { CredentialCache } from './credential-cache.js';
 import type { LoginGuard } from './login-guard.js';
 import type { PasswordAdmission } from './password-admission.js';
 import type { PasswordHasher, UserId, UserRecord, UserStore } from './ports.js';
@@ -20,6 +21,7 @@ export class AuthService {
     private readonly tokens: SessionTokens,
     private readonly guard: LoginGuard,
     private readonly admission: PasswordAdmission,
+    private readonly verified: CredentialCache,
   ) {}
 
   /** `ip`: the client's address, for per-address limits. */
@@ -44,7 +46,7 @@ export class AuthService {
     await this.guard.beforePassword(ip, account);
     const hasher = this.admission.for(this.hasher, ip);
     const ok = user
-      ? Buffer.byteLength(password) <= 72 && (await hasher.verify(password, user.passwordHash))
+      ? Buffer.byteLength(password) <= 72 && (await this.verify(hasher, user, password))
       : // Same bcrypt cost as a real check, so response time does not reveal which ids exist.
         (await hasher.verify(password, await this.getDummyHash()), false);
     if (!user || !ok) {
@@ -53,6 +55,14 @@ export class AuthService {
     }
     await this.guard.succeeded(ip, account);
     return user;
+  }
+
+  /** bcrypt, unless this very password was verified for this user moments ago (the credential cache). */
+  private async verify(hasher: PasswordHasher, user: UserRecord, password: string): Promise<boolean> {
+    if (this.verified.has(user.id, user.passwordHash, password)) return true;
+    const ok = await hasher.verify(password, user.passwordHash);
+    if (ok) this.verified.remember(user.id, user.passwordHash, password);
+    return ok;
   }
 
   issueToken(user: UserRecord): string {

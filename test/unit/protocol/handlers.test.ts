@@ -101,6 +101,25 @@ describe('register and login', () => {
     expect(reply.token).toEqual(expect.any(String));
   });
 
+  it('skips bcrypt for a password verified moments ago, and only for that password', async () => {
+    const client = harness.client();
+    const id = await registered(client, 'repeat');
+    const hasher = (
+      harness.services.auth as unknown as { hasher: { verify: (...a: string[]) => Promise<boolean> } }
+    ).hasher;
+    const verify = hasher.verify.bind(hasher);
+    let bcryptChecks = 0;
+    hasher.verify = (...args) => {
+      bcryptChecks++;
+      return verify(...args);
+    };
+    for (let i = 0; i < 3; i++)
+      expect(await client.ask({ msgid: MsgId.LOGIN, id, password: 'pw' })).toMatchObject({ errno: 0 });
+    expect(bcryptChecks).toBe(1);
+    expect(await client.ask({ msgid: MsgId.LOGIN, id, password: 'wrong' })).toMatchObject({ errno: 1 });
+    expect(bcryptChecks).toBe(2);
+  });
+
   it('backs off wrong passwords per (account, address); the owner still logs in from another address', async () => {
     const stranger = harness.client('198.51.100.7');
     const id = await registered(stranger, 'victim');
