@@ -1,5 +1,5 @@
 /**
- * `npm run drill [-- --clients 60 --apps 3 --prefix pd1 --time-limit 300 --json out.json --keep]`: the
+ * `npm run drill [-- --clients 60 --v1-clients 20 --apps 3 --prefix pd1 --time-limit 300 --json out.json --keep]`: the
  * automated failover drill in network namespaces (root). Prints a table of failover times and message
  * accounting; exits 0 when nothing was lost, duplicated, reordered or left behind, 1 otherwise, and 0 with
  * a "skipped" line when not root (outside CI).
@@ -21,7 +21,12 @@ Redis restart, …). Prints a table of failover times and message accounting; ex
 lost, duplicated, reordered or left behind, 1 otherwise. Needs root; without it, it says so and exits 0
 (1 under CI). Takes about a minute.`,
   options: {
-    clients: { type: 'integer', default: 60, description: 'chatting clients' },
+    clients: { type: 'integer', default: 60, description: 'chatting clients (v2)' },
+    'v1-clients': {
+      type: 'integer',
+      default: 20,
+      description: 'users of the original C++ client (emulated), in pairs (0: none)',
+    },
     apps: { type: 'integer', default: 3, description: 'Parley nodes (2 or 3)' },
     prefix: {
       type: 'string',
@@ -32,6 +37,12 @@ lost, duplicated, reordered or left behind, 1 otherwise. Needs root; without it,
     json: { type: 'string', value: '<file>', description: 'also write the result as JSON here' },
     faults: { type: 'integer', description: 'run only the first N faults (default: all)' },
     keep: { type: 'boolean', description: 'keep the namespaces, logs and data dirs afterwards' },
+    'node-env': {
+      type: 'string',
+      multiple: true,
+      value: '<KEY=VALUE>',
+      description: "a Parley setting for every node on top of the drill's, e.g. --node-env V1_PACE_MS=5",
+    },
   },
   env: [
     ['DRILL_PREFIX', 'default of --prefix'],
@@ -65,6 +76,10 @@ const started = performance.now();
 const drill = new Drill({
   prefix,
   clients: values.clients,
+  v1Clients: values['v1-clients'],
+  nodeEnv: Object.fromEntries(
+    values['node-env'].map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+  ),
   apps: Math.min(3, Math.max(2, values.apps)),
   maxFaults: values.faults,
   log: (line) => say(`[${((performance.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}`),
@@ -99,11 +114,13 @@ say('');
 say(
   renderDrillReport(result, {
     clients: values.clients,
+    v1Clients: values['v1-clients'],
     seconds: (performance.now() - started) / 1000,
   }),
 );
 if (values.json) writeFileSync(values.json, JSON.stringify(result, null, 2));
 if (keep) say(`logs kept in ${drill.stateDir}`);
+if (result.notes.length > 0) say(`\nNotes:\n${result.notes.map((n) => `  - ${n}`).join('\n')}`);
 if (result.problems.length > 0) {
   say(`\nDRILL FAILED:\n${result.problems.map((p) => `  - ${p}`).join('\n')}`);
   process.exit(1);

@@ -40,6 +40,12 @@ export interface LegacyClientOptions {
    * know it talks to the ancestor's client, and does not pad its frames). @default '\0'
    */
   readonly terminator?: '\0' | '\n';
+  /** Give up connecting after this long (the original blocks in connect(); a person gives up). @default none */
+  readonly connectTimeoutMs?: number;
+  /** Called with each message as it is shown (the drill's accounting). */
+  readonly onShown?: (message: ShownMessage) => void;
+  /** Called once, when the process ends (abort or exit). */
+  readonly onEnd?: (end: LegacyEnd) => void;
 }
 
 const LOGIN_MSG = 1;
@@ -73,11 +79,15 @@ export class LegacyClient {
   private readonly readDelayMs: number;
   private readonly abortAfterReads: number;
   private readonly terminator: string;
+  private readonly onShown: ((message: ShownMessage) => void) | undefined;
+  private readonly onEnd: ((end: LegacyEnd) => void) | undefined;
 
   private constructor(
     private readonly socket: Socket,
     options: LegacyClientOptions,
   ) {
+    this.onShown = options.onShown;
+    this.onEnd = options.onEnd;
     this.readDelayMs = options.readDelayMs ?? 0;
     this.abortAfterReads = options.abortAfterReads ?? Infinity;
     this.terminator = options.terminator ?? '\0';
@@ -89,8 +99,21 @@ export class LegacyClient {
   static open(port: number, host = '127.0.0.1', options: LegacyClientOptions = {}): Promise<LegacyClient> {
     return new Promise((resolve, reject) => {
       const socket = connect({ port, host });
-      socket.once('connect', () => resolve(new LegacyClient(socket, options)));
-      socket.once('error', reject);
+      const timer =
+        options.connectTimeoutMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              socket.destroy();
+              reject(new Error(`connect timed out after ${options.connectTimeoutMs} ms`));
+            }, options.connectTimeoutMs);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        resolve(new LegacyClient(socket, options));
+      });
+      socket.once('error', (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
     });
   }
 
@@ -281,7 +304,7 @@ export class LegacyClient {
   private dispatch(js: Record<string, unknown>): void {
     const msgid = getInt(js, 'msgid');
     if (msgid === ONE_CHAT_MSG || msgid === GROUP_CHAT_MSG) {
-      this.shown.push(chatLine(js, msgid, 'live'));
+      this.show(chatLine(js, msgid, 'live'));
     } else if (msgid === LOGIN_MSG_ACK) {
       if (getInt(js, 'errno') === 0) this.readLoginAck(js);
       this.post(js);
@@ -317,8 +340,13 @@ export class LegacyClient {
     }
     for (const text of stringArray(js, 'offlinemsg')) {
       const message = parseNested(text);
-      this.shown.push(chatLine(message, getInt(message, 'msgid'), 'offline'));
+      this.show(chatLine(message, getInt(message, 'msgid'), 'offline'));
     }
+  }
+
+  private show(line: ShownMessage): void {
+    this.shown.push(line);
+    this.onShown?.(line);
   }
 
   private post(reply: Record<string, unknown>): void {
@@ -333,7 +361,10 @@ export class LegacyClient {
   }
 
   private finish(end: LegacyEnd): void {
-    this.end ??= end;
+    if (this.end === undefined) {
+      this.end = end;
+      this.onEnd?.(end);
+    }
     this.wake();
   }
 

@@ -5,16 +5,27 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { killQuietly } from '../child.js';
 import { KEEPALIVED_TROUBLE, KeepalivedProcess } from '../keepalived.js';
-import { MariaDb } from '../mariadb.js';
 import { LOAD_TEST_LIMITS } from '../load-test-env.js';
+import { MariaDb } from '../mariadb.js';
 import { NginxServer } from '../nginx.js';
 import { NodeProcess } from '../node-process.js';
 import { RedisServer } from '../redis.js';
 import { DrillNetwork, ip, removeNamespaces } from './network.js';
-import type { DrillCommand, DrillReply, FinishResult, LoadSettings, SettleResult } from './protocol.js';
+import type {
+  DrillCommand,
+  DrillReply,
+  FinishResult,
+  LoadSettings,
+  SettleResult,
+  V1Command,
+  V1FinishResult,
+  V1Reply,
+  V1SettleResult,
+} from './protocol.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const LOAD_CLIENT = fileURLToPath(new URL('./load-client.ts', import.meta.url));
+const LEGACY_LOAD = fileURLToPath(new URL('./legacy-load.ts', import.meta.url));
 
 export const NET = {
   vip: '10.77.0.10',
@@ -29,12 +40,24 @@ const ADMIN_PORT = 7080;
 const HEALTH_PORT = 8001;
 const LB_PORT = 8000;
 const REDIS_PREFIX = 'parley:';
+/**
+ * The drill's nodes confirm a v1 delivery after 10 s open (V1_ACK_SETTLE_MS), not the default 3 s, which
+ * loses messages here (docs/OPERATIONS.md): through a frozen LB the connection looks open to the node
+ * until the VIP has moved (~3.5 s) and the client wrote again, so 3 s confirmed frames that sat in the
+ * frozen nginx. The settle time must exceed the time a client takes to notice a dead path.
+ */
+const V1_ACK_SETTLE_MS = 10_000;
+const MYSQL_URL = `mysql://parley:drill@${NET.data}:3306/parley`;
 
 export interface DrillOptions {
   /** Namespace prefix (`<prefix>-lb1` …); distinct prefixes let drills run side by side. */
   readonly prefix: string;
   readonly clients: number;
+  /** Users of the original C++ client (emulated), chatting in pairs; 0: none. */
+  readonly v1Clients: number;
   readonly apps: number;
+  /** Node configuration on top of the drill's (e.g. V1_PACE_MS for an experiment). */
+  readonly nodeEnv?: Readonly<Record<string, string>>;
   /** Run only the first N faults (for debugging a drill). */
   readonly maxFaults?: number;
   readonly log: (line: string) => void;
@@ -45,14 +68,20 @@ export interface FaultRow extends SettleResult {
   /** ms from the fault until the VIP was up on the other LB (undefined: not expected to move). */
   readonly vipMovedMs: number | undefined;
   readonly problems: string[];
+  /** The v1 population's recovery (undefined without v1 clients). */
+  readonly v1: V1SettleResult | undefined;
 }
 
 export interface DrillResult {
   readonly faults: FaultRow[];
   readonly totals: FinishResult;
+  /** The v1 population's accounting (undefined without v1 clients). */
+  readonly v1: V1FinishResult | undefined;
   /** Proxied connections still open on the LBs after everyone left (ghost sessions). */
   readonly lbConnections: number;
   readonly problems: string[];
+  /** Findings that do not fail the drill (v1 order across restarts). */
+  readonly notes: string[];
 }
 
 type Lb = 'lb1' | 'lb2';
@@ -73,6 +102,7 @@ export class Drill {
   private readonly nginx = new Map<Lb, NginxServer>();
   private readonly keepalived = new Map<Lb, KeepalivedProcess>();
   private load: ChildProcess | undefined;
+  private legacy: ChildProcess | undefined;
   private readonly faults: FaultRow[] = [];
   private leftConnections: string[] = [];
 
@@ -118,7 +148,8 @@ export class Drill {
     this.log('data host: MariaDB and Redis up');
 
     const env = {
-      MYSQL_URL: `mysql://parley:drill@${NET.data}:3306/parley`,
+      MYSQL_URL: MYSQL_URL,
+      V1_ACK_SETTLE_MS: String(V1_ACK_SETTLE_MS),
       REDIS_URL: `redis://${NET.data}:6379`,
       REDIS_PREFIX,
       MIGRATE: 'auto',
@@ -134,6 +165,7 @@ export class Drill {
       // Both load balancers send the client's address in a PROXY header; all drill clients share one host.
       TRUSTED_PROXIES: `${NET.lb1},${NET.lb2}`,
       ...LOAD_TEST_LIMITS,
+      ...this.options.nodeEnv,
     };
     apps.forEach((address, i) => {
       const name = `app${i + 1}`;
@@ -194,15 +226,19 @@ export class Drill {
     this.log('load balancers: VIP on lb1, lb2 BACKUP');
   }
 
-  /** Starts the load client in the client namespace and the load through the VIP. */
-  async startLoad(): Promise<void> {
-    const client = fork(LOAD_CLIENT, [], {
+  /** A child process on the client host (its namespace), talking over IPC. */
+  private forkClientHost(module: string): ChildProcess {
+    return fork(module, [], {
       execPath: 'ip',
       execArgv: ['netns', 'exec', this.network!.ns('client'), process.execPath, '--import', 'tsx'],
       cwd: ROOT,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    this.load = client;
+  }
+
+  /** Starts the load clients in the client namespace (v2, then the v1 population) and the load through the VIP. */
+  async startLoad(): Promise<void> {
+    this.load = this.forkClientHost(LOAD_CLIENT);
     const settings: LoadSettings = {
       host: NET.vip,
       port: LB_PORT,
@@ -217,43 +253,45 @@ export class Drill {
     this.log(
       `client host: ${this.options.clients} clients logged in through ${NET.vip}:${LB_PORT} (${ready.crossPairs}/${ready.pairs} pairs across nodes), sending`,
     );
+    if (this.options.v1Clients > 0) {
+      this.legacy = this.forkClientHost(LEGACY_LOAD);
+      const v1 = await this.askV1(
+        {
+          type: 'start',
+          settings: {
+            host: NET.vip,
+            port: LB_PORT,
+            clients: this.options.v1Clients,
+            intervalMs: 200,
+            patienceMs: 5000,
+            loginTimeoutMs: 5000,
+            settleMs: Number(this.options.nodeEnv?.V1_ACK_SETTLE_MS ?? V1_ACK_SETTLE_MS),
+            namePrefix: `v1${this.options.prefix}`,
+          },
+        },
+        120_000,
+      );
+      if (v1.type !== 'ready') throw new Error(`v1 load: ${JSON.stringify(v1)}`);
+      this.log(`client host: ${v1.users} original-client (v1) users logged in, chatting in pairs`);
+    }
   }
 
   private async stopLoad(): Promise<void> {
-    const load = this.load;
-    if (!load || load.exitCode !== null || load.signalCode !== null) return;
-    const exited = new Promise((resolve) => load.once('exit', resolve));
-    load.kill('SIGTERM');
-    await exited;
+    for (const load of [this.legacy, this.load]) {
+      if (!load || load.exitCode !== null || load.signalCode !== null) continue;
+      const exited = new Promise((resolve) => load.once('exit', resolve));
+      load.kill('SIGTERM');
+      await exited;
+    }
   }
 
   private ask(command: DrillCommand, timeoutMs: number): Promise<DrillReply> {
-    const load = this.load!;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`load client: no answer to ${command.type} in ${timeoutMs} ms`));
-      }, timeoutMs);
-      const onMessage = (reply: DrillReply) => {
-        cleanup();
-        if (reply.type === 'error') reject(new Error(`load client: ${reply.message}`));
-        else resolve(reply);
-      };
-      const onExit = (code: number | null) => {
-        cleanup();
-        reject(new Error(`load client exited (${code})`));
-      };
-      const cleanup = () => {
-        clearTimeout(timer);
-        load.off('message', onMessage);
-        load.off('exit', onExit);
-      };
-      load.on('message', onMessage);
-      load.once('exit', onExit);
-      load.send(command);
-    });
+    return askChild<DrillCommand, DrillReply>(this.load!, 'load client', command, timeoutMs);
   }
 
+  private askV1(command: V1Command, timeoutMs: number): Promise<V1Reply> {
+    return askChild<V1Command, V1Reply>(this.legacy!, 'v1 load', command, timeoutMs);
+  }
   /** Which LB holds the VIP (both, during a split brain; none, in the gap). */
   private async vipHolders(): Promise<Lb[]> {
     const holders: Lb[] = [];
@@ -308,9 +346,13 @@ export class Drill {
     if (this.faults.length >= (this.options.maxFaults ?? Infinity)) return;
     this.log(`fault: ${name}`);
     await sleep(Math.random() * 1000); // off the keepalived 1 s timers' phase
-    await this.ask({ type: 'mark' }, 5000);
+    await Promise.all([
+      this.ask({ type: 'mark' }, 5000),
+      this.legacy && this.askV1({ type: 'mark', fault: name }, 5000),
+    ]);
     const startedAt = performance.now();
     await inject();
+    if (this.legacy) await this.askV1({ type: 'injected' }, 5000);
     const problems: string[] = [];
     let vipMovedMs: number | undefined;
     if (expect.vipTo) {
@@ -324,22 +366,31 @@ export class Drill {
         );
       }
     }
-    const settled = await this.ask({ type: 'settle', minMs: expect.minMs ?? 0, timeoutMs: 30_000 }, 60_000);
-    if (settled.type !== 'settled') throw new Error('unexpected reply');
+    const settle = { type: 'settle', minMs: expect.minMs ?? 0, timeoutMs: 30_000 } as const;
+    const [settled, settledV1] = await Promise.all([
+      this.ask(settle, 60_000),
+      this.legacy ? this.askV1(settle, 60_000) : undefined,
+    ]);
+    if (settled.type !== 'settled' || (settledV1 && settledV1.type !== 'settled'))
+      throw new Error('unexpected reply');
     const { type: _, ...measured } = settled;
+    const v1 = settledV1?.type === 'settled' ? (({ type: __, ...rest }) => rest)(settledV1) : undefined;
     if (!measured.settled)
       problems.push(`clients not all sending again within 30 s (${measured.stuck.join('; ')})`);
+    if (v1 && !v1.settled)
+      problems.push(`v1 users not all showing messages again within 30 s (${v1.stuck.join('; ')})`);
     if (expect.noDisconnects && measured.disconnects > 0)
       problems.push(`${measured.disconnects} sessions cut`);
+    if (expect.noDisconnects && v1 && v1.restarts > 0) problems.push(`${v1.restarts} v1 clients restarted`);
     if (expect.vipStays) {
       const holders = await this.vipHolders();
       if (holders.length !== 1 || holders[0] !== expect.vipStays)
         problems.push(`VIP moved to ${holders.join(',')}`);
     }
     if (restore) await restore();
-    this.faults.push({ fault: name, vipMovedMs, ...measured, problems });
+    this.faults.push({ fault: name, vipMovedMs, ...measured, problems, v1 });
     this.log(
-      `  VIP ${vipMovedMs === undefined ? '-' : `${Math.round(vipMovedMs)} ms`}, new connections ${Math.round(measured.newConnMs)} ms, all clients ${Math.round(measured.clientsMs)} ms, ${measured.disconnects} reconnects${problems.length ? `; PROBLEMS: ${problems.join('; ')}` : ''}`,
+      `  VIP ${vipMovedMs === undefined ? '-' : `${Math.round(vipMovedMs)} ms`}, new connections ${Math.round(measured.newConnMs)} ms, all clients ${Math.round(measured.clientsMs)} ms, ${measured.disconnects} reconnects${v1 ? `; v1: all showing again ${Math.round(v1.backMs)} ms, ${v1.restarts} restarts (${v1.impatientRestarts} impatient)` : ''}${problems.length ? `; PROBLEMS: ${problems.join('; ')}` : ''}`,
     );
   }
 
@@ -416,6 +467,12 @@ export class Drill {
     );
 
     this.log('finishing: drain, everyone logs out, ghost check');
+    // v1 first: its users must have logged out before the ghost check.
+    const finishedV1 = this.legacy
+      ? await this.askV1({ type: 'finish', drainMs: 30_000, mysqlUrl: MYSQL_URL }, 120_000)
+      : undefined;
+    if (finishedV1 && finishedV1.type !== 'finished') throw new Error('unexpected reply');
+    const v1 = finishedV1?.type === 'finished' ? (({ type: _, ...rest }) => rest)(finishedV1) : undefined;
     const finished = await this.ask(
       {
         type: 'finish',
@@ -433,6 +490,7 @@ export class Drill {
     await this.stopLoad();
     const lbConnections = await this.waitLbConnectionsGone(15_000);
     const problems: string[] = [];
+    const notes: string[] = [];
     for (const row of this.faults) for (const p of row.problems) problems.push(`${row.fault}: ${p}`);
     if (totals.lost > 0)
       problems.push(
@@ -440,6 +498,20 @@ export class Drill {
       );
     if (totals.duplicates > 0) problems.push(`${totals.duplicates} duplicates shown`);
     if (totals.reordered > 0) problems.push(`${totals.reordered} messages out of order`);
+    if (v1) {
+      if (v1.lost > 0)
+        problems.push(`v1: ${v1.lost} stored messages never shown (${v1.diagnosis.join('; ') || '?'})`);
+      if (v1.aborts.length > 0)
+        problems.push(`v1: the original client would have aborted: ${v1.aborts.join('; ')}`);
+      if (v1.unexplainedDuplicates > 0 || v1.duplicates > v1.duplicateBound)
+        problems.push(
+          `v1: ${v1.duplicates} duplicates (bound ${v1.duplicateBound}), ${v1.unexplainedDuplicates} outside a restart's settle window`,
+        );
+      // v1 order across a sender's restarts is reported, not required (docs/OPERATIONS.md): a sender
+      // cut off on a node restarts elsewhere, and the old connection's frames may be stored later.
+      if (v1.reordered > 0)
+        notes.push(`v1: ${v1.reordered} messages out of order: ${v1.reorders.join('; ')}`);
+    }
     if (totals.ghosts > 0) problems.push(`${totals.ghosts} ghost users online after everyone left`);
     if (lbConnections > 0)
       problems.push(
@@ -449,7 +521,7 @@ export class Drill {
       const trouble = readFileSync(keepalived(lb).logFile, 'utf8').match(KEEPALIVED_TROUBLE);
       if (trouble) problems.push(`keepalived on ${lb} logged "${trouble[0]}"`);
     }
-    return { faults: this.faults, totals, lbConnections, problems };
+    return { faults: this.faults, totals, v1, lbConnections, problems, notes };
   }
 
   /** Established client connections on both LBs' port 8000; waits for 0 (ghost proxied sessions). */
@@ -481,6 +553,7 @@ export class Drill {
   /** Stops every process and removes the namespaces and the state dir (keepDir keeps logs for a look). */
   async stop(keepDir = false): Promise<void> {
     this.load?.kill('SIGKILL');
+    this.legacy?.kill('SIGKILL');
     for (const k of this.keepalived.values()) {
       await k.stop('SIGKILL').catch(() => undefined);
       k.close();
@@ -527,4 +600,36 @@ export class Drill {
   get stateDir(): string {
     return this.dir;
   }
+}
+
+/** One IPC request to a client-host child and its one reply (an `error` reply rejects). */
+function askChild<C extends { type: string }, R extends { type: string }>(
+  child: ChildProcess,
+  name: string,
+  command: C,
+  timeoutMs: number,
+): Promise<Exclude<R, { type: 'error' }>> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`${name}: no answer to ${command.type} in ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onMessage = (reply: R) => {
+      cleanup();
+      if (reply.type === 'error') reject(new Error(`${name}: ${(reply as { message?: string }).message}`));
+      else resolve(reply as Exclude<R, { type: 'error' }>);
+    };
+    const onExit = (code: number | null) => {
+      cleanup();
+      reject(new Error(`${name} exited (${code})`));
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+    };
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+    child.send(command);
+  });
 }

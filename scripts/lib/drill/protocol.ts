@@ -58,3 +58,76 @@ export type DrillReply =
   | ({ readonly type: 'settled' } & SettleResult)
   | ({ readonly type: 'finished' } & FinishResult)
   | { readonly type: 'error'; readonly message: string };
+
+/** The v1 population (original ChatClient emulators) in its own process beside the v2 load. */
+export interface V1Settings {
+  readonly host: string;
+  readonly port: number;
+  /** Users, in pairs that chat 1:1 (an odd one out pairs with the first). */
+  readonly clients: number;
+  /** Each user sends one `chat` this often. */
+  readonly intervalMs: number;
+  /** A user who saw nothing for this long while the partner kept typing restarts the client. */
+  readonly patienceMs: number;
+  /** Connect or login not answered within this long: the person kills the client and starts it again. */
+  readonly loginTimeoutMs: number;
+  /** The servers' V1_ACK_SETTLE_MS: how far before a drop a shown message may come again. */
+  readonly settleMs: number;
+  readonly namePrefix: string;
+}
+
+export type V1Command =
+  | { readonly type: 'start'; readonly settings: V1Settings }
+  | { readonly type: 'mark'; readonly fault: string }
+  /** The fault is in place now (injecting took a moment after the mark). */
+  | { readonly type: 'injected' }
+  | { readonly type: 'settle'; readonly minMs: number; readonly timeoutMs: number }
+  /** Stop typing, wait until everything stored was shown, everyone logs out and quits. */
+  | { readonly type: 'finish'; readonly drainMs: number; readonly mysqlUrl: string };
+
+export interface V1SettleResult {
+  readonly settled: boolean;
+  /** When the last v1 user showed (in its current session) a message its partner sent once the fault was in. */
+  readonly backMs: number;
+  /** Client restarts since the mark: after a dropped connection, and (of those) out of impatience. */
+  readonly restarts: number;
+  readonly impatientRestarts: number;
+  readonly stuck: string[];
+}
+
+export interface V1FinishResult {
+  readonly users: number;
+  /** `chat` frames written by the clients. */
+  readonly sent: number;
+  /** Sends the server stored (rows in `message`): what it accepted, the only promise v1 has. */
+  readonly accepted: number;
+  /** Accepted messages shown at least once by the recipient, over all its sessions. */
+  readonly shown: number;
+  /** Accepted, never shown. */
+  readonly lost: number;
+  /** Second and later showings of one message (after a restart: the settle window's duplicates). */
+  readonly duplicates: number;
+  /** Showings inside the duplicate window of a session that ended without loginout (see legacy-load.ts). */
+  readonly duplicateBound: number;
+  /** Duplicates whose first showing lies outside that window: the rule did not explain them. */
+  readonly unexplainedDuplicates: number;
+  /** Shown before an earlier message of the same sender within one session. */
+  readonly reordered: number;
+  /** The first few reorderings: who, when, and when each message was sent. */
+  readonly reorders: string[];
+  /** Emulator aborts (a merged, oversized or malformed read): each would have killed the original. */
+  readonly aborts: string[];
+  readonly restarts: number;
+  readonly impatientRestarts: number;
+  /** First-showing latency (send to shown). */
+  readonly latencyMs: { readonly p50: number; readonly p99: number };
+  readonly diagnosis: string[];
+}
+
+export type V1Reply =
+  | { readonly type: 'ready'; readonly users: number }
+  | { readonly type: 'marked' }
+  | { readonly type: 'injected' }
+  | ({ readonly type: 'settled' } & V1SettleResult)
+  | ({ readonly type: 'finished' } & V1FinishResult)
+  | { readonly type: 'error'; readonly message: string };

@@ -4,22 +4,35 @@ const ms = (value: number | undefined) =>
   value === undefined ? '–' : Number.isNaN(value) ? 'never' : `${Math.round(value)}`;
 
 /** The drill's results as Markdown tables (also pasted into docs/OPERATIONS.md). */
-export function renderDrillReport(result: DrillResult, run: { clients: number; seconds: number }): string {
+export function renderDrillReport(
+  result: DrillResult,
+  run: { clients: number; v1Clients: number; seconds: number },
+): string {
+  const v1 = result.v1;
   const lines = [
-    `Failover drill: ${run.clients} clients, ${run.seconds.toFixed(0)} s. Times in ms from the fault.`,
+    `Failover drill: ${run.clients} v2 clients${v1 ? ` and ${run.v1Clients} original (v1) clients` : ''}, ${run.seconds.toFixed(0)} s. Times in ms from the fault.`,
     '',
-    '| fault | VIP on the other LB | new connections served | every client sending again | reconnects | failed probes | result |',
-    '|---|---|---|---|---|---|---|',
+    '| fault | VIP on the other LB | new connections served | every client sending again | reconnects | failed probes | every v1 user showing again | v1 restarts (impatient) | result |',
+    '|---|---|---|---|---|---|---|---|---|',
     ...result.faults.map(
       (f) =>
-        `| ${f.fault} | ${ms(f.vipMovedMs)} | ${f.newConnMs === 0 ? 'never failed' : ms(f.newConnMs)} | ${ms(f.clientsMs)} | ${f.disconnects} | ${f.probeFailures} | ${f.problems.length ? f.problems.join('; ') : 'ok'} |`,
+        `| ${f.fault} | ${ms(f.vipMovedMs)} | ${f.newConnMs === 0 ? 'never failed' : ms(f.newConnMs)} | ${ms(f.clientsMs)} | ${f.disconnects} | ${f.probeFailures} | ${ms(f.v1?.backMs)} | ${f.v1 ? `${f.v1.restarts} (${f.v1.impatientRestarts})` : '–'} | ${f.problems.length ? f.problems.join('; ') : 'ok'} |`,
     ),
     '',
-    '| sent | acked | delivered | lost | duplicates shown | out of order | ghost users | LB connections left |',
-    '|---|---|---|---|---|---|---|---|',
-    `| ${result.totals.sent} | ${result.totals.acked} | ${result.totals.delivered} | ${result.totals.lost} | ${result.totals.duplicates} | ${result.totals.reordered} | ${result.totals.ghosts} | ${result.lbConnections} |`,
+    '| v2 | sent | acked | delivered | lost | duplicates shown | out of order | ghost users | LB connections left |',
+    '|---|---|---|---|---|---|---|---|---|',
+    `| | ${result.totals.sent} | ${result.totals.acked} | ${result.totals.delivered} | ${result.totals.lost} | ${result.totals.duplicates} | ${result.totals.reordered} | ${result.totals.ghosts} | ${result.lbConnections} |`,
     '',
     `Sequence holes noticed and repaired by clients: ${result.totals.gapsRepaired}.`,
   ];
+  if (v1)
+    lines.push(
+      '',
+      '| v1 (original client) | sent | stored (accepted) | shown | lost | duplicates (bound) | out of order | client aborts | restarts (impatient) | latency p50 / p99 ms |',
+      '|---|---|---|---|---|---|---|---|---|---|',
+      `| | ${v1.sent} | ${v1.accepted} | ${v1.shown} | ${v1.lost} | ${v1.duplicates} (${v1.duplicateBound}) | ${v1.reordered} | ${v1.aborts.length} | ${v1.restarts} (${v1.impatientRestarts}) | ${v1.latencyMs.p50} / ${v1.latencyMs.p99} |`,
+      '',
+      'v1 accounting: accepted = stored in `message` (a v1 sender gets no ack); lost = accepted, never shown by the recipient in any of its sessions; a duplicate must have been shown before, in the last V1_ACK_SETTLE_MS + patience + 1 s of an earlier session that ended without `loginout` — the bound counts the showings in such windows; out of order = within one session, per sender.',
+    );
   return lines.join('\n');
 }
