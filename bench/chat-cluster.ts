@@ -8,12 +8,19 @@
  *   npm run bench:cluster -- --clients 10000 --seconds 5 --lanes 1 --storm --storms 3
  *   npm run bench:cluster -- --clients 1000 --seconds 10 --lanes 1 --interval-ms 200   (paced, ~5k msg/s)
  *   npm run bench:cluster -- --tls   (the same through nginx's TLS listener)
+ *
+ * `--protocol v1` drives original (v1) clients instead (LegacyTraffic: one connection per user, pairs, no
+ * acks; `--lanes` is the messages each user keeps unshown in the closed loop, `--interval-ms` an open loop
+ * of one send per user per interval) and adds the reads the original client would have died on.
+ * `--node-env KEY=VALUE` (repeatable) sets node configuration, e.g. `--node-env V1_PACE_MS=0`.
  */
 import '../src/require-node.js';
 import { readFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import mysql from 'mysql2/promise';
 import { childPids } from '../scripts/lib/child.js';
 import { LocalCluster } from '../scripts/lib/cluster.js';
+import { LegacyTraffic } from '../scripts/lib/legacy-traffic.js';
 import { LOAD_TEST_LIMITS } from '../scripts/lib/load-test-env.js';
 import { Traffic } from '../scripts/lib/traffic.js';
 import { costPer, ProcessCost } from './lib/process-cost.js';
@@ -40,6 +47,19 @@ libnginx-mod-stream.`,
     lanes: { type: 'integer', default: 2, description: 'sends in flight per client' },
     'group-share': { type: 'number', value: '<0..1>', default: 0, description: 'share of group messages' },
     transport: { type: 'string', value: '<tcp|ws>', default: 'tcp', description: 'client transport' },
+    protocol: {
+      type: 'string',
+      value: '<v2|v1>',
+      default: 'v2',
+      description:
+        'v1: original clients (one connection each, no acks; --lanes = lines unshown per user, --interval-ms = one line per interval)',
+    },
+    'node-env': {
+      type: 'string',
+      multiple: true,
+      value: '<KEY=VALUE>',
+      description: 'a Parley setting for every node, e.g. --node-env V1_PACE_MS=0',
+    },
     tls: {
       type: 'boolean',
       description:
@@ -73,6 +93,18 @@ const percentile = (sorted: Float64Array, p: number) =>
   sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 const round = (n: number) => Math.round(n * 100) / 100;
 
+const v1 = values.protocol === 'v1';
+if (!v1 && values.protocol !== 'v2') throw new Error('--protocol is v1 or v2');
+if (v1 && (values.storm || values.transport !== 'tcp' || values.tls))
+  throw new Error('--protocol v1 is plain TCP only and has no resume (--storm)');
+const nodeEnv = Object.fromEntries(
+  values['node-env'].map((pair) => {
+    const at = pair.indexOf('=');
+    if (at < 1) throw new Error(`--node-env ${pair}: expected KEY=VALUE`);
+    return [pair.slice(0, at), pair.slice(at + 1)];
+  }),
+);
+
 const cluster = await LocalCluster.start({
   nodes: values.nodes,
   port: 0,
@@ -84,24 +116,38 @@ const cluster = await LocalCluster.start({
     LOGIN_RATE_PER_S: '1000',
     BCRYPT_COST: '4',
     MYSQL_POOL_SIZE: process.env.MYSQL_POOL_SIZE ?? '10',
+    ...nodeEnv,
   },
 });
 try {
-  const traffic = new Traffic({
-    host: '127.0.0.1',
-    port: values.tls ? cluster.tlsPort : cluster.port,
-    ...(values.tls ? { clientOptions: { tls: { ca: readFileSync(cluster.tlsCa) } } } : {}),
-    transport: values.transport === 'ws' ? 'ws' : 'tcp',
-    clients: values.clients,
-    lanes: values.lanes,
-    groupShare: values['group-share'],
-    loginConcurrency: 100,
-    intervalMs: values['interval-ms'],
-  });
+  const legacy = v1
+    ? new LegacyTraffic({
+        host: '127.0.0.1',
+        port: cluster.port,
+        clients: values.clients,
+        window: values.lanes,
+        loginConcurrency: 100,
+        intervalMs: values['interval-ms'],
+      })
+    : undefined;
+  const modern = v1
+    ? undefined
+    : new Traffic({
+        host: '127.0.0.1',
+        port: values.tls ? cluster.tlsPort : cluster.port,
+        ...(values.tls ? { clientOptions: { tls: { ca: readFileSync(cluster.tlsCa) } } } : {}),
+        transport: values.transport === 'ws' ? 'ws' : 'tcp',
+        clients: values.clients,
+        lanes: values.lanes,
+        groupShare: values['group-share'],
+        loginConcurrency: 100,
+        intervalMs: values['interval-ms'],
+      });
+  const traffic = (legacy ?? modern)!;
   const loginStart = performance.now();
   await traffic.connect();
   const loginSeconds = (performance.now() - loginStart) / 1000;
-  const pairs = traffic.crossNodePairs();
+  const clientCount = legacy ? legacy.count : modern!.clients.length;
 
   const db = await mysql.createConnection({ uri: cluster.mysqlUrl });
   traffic.start();
@@ -119,10 +165,14 @@ try {
     loadGenerator: [process.pid],
   };
   const cost = ProcessCost.start(processGroups);
+  // The load generator's own event-loop delay: a late read merges frames the server sent apart (v1).
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
   const start = performance.now();
   await new Promise((resolve) => setTimeout(resolve, values.seconds * 1000));
   const deliveredInWindow = traffic.report().delivered - deliveredBefore;
   const elapsed = (performance.now() - start) / 1000;
+  loopDelay.disable();
   await traffic.stop();
   const report = await traffic.drain(30_000);
   // Costs run on until every send in flight is delivered, so they divide by the deliveries of that span.
@@ -133,16 +183,20 @@ try {
   const perMessage = (name: string) =>
     round(((statusAfter.get(name) ?? 0) - (statusBefore.get(name) ?? 0)) / Math.max(1, deliveredSinceWarmup));
   const result: Record<string, unknown> = {
+    protocol: v1 ? 'v1' : 'v2',
+    nodeEnv,
     nodes: cluster.nodes.length,
     tls: Boolean(values.tls),
-    clients: traffic.clients.length,
+    clients: clientCount,
     lanesPerClient: values.lanes,
     intervalMs: values['interval-ms'],
     groupShare: values['group-share'],
-    crossNodePairs: `${pairs.cross}/${pairs.total}`,
-    registerAndLoginPerS: Math.round(traffic.clients.length / loginSeconds),
-    connectRetries: traffic.connectRetries,
-    acked: report.acked,
+    ...(modern
+      ? (({ cross, total }) => ({ crossNodePairs: `${cross}/${total}` }))(modern.crossNodePairs())
+      : {}),
+    registerAndLoginPerS: Math.round(clientCount / loginSeconds),
+    ...(modern ? { connectRetries: modern.connectRetries } : {}),
+    ...('acked' in report ? { acked: report.acked } : { sent: report.sent }),
     delivered: report.delivered,
     deliveredPerS: Math.round(deliveredInWindow / elapsed),
     latencyMs: {
@@ -153,6 +207,11 @@ try {
     lost: report.lost,
     duplicates: report.duplicates,
     reordered: report.reordered,
+    // v1: reads the original client would have aborted on (more than one frame, >= 1024 bytes, split).
+    ...('violations' in report
+      ? { refused: report.refused, reads: report.reads, violations: report.violations }
+      : {}),
+    loadEventLoopDelayP99Ms: round(loopDelay.percentile(99) / 1e6),
     // Round trips to MySQL (statements sent by the nodes, incl. this probe's two) and the statements the
     // server ran (procedure bodies included), per delivered message, over the measured window.
     mysqlPerDelivered: {
@@ -164,22 +223,22 @@ try {
     // unlike msg/s they barely move between runs on a shared VM, so compare builds with them).
     costPerDelivered: costPer(costs, Math.max(1, deliveredSinceWarmup)),
   };
-  if (values.storm) {
+  if (values.storm && modern) {
     // The first storm also pays for compiling the resume path; later ones show a node that has run for a while.
-    traffic.measureLatency = false;
+    modern.measureLatency = false;
     const storms: { allResumedS: number; costPerResume: unknown }[] = [];
     for (let i = 0; i < values.storms; i++) {
       const stormCost = ProcessCost.start(processGroups);
       const stormStart = performance.now();
       await Promise.all(
-        traffic.clients.map((client) => {
+        modern.clients.map((client) => {
           const resumed = new Promise<void>((resolve) => client.once('resumed', () => resolve()));
           client.dropConnection();
           return resumed;
         }),
       );
       const allResumedS = round((performance.now() - stormStart) / 1000);
-      storms.push({ allResumedS, costPerResume: costPer(await stormCost.stop(), traffic.clients.length) });
+      storms.push({ allResumedS, costPerResume: costPer(await stormCost.stop(), modern.clients.length) });
     }
     result.storms = storms;
   }
