@@ -306,9 +306,9 @@ export const configSchema = z.object({
     .int()
     .min(0)
     .max(600_000)
-    .default(3000)
+    .default(10_000)
     .describe(
-      'A delivery to a v1 connection counts as delivered once the connection stayed open this long after the write (or sent a later request, or logged out cleanly); dropped sooner, it comes again at the next login.',
+      "A delivery to a v1 connection counts as delivered once the connection stayed open this long after the write (or sent later requests, or logged out cleanly); dropped sooner, it comes again at the next login. Keep it above the load balancers' failover time: behind a frozen LB a connection looks open while its frames sit in the frozen nginx.",
     ),
   V1_HOLD_MS: z.coerce
     .number()
