@@ -1,4 +1,5 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { LeanHistogram } from './lean-histogram.js';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { KvStore } from './kv/kv-store.js';
 import type { ChatServer } from './net/chat-server.js';
 import type { ChatServices } from './service/chat-services.js';
@@ -67,54 +68,63 @@ const DELIVERY_BUCKETS = [
  * good as NTP keeps them, and a negative difference counts as 0.
  */
 export function createTelemetry(registry: Registry, clock: Clock): Telemetry {
-  const requests = new Histogram({
-    name: 'parley_request_duration_seconds',
-    help: 'Time to handle one request frame, from dispatch to its reply or error, by command (msgid name; INVALID, UNKNOWN)',
-    labelNames: ['command'],
-    buckets: LOCAL_BUCKETS,
-    registers: [registry],
-  });
-  const appends = new Histogram({
-    name: 'parley_store_append_duration_seconds',
-    help: 'Time to store one message and its inbox entries (MessageStore.append as the service sees it, batch wait included)',
-    buckets: LOCAL_BUCKETS,
-    registers: [registry],
-  });
-  const batches = new Histogram({
-    name: 'parley_store_append_batch_duration_seconds',
-    help: 'Time of one append batch write (MySQL: one procedure call and commit, retries included)',
-    buckets: LOCAL_BUCKETS,
-    registers: [registry],
-  });
-  const batchSizes = new Histogram({
-    name: 'parley_store_append_batch_messages',
-    help: 'Messages per append batch write (MySQL group commit)',
-    buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500],
-    registers: [registry],
-  });
-  const bus = new Histogram({
-    name: 'parley_bus_publish_to_receive_seconds',
-    help: 'Time from a bus publish on another node to its receipt here (Redis pub/sub hop)',
-    buckets: LOCAL_BUCKETS,
-    registers: [registry],
-  });
-  const delivery = new Histogram({
-    name: 'parley_delivery_latency_seconds',
-    help: "Time from a message's acceptance (its createdAt) to its write to a recipient's socket, by path (live, catch_up)",
-    labelNames: ['path'],
-    buckets: DELIVERY_BUCKETS,
-    registers: [registry],
-  });
+  const requests = new LeanHistogram(
+    'parley_request_duration_seconds',
+    'Time to handle one request frame, from dispatch to its reply or error, by command (msgid name; INVALID, UNKNOWN)',
+    LOCAL_BUCKETS,
+    registry,
+  );
+  const byCommand = new Map<string, (seconds: number) => void>();
+  const appends = new LeanHistogram(
+    'parley_store_append_duration_seconds',
+    'Time to store one message and its inbox entries (MessageStore.append as the service sees it, batch wait included)',
+    LOCAL_BUCKETS,
+    registry,
+  ).series();
+  const batches = new LeanHistogram(
+    'parley_store_append_batch_duration_seconds',
+    'Time of one append batch write (MySQL: one procedure call and commit, retries included)',
+    LOCAL_BUCKETS,
+    registry,
+  ).series();
+  const batchSizes = new LeanHistogram(
+    'parley_store_append_batch_messages',
+    'Messages per append batch write (MySQL group commit)',
+    [1, 2, 5, 10, 20, 50, 100, 200, 500],
+    registry,
+  ).series();
+  const bus = new LeanHistogram(
+    'parley_bus_publish_to_receive_seconds',
+    'Time from a bus publish on another node to its receipt here (Redis pub/sub hop)',
+    LOCAL_BUCKETS,
+    registry,
+  ).series();
+  const delivery = new LeanHistogram(
+    'parley_delivery_latency_seconds',
+    "Time from a message's acceptance (its createdAt) to its write to a recipient's socket, by path (live, catch_up)",
+    DELIVERY_BUCKETS,
+    registry,
+  );
+  const deliveredLive = delivery.series({ path: 'live' });
+  const deliveredCatchUp = delivery.series({ path: 'catch_up' });
   const since = (thenMs: number, nowMs: number) => Math.max(0, nowMs - thenMs) / 1000;
   return {
-    requestHandled: (command, seconds) => requests.observe({ command }, seconds),
-    messageAppended: (seconds) => appends.observe(seconds),
-    appendBatchWritten: (messages, seconds) => {
-      batches.observe(seconds);
-      batchSizes.observe(messages);
+    requestHandled: (command, seconds) => {
+      let observe = byCommand.get(command);
+      if (!observe) {
+        observe = requests.series({ command });
+        byCommand.set(command, observe);
+      }
+      observe(seconds);
     },
-    busEventReceived: (publishedAtMs) => bus.observe(since(publishedAtMs, preciseWallClockMs())),
-    messageDelivered: (path, acceptedAtMs) => delivery.observe({ path }, since(acceptedAtMs, clock.now())),
+    messageAppended: (seconds) => appends(seconds),
+    appendBatchWritten: (messages, seconds) => {
+      batches(seconds);
+      batchSizes(messages);
+    },
+    busEventReceived: (publishedAtMs) => bus(since(publishedAtMs, preciseWallClockMs())),
+    messageDelivered: (path, acceptedAtMs) =>
+      (path === 'live' ? deliveredLive : deliveredCatchUp)(since(acceptedAtMs, clock.now())),
   };
 }
 
