@@ -18,8 +18,6 @@ import { Dispatcher } from './protocol/dispatcher.js';
 import { serverBusyFrame, tooManyConnectionsFrame } from './protocol/encode.js';
 import { TrustedProxies } from './net/proxy-header.js';
 import { MemoryAttemptLimits } from './embedded/memory-attempt-limits.js';
-import { RedisAttemptLimits } from './redis/redis-attempt-limits.js';
-import { RedisKeys } from './redis/redis-keys.js';
 import type { AttemptLimits } from './service/attempt-limits.js';
 import { LoginGuard } from './service/login-guard.js';
 import { PasswordAdmission } from './service/password-admission.js';
@@ -113,14 +111,9 @@ export async function createPorts(
     closers.add('local presence', () => presence.close());
     return { store, bus, presence, mode: 'single node, data in MySQL' };
   }
-  const { bus, presence } = await openRedis(config, logger, clock, telemetry);
+  const { bus, presence, attempts } = await openRedis(config, logger, clock, telemetry);
   closers.add('Redis bus', () => bus.close());
-  const attempts = new RedisAttemptLimits(config.REDIS_URL, new RedisKeys(config.REDIS_PREFIX), logger);
   closers.add('Redis attempt limits', () => attempts.close());
-  // Not awaited: the limits let attempts through until it is connected (and while Redis is away).
-  attempts
-    .connect()
-    .catch((error: unknown) => logger.warn({ err: error }, 'attempt limits: Redis connect failed'));
   closers.add('Redis presence', () => presence.close());
   return {
     store,

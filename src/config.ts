@@ -220,7 +220,10 @@ export const configSchema = z.object({
     .describe(
       'A password verified for a user is accepted again without bcrypt for this long (an HMAC under a per-process random key; a changed password never matches). 0 turns the cache off.',
     ),
-  AUTH_CACHE_MAX: positiveInt.default(100_000).describe('Verified credentials remembered at most.'),
+  AUTH_CACHE_MAX: positiveInt
+    .max(10_000_000)
+    .default(100_000)
+    .describe('Verified credentials remembered at most.'),
   BCRYPT_CONCURRENCY: z.coerce
     .number()
     .int()

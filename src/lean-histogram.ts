@@ -46,6 +46,8 @@ export class LeanHistogram {
     const found = series;
     const bounds = this.buckets;
     return (value) => {
+      // prom-client refuses these; one would make `_sum` NaN until the process restarts.
+      if (!Number.isFinite(value)) return;
       let i = 0;
       while (i < bounds.length && value > bounds[i]!) i++;
       found.counts[i]!++;

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 /** What the admin plane does with a browser request's `Origin`. */
 export type OriginVerdict =
   /** No Origin header (curl, scripts, monitoring) or the page's own origin: served, no CORS headers. */
@@ -30,12 +31,27 @@ export class CorsPolicy {
   verdict(origin: string | undefined, host: string | undefined, secure: boolean): OriginVerdict {
     if (origin === undefined) return 'same';
     const lower = origin.toLowerCase();
-    if (host !== undefined && lower === `${secure ? 'https' : 'http'}://${host.toLowerCase()}`) return 'same';
-    return this.listed.has(lower) ? 'listed' : 'refused';
+    if (this.listed.has(lower)) return 'listed';
+    // The page's own origin — but only under an address, not a name: a page that rebinds its own DNS name
+    // to 127.0.0.1 also sends Origin == Host (list a name in ADMIN_CORS_ORIGINS to serve the page under it).
+    if (
+      host !== undefined &&
+      lower === `${secure ? 'https' : 'http'}://${host.toLowerCase()}` &&
+      isAddress(host)
+    ) {
+      return 'same';
+    }
+    return 'refused';
   }
 
   /** The headers a listed origin's replies carry. */
   headers(origin: string): Record<string, string> {
     return { 'Access-Control-Allow-Origin': origin, Vary: 'Origin', ...ALLOW };
   }
+}
+
+/** True when a Host header names an IP address or `localhost` (what DNS rebinding cannot fake). */
+function isAddress(host: string): boolean {
+  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '');
+  return isIP(name) !== 0 || name.toLowerCase() === 'localhost';
 }

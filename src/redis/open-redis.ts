@@ -5,6 +5,7 @@ import type { Logger } from '../logger.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { certificateErrorCode, readPemFiles, TlsFileError } from '../util/tls-files.js';
 import { noTelemetry, type Telemetry } from '../service/telemetry.js';
+import { RedisAttemptLimits } from './redis-attempt-limits.js';
 import { RedisBus } from './redis-bus.js';
 import { RedisKeys } from './redis-keys.js';
 import { RedisPresence } from './redis-presence.js';
@@ -15,7 +16,7 @@ export async function openRedis(
   logger: Logger,
   clock: Clock = systemClock,
   telemetry: Telemetry = noTelemetry,
-): Promise<{ bus: RedisBus; presence: RedisPresence }> {
+): Promise<{ bus: RedisBus; presence: RedisPresence; attempts: RedisAttemptLimits }> {
   const url = config.REDIS_URL!;
   const tls = redisTls(config);
   const keys = new RedisKeys(config.REDIS_PREFIX);
@@ -29,10 +30,17 @@ export async function openRedis(
     logger,
     clock,
   });
-  try {
-    await withTimeout(Promise.all([bus.connect(), presence.connect()]), 5000);
-  } catch (error) {
-    await Promise.allSettled([bus.close(), presence.close()]);
+  const attempts = new RedisAttemptLimits(url, keys, logger, tls);
+  // The limits' connection too: with a certificate that does not verify it would let every login through.
+  // All three settle before judging, so a certificate error is named whichever connection reported first.
+  const settled = await withTimeout(
+    Promise.allSettled([bus.connect(), presence.connect(), attempts.connect()]),
+    5000,
+  ).catch((error: unknown) => [{ status: 'rejected' as const, reason: error }]);
+  const errors = settled.flatMap((result) => (result.status === 'rejected' ? [result.reason as unknown] : []));
+  if (errors.length > 0) {
+    await Promise.allSettled([bus.close(), presence.close(), attempts.close()]);
+    const error = errors.find((e) => certificateErrorCode(e) !== undefined) ?? errors[0];
     const certificate = certificateErrorCode(error);
     if (certificate !== undefined) {
       throw new StartupError(
@@ -44,7 +52,7 @@ export async function openRedis(
     const reason = (error as { code?: string; message?: string }).code ?? (error as Error).message;
     throw new StartupError(`REDIS_URL: cannot reach Redis at ${redact(url)} (${reason})`);
   }
-  return { bus, presence };
+  return { bus, presence, attempts };
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

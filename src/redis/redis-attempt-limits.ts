@@ -1,8 +1,10 @@
+import type { ConnectionOptions } from 'node:tls';
 import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import type { Logger } from '../logger.js';
 import type { AttemptLimits } from '../service/attempt-limits.js';
 import { limiterWindow, type AttemptWindow } from '../util/limiter-window.js';
+import { GuardedConnector } from './redis-connect.js';
 import type { RedisKeys } from './redis-keys.js';
 
 /**
@@ -18,9 +20,13 @@ export class RedisAttemptLimits implements AttemptLimits {
     url: string,
     private readonly keys: RedisKeys,
     private readonly logger: Logger,
+    /** rediss://: the same CA and client certificate as the bus and presence. */
+    tls?: ConnectionOptions,
   ) {
     this.client = new Redis(url, {
       lazyConnect: true,
+      ...(tls === undefined ? {} : { tls }),
+      Connector: GuardedConnector,
       // A limiter call must answer now or not at all: no queueing while disconnected.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,

@@ -45,10 +45,12 @@ export class AuthService {
         : `name:${nameKey(identity.name)}`;
     await this.guard.beforePassword(ip, account);
     const hasher = this.admission.for(this.hasher, ip);
-    const ok = user
-      ? Buffer.byteLength(password) <= 72 && (await this.verify(hasher, user, password))
-      : // Same bcrypt cost as a real check, so response time does not reveal which ids exist.
-        (await hasher.verify(password, await this.getDummyHash()), false);
+    // Every refusal pays one bcrypt check (a dummy one for unknown accounts and over-long passwords), so
+    // response time does not reveal which accounts exist.
+    const ok =
+      user && Buffer.byteLength(password) <= 72
+        ? await this.verify(hasher, user, password)
+        : (await hasher.verify(password, await this.getDummyHash()), false);
     if (!user || !ok) {
       await this.guard.failed(ip, account);
       throw new AppError('AUTH_BAD_CREDENTIALS');

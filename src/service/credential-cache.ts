@@ -13,8 +13,8 @@ export interface CredentialCacheLimits {
 /**
  * Remembers recently verified passwords so a repeat login (a client reconnecting with its password, a
  * test or load run) skips bcrypt — the way mail servers' auth caches work. Entries are HMACs under a key
- * made at random per process and never stored: a memory dump shows no password and nothing that can be
- * checked offline without that key. The stored hash is part of the key, so a changed password never
+ * made at random per process and never stored: no password can be read back from them (though the key is
+ * in the same heap, so a heap dump allows testing guesses at HMAC speed — protect dumps). The stored hash is part of the key, so a changed password never
  * matches an old entry; only successful checks are remembered. Trade-off (docs/OPERATIONS.md, Security):
  * for `ttlMs` after a successful login, the same password is accepted at the cost of a HMAC instead of
  * bcrypt's — guessing is still held back by the per-address limits and backoff, which run before it.

@@ -56,7 +56,7 @@ const failure = (promise: Promise<unknown>) =>
 describe('Redis over TLS (rediss://)', () => {
   it('connects the bus and presence with REDIS_TLS_CA, and leases are written over TLS', async () => {
     expect(redis.url).toMatch(/^rediss:\/\//);
-    const { bus, presence } = await openRedis(
+    const { bus, presence, attempts } = await openRedis(
       config({ REDIS_URL: redis.url, REDIS_TLS_CA: certs.ca }),
       logger,
       systemClock,
@@ -64,8 +64,13 @@ describe('Redis over TLS (rediss://)', () => {
     try {
       expect(await presence.attach(7, 's7')).toBe(true);
       expect([...(await presence.onlineAmong([7, 8]))]).toEqual([7]);
+      // The attempt limits use TLS too: they count (a limiter that cannot reach Redis lets everything through).
+      const window = attempts.window(`tls-${Date.now()}`, 2, 60);
+      const states = [];
+      for (let i = 0; i < 3; i++) states.push((await window.consume('198.51.100.1')).allowed);
+      expect(states).toEqual([true, true, false]);
     } finally {
-      await Promise.all([bus.close(), presence.close()]);
+      await Promise.all([bus.close(), presence.close(), attempts.close()]);
     }
   });
 
@@ -74,7 +79,7 @@ describe('Redis over TLS (rediss://)', () => {
       openRedis(config({ REDIS_URL: redisMutual.url, REDIS_TLS_CA: certs.ca }), logger, systemClock),
     );
     expect(without).toBeInstanceOf(StartupError);
-    const { bus, presence } = await openRedis(
+    const { bus, presence, attempts } = await openRedis(
       config({
         REDIS_URL: redisMutual.url,
         REDIS_TLS_CA: certs.ca,
@@ -85,7 +90,7 @@ describe('Redis over TLS (rediss://)', () => {
       systemClock,
     );
     expect(await presence.attach(1, 's1')).toBe(true);
-    await Promise.all([bus.close(), presence.close()]);
+    await Promise.all([bus.close(), presence.close(), attempts.close()]);
   });
 
   it('stops start-up naming REDIS_TLS_CA when the certificate does not verify', async () => {
