@@ -37,7 +37,9 @@ export async function openRedis(
     Promise.allSettled([bus.connect(), presence.connect(), attempts.connect()]),
     5000,
   ).catch((error: unknown) => [{ status: 'rejected' as const, reason: error }]);
-  const errors = settled.flatMap((result) => (result.status === 'rejected' ? [result.reason as unknown] : []));
+  const errors = settled.flatMap((result) =>
+    result.status === 'rejected' ? [result.reason as unknown] : [],
+  );
   if (errors.length > 0) {
     await Promise.allSettled([bus.close(), presence.close(), attempts.close()]);
     const error = errors.find((e) => certificateErrorCode(e) !== undefined) ?? errors[0];
