@@ -46,6 +46,8 @@ export interface LegacyClientOptions {
   readonly onShown?: (message: ShownMessage) => void;
   /** Called once, when the process ends (abort or exit). */
   readonly onEnd?: (end: LegacyEnd) => void;
+  /** Called with each ERROR frame (msgid 11) — which the original ignores, so a test must watch them. */
+  readonly onError?: (frame: Record<string, unknown>) => void;
 }
 
 const LOGIN_MSG = 1;
@@ -81,6 +83,9 @@ export class LegacyClient {
   private readonly terminator: string;
   private readonly onShown: ((message: ShownMessage) => void) | undefined;
   private readonly onEnd: ((end: LegacyEnd) => void) | undefined;
+  private readonly onError: ((frame: Record<string, unknown>) => void) | undefined;
+  /** ERROR frames received (the original prints nothing for them). */
+  errorFrames = 0;
 
   private constructor(
     private readonly socket: Socket,
@@ -88,6 +93,7 @@ export class LegacyClient {
   ) {
     this.onShown = options.onShown;
     this.onEnd = options.onEnd;
+    this.onError = options.onError;
     this.readDelayMs = options.readDelayMs ?? 0;
     this.abortAfterReads = options.abortAfterReads ?? Infinity;
     this.terminator = options.terminator ?? '\0';
@@ -312,7 +318,11 @@ export class LegacyClient {
       getInt(js, 'errno');
       this.post(js);
     }
-    // Anything else (errors, msgid 11) is ignored, as the original does.
+    if (msgid === 11) {
+      this.errorFrames++;
+      this.onError?.(js);
+    }
+    // Anything else (errors, msgid 11, included) is ignored, as the original does.
   }
 
   /** doLoginResponse: every nested string is parsed again, with typed reads. */

@@ -500,6 +500,12 @@ export class Drill {
     if (v1) {
       if (v1.lost > 0)
         problems.push(`v1: ${v1.lost} stored messages never shown (${v1.diagnosis.join('; ') || '?'})`);
+      if (v1.unstored > 0)
+        problems.push(
+          `v1: ${v1.unstored} lines sent on healthy connections never stored (${v1.unstoredExamples.join(' ')})`,
+        );
+      if (v1.errorReplies.length > 0)
+        problems.push(`v1: refusals the original client never shows: ${v1.errorReplies.join('; ')}`);
       if (v1.aborts.length > 0)
         problems.push(`v1: the original client would have aborted: ${v1.aborts.join('; ')}`);
       if (v1.unexplainedDuplicates > 0 || v1.duplicates > v1.duplicateBound)

@@ -52,6 +52,8 @@ class V1User {
   sent = 0;
   /** performance.now() of this user's sends, by counter. */
   readonly sentAt = new Map<number, number>();
+  /** The session each message was sent in (by counter). */
+  readonly sentIn = new Map<number, number>();
   lastShownAt = 0;
   lastSentAt = 0;
   /** Messages received, keyed by the sender's counter. */
@@ -106,6 +108,9 @@ class V1User {
       connectTimeoutMs: loginTimeoutMs,
       onShown: (message) => this.onShown(message),
       onEnd: (end) => this.onEnd(self, end),
+      // The original ignores ERROR frames; a refused v1 chat would be lost without a trace, so count them.
+      onError: (frame) =>
+        this.load.errorReplies.push(`${this.name}: ${String(frame.code)} (re ${String(frame.re)})`),
     }).then((client) => (self = client));
   }
 
@@ -133,6 +138,7 @@ class V1User {
     const counter = this.counter++;
     const now = performance.now();
     this.sentAt.set(counter, now);
+    this.sentIn.set(counter, this.sessions.length - 1);
     this.client.chat(this.id, this.name, this.peer.id, `v1/${this.id}/${counter}`);
     this.sent++;
     this.lastSentAt = now;
@@ -246,6 +252,8 @@ class V1User {
 }
 
 class LegacyLoad {
+  /** ERROR frames v1 users received: a v1 chat the server refused is a message lost without a trace. */
+  readonly errorReplies: string[] = [];
   settings!: V1Settings;
   readonly users: V1User[] = [];
   readonly aborts: string[] = [];
@@ -383,6 +391,22 @@ class LegacyLoad {
     return out;
   }
 
+  /**
+   * Messages sent in sessions still open at the end that are not stored: nothing cut those connections, so
+   * the server must have stored every line (a held one within V1_HOLD_MS) — else it dropped one silently.
+   */
+  private unstored(accepted: Map<V1User, Set<number>>): string[] {
+    const out: string[] = [];
+    for (const user of this.users) {
+      const stored = accepted.get(user.peer) ?? new Set<number>();
+      for (const [counter, index] of user.sentIn) {
+        if (user.sessions[index]?.endReason === 'open' && !stored.has(counter))
+          out.push(`${user.id}/${counter}`);
+      }
+    }
+    return out;
+  }
+
   private missing(accepted: Map<V1User, Set<number>>): number {
     let missing = 0;
     for (const [user, counters] of accepted) for (const c of counters) if (!user.seen.has(c)) missing++;
@@ -399,14 +423,24 @@ class LegacyLoad {
       await sleep(1000);
       const deadline = performance.now() + drainMs;
       let accepted = await this.stored(db);
-      while (this.missing(accepted) > 0 && performance.now() < deadline) {
+      while (
+        (this.missing(accepted) > 0 || this.unstored(accepted).length > 0) &&
+        performance.now() < deadline
+      ) {
         await sleep(1000);
         accepted = await this.stored(db);
       }
       const diagnosis = this.missing(accepted) > 0 ? await this.explain(db, accepted) : [];
+      const unstored = this.unstored(accepted);
       this.restarting = false;
       await Promise.all(this.users.map((u) => u.leave()));
-      return { type: 'finished', ...this.account(accepted, diagnosis) };
+      return {
+        type: 'finished',
+        ...this.account(accepted, diagnosis),
+        unstored: unstored.length,
+        errorReplies: this.errorReplies.slice(0, 20),
+        unstoredExamples: unstored.slice(0, 10),
+      };
     } finally {
       await db.end();
     }
@@ -451,7 +485,10 @@ class LegacyLoad {
     return `${((t - this.firstSend()) / 1000).toFixed(1)}s`;
   }
 
-  private account(accepted: Map<V1User, Set<number>>, diagnosis: string[]): V1FinishResult {
+  private account(
+    accepted: Map<V1User, Set<number>>,
+    diagnosis: string[],
+  ): Omit<V1FinishResult, 'unstored' | 'unstoredExamples' | 'errorReplies'> {
     let acceptedCount = 0;
     let shown = 0;
     let duplicates = 0;

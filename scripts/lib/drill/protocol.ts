@@ -111,6 +111,11 @@ export interface V1FinishResult {
   readonly duplicateBound: number;
   /** Duplicates whose first showing lies outside that window: the rule did not explain them. */
   readonly unexplainedDuplicates: number;
+  /** Sent in a session still open at the end (nothing cut it) but never stored: silently dropped. */
+  readonly unstored: number;
+  readonly unstoredExamples: string[];
+  /** ERROR frames v1 users got (the original ignores them): the first few. */
+  readonly errorReplies: string[];
   /** Shown before an earlier message of the same sender within one session. */
   readonly reordered: number;
   /** The first few reorderings: who, when, and when each message was sent. */

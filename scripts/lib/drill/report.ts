@@ -32,7 +32,7 @@ export function renderDrillReport(
       '|---|---|---|---|---|---|---|---|---|---|',
       `| | ${v1.sent} | ${v1.accepted} | ${v1.shown} | ${v1.lost} | ${v1.duplicates} (${v1.duplicateBound}) | ${v1.reordered} | ${v1.aborts.length} | ${v1.restarts} (${v1.impatientRestarts}) | ${v1.latencyMs.p50} / ${v1.latencyMs.p99} |`,
       '',
-      'v1 accounting: accepted = stored in `message` (a v1 sender gets no ack); lost = accepted, never shown by the recipient in any of its sessions; a duplicate must have been shown before, in the last V1_ACK_SETTLE_MS + patience + 1 s of an earlier session that ended without `loginout` — the bound counts the showings in such windows; out of order = within one session, per sender.',
+      'v1 accounting: accepted = stored in `message` (a v1 sender gets no ack); every line sent on a connection still open at the end must be stored, and no v1 user may get an ERROR frame (the original ignores them: a silent loss); lost = accepted, never shown by the recipient in any of its sessions; a duplicate must have been shown before, in the last V1_ACK_SETTLE_MS + patience + 1 s of an earlier session that ended without `loginout` — the bound counts the showings in such windows; out of order = within one session, per sender.',
     );
   return lines.join('\n');
 }
