@@ -46,6 +46,8 @@ export interface ChatServerStats {
   readonly refused: { readonly proxy: number; readonly badProxyHeader: number; readonly perIp: number };
 }
 
+/** A TLS handshake on the chat port must complete within this time. */
+const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** An HTTP request head on the chat port must be complete within this time. */
 const HTTP_HEAD_TIMEOUT_MS = 10_000;
 /** After an HTTP answer on the chat port, the socket is destroyed this long later at the latest. */
@@ -151,7 +153,8 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
     });
     socket.on('error', () => {});
     if (this.sockets > this.options.maxConnections) {
-      socket.end(`${this.options.busyFrame}\n`);
+      // On a TLS port a frame in clear is noise to the client; it sees the connection close instead.
+      if (this.options.tls === undefined) socket.end(`${this.options.busyFrame}\n`);
       setTimeout(() => socket.destroy(), 1000).unref();
       return;
     }
@@ -206,7 +209,7 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
     if (count <= this.options.maxConnectionsPerIp) return true;
     clearTimeout(timer);
     this.refused.perIp++;
-    socket.end(`${this.options.perIpBusyFrame}\n`);
+    if (this.options.tls === undefined) socket.end(`${this.options.perIpBusyFrame}\n`);
     setTimeout(() => socket.destroy(), 1000).unref();
     return false;
   }
@@ -223,9 +226,14 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
       else socket.once('data', (chunk: Buffer) => this.sniff(socket, chunk, peer, timer));
       return;
     }
-    tls.accept(socket, first, (secure) =>
-      secure.once('data', (decrypted: Buffer) => this.sniff(secure, decrypted, peer, timer)),
-    );
+    // A handshake must finish soon: the long pre-login time is for people at a menu, not for half-open
+    // handshakes holding connection slots.
+    const handshake = setTimeout(() => socket.destroy(), TLS_HANDSHAKE_TIMEOUT_MS).unref();
+    socket.once('close', () => clearTimeout(handshake));
+    tls.accept(socket, first, (secure) => {
+      clearTimeout(handshake);
+      secure.once('data', (decrypted: Buffer) => this.sniff(secure, decrypted, peer, timer));
+    });
   }
 
   /** What the first bytes speak: an HTTP request (a WebSocket upgrade) or a JSON stream. */
