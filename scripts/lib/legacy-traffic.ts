@@ -1,3 +1,4 @@
+import { waitDrained } from './wait-drained.js';
 import { connect, type Socket } from 'node:net';
 
 /** The original client's receive buffer: a read of this many bytes or more would have aborted it. */
@@ -249,12 +250,7 @@ export class LegacyTraffic {
 
   /** Waits until every message sent was shown, or the timeout; then reports. */
   async drain(timeoutMs = 30_000): Promise<LegacyTrafficReport> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.missing() > 0 && Date.now() < deadline)
-      await new Promise<void>((resolve) => {
-        this.waiters.push(resolve);
-        setTimeout(resolve, 200).unref();
-      });
+    await waitDrained(() => this.missing(), this.waiters, timeoutMs);
     return this.report();
   }
 

@@ -1,3 +1,4 @@
+import { waitDrained } from './wait-drained.js';
 import { ParleyClient, type ChatMessage, type ParleyClientOptions } from '../../src/client/parley-client.js';
 
 export interface TrafficOptions {
@@ -190,13 +191,7 @@ export class Traffic {
 
   /** Waits until every acked message reached every recipient, or the timeout; then reports. */
   async drain(timeoutMs = 30_000): Promise<TrafficReport> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.missing() > 0 && Date.now() < deadline) {
-      await new Promise<void>((resolve) => {
-        this.waiters.push(resolve);
-        setTimeout(resolve, 200).unref();
-      });
-    }
+    await waitDrained(() => this.missing(), this.waiters, timeoutMs);
     return this.report();
   }
 

@@ -1,21 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ParleyClient, type ChatMessage } from '../../src/client/parley-client.js';
-import { LocalCluster } from '../../scripts/lib/cluster.js';
-import { LOAD_TEST_LIMITS } from '../../scripts/lib/load-test-env.js';
+import { useTwoNodeCluster } from '../helpers/test-cluster.js';
 import { Traffic, type TrafficReport } from '../../scripts/lib/traffic.js';
 import { once } from '../helpers/events.js';
 import { LineClient } from '../helpers/line-client.js';
 
-let cluster: LocalCluster;
-beforeAll(async () => {
-  cluster = await LocalCluster.start({
-    nodes: 2,
-    port: 0,
-    env: { PRESENCE_TTL_MS: '3000', ...LOAD_TEST_LIMITS },
-  });
-});
-afterAll(() => cluster?.stop());
+const cluster = useTwoNodeCluster();
 
 const run = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 let names = 0;
@@ -43,7 +34,7 @@ async function onePerNode(): Promise<[ParleyClient, ParleyClient]> {
   const byNode = new Map<string, ParleyClient>();
   const extra: ParleyClient[] = [];
   for (let i = 0; i < 20 && byNode.size < 2; i++) {
-    const client = await login(cluster.port, i % 2 ? 'ws' : 'tcp');
+    const client = await login(cluster.current.port, i % 2 ? 'ws' : 'tcp');
     if (byNode.has(client.node!)) extra.push(client);
     else byNode.set(client.node!, client);
   }
@@ -70,7 +61,7 @@ describe('a Parley cluster behind nginx', () => {
     expect((await atB)[0]).toMatchObject({ msg: 'across nodes', from: a.user });
     const groupid = await a.createGroup(`cross-${Date.now()}`);
     await b.joinGroup(groupid);
-    const c = await login(cluster.port);
+    const c = await login(cluster.current.port);
     await c.joinGroup(groupid);
     const fanout = [once<[ChatMessage]>(a, 'message'), once<[ChatMessage]>(b, 'message')];
     await c.sendToGroup(groupid, 'to every node');
@@ -78,7 +69,9 @@ describe('a Parley cluster behind nginx', () => {
     expect(await a.whois(b.user!.name)).toMatchObject({ online: true });
     // The events crossed Redis: the receiving nodes timed the hop and the delivery.
     const scraped = await Promise.all(
-      cluster.nodes.map(async (node) => (await fetch(`http://127.0.0.1:${node.adminPort}/metrics`)).text()),
+      cluster.current.nodes.map(async (node) =>
+        (await fetch(`http://127.0.0.1:${node.adminPort}/metrics`)).text(),
+      ),
     );
     const total = (series: string) =>
       scraped.reduce(
@@ -91,13 +84,13 @@ describe('a Parley cluster behind nginx', () => {
   });
 
   it("carries v2 over nginx's TLS listener (TCP and wss://) between users on different nodes", async () => {
-    const ca = readFileSync(cluster.tlsCa);
+    const ca = readFileSync(cluster.current.tlsCa);
     const byNode = new Map<string, ParleyClient>();
     for (let i = 0; i < 20 && byNode.size < 2; i++) {
       const name = `tls${i}-${Date.now() % 100000}`;
       const client = new ParleyClient({
         host: 'localhost',
-        port: cluster.tlsPort,
+        port: cluster.current.tlsPort,
         transport: i % 2 ? 'ws' : 'tcp',
         tls: { ca },
         reconnect: false,
@@ -118,7 +111,7 @@ describe('a Parley cluster behind nginx', () => {
     // Without the cluster's CA the self-signed chain does not verify: a clear error, nothing sent.
     const untrusting = new ParleyClient({
       host: '127.0.0.1',
-      port: cluster.tlsPort,
+      port: cluster.current.tlsPort,
       transport: 'tcp',
       tls: true,
     });
@@ -130,10 +123,10 @@ describe('a Parley cluster behind nginx', () => {
   });
 
   it("carries a v1 login and chat (NUL-framed) over nginx's TLS listener", async () => {
-    const ca = readFileSync(cluster.tlsCa);
+    const ca = readFileSync(cluster.current.tlsCa);
     const [zhang, li] = await Promise.all([
-      LineClient.open(cluster.tlsPort, '127.0.0.1', { ca }),
-      LineClient.open(cluster.tlsPort, '127.0.0.1', { ca }),
+      LineClient.open(cluster.current.tlsPort, '127.0.0.1', { ca }),
+      LineClient.open(cluster.current.tlsPort, '127.0.0.1', { ca }),
     ]);
     const ids: number[] = [];
     for (const client of [zhang, li]) {
@@ -151,7 +144,7 @@ describe('a Parley cluster behind nginx', () => {
   });
 
   it('takes over a session across nodes: a login on node 2 kicks the session on node 1', async () => {
-    const [one, two] = cluster.nodes;
+    const [one, two] = cluster.current.nodes;
     const first = await login(one!.chatPort, 'tcp', `roamer-${Date.now()}`);
     const kicked = once(first, 'kicked');
     const second = await login(two!.chatPort, 'tcp', first.user!.name);
@@ -165,11 +158,16 @@ describe('a Parley cluster behind nginx', () => {
   });
 
   it('loses nothing when a node is killed with SIGKILL under load: clients resume on the other node', async () => {
-    const traffic = new Traffic({ host: '127.0.0.1', port: cluster.port, clients: 20, groupShare: 0.2 });
+    const traffic = new Traffic({
+      host: '127.0.0.1',
+      port: cluster.current.port,
+      clients: 20,
+      groupShare: 0.2,
+    });
     await traffic.connect();
     traffic.start();
     await run(1000);
-    const victim = cluster.nodes[0]!;
+    const victim = cluster.current.nodes[0]!;
     await victim.stop('SIGKILL');
     await run(2500);
     await traffic.stop();
@@ -177,21 +175,26 @@ describe('a Parley cluster behind nginx', () => {
     expectClean(report);
     expect(report.resumes).toBeGreaterThan(0);
     // Every client is attached to the surviving node now.
-    expect(new Set(traffic.clients.map((c) => c.node))).toEqual(new Set([cluster.nodes[1]!.nodeId]));
+    expect(new Set(traffic.clients.map((c) => c.node))).toEqual(new Set([cluster.current.nodes[1]!.nodeId]));
     traffic.close();
     await victim.start();
   });
 
   it('loses nothing when Redis restarts under load; local chat continues meanwhile; presence comes back', async () => {
-    const traffic = new Traffic({ host: '127.0.0.1', port: cluster.port, clients: 20, groupShare: 0.2 });
+    const traffic = new Traffic({
+      host: '127.0.0.1',
+      port: cluster.current.port,
+      clients: 20,
+      groupShare: 0.2,
+    });
     await traffic.connect();
     traffic.start();
     await run(800);
-    await cluster.redis!.stop();
+    await cluster.current.redis!.stop();
     const duringOutage = traffic.report().delivered;
     await run(1500);
     expect(traffic.report().delivered).toBeGreaterThan(duringOutage);
-    await cluster.redis!.resume();
+    await cluster.current.redis!.resume();
     await run(1000);
     await traffic.stop();
     const report = await traffic.drain();
@@ -208,11 +211,11 @@ describe('a Parley cluster behind nginx', () => {
   });
 
   it('moves the clients of a node drained with SIGTERM to the other node without loss', async () => {
-    const traffic = new Traffic({ host: '127.0.0.1', port: cluster.port, clients: 20, lanes: 2 });
+    const traffic = new Traffic({ host: '127.0.0.1', port: cluster.current.port, clients: 20, lanes: 2 });
     await traffic.connect();
     traffic.start();
     await run(800);
-    const leaving = cluster.nodes[1]!;
+    const leaving = cluster.current.nodes[1]!;
     const notices = traffic.clients
       .filter((c) => c.node === leaving.nodeId)
       .map((c) => once(c, 'notice', 10_000));
@@ -221,13 +224,13 @@ describe('a Parley cluster behind nginx', () => {
     await run(1500);
     await traffic.stop();
     expectClean(await traffic.drain());
-    expect(new Set(traffic.clients.map((c) => c.node))).toEqual(new Set([cluster.nodes[0]!.nodeId]));
+    expect(new Set(traffic.clients.map((c) => c.node))).toEqual(new Set([cluster.current.nodes[0]!.nodeId]));
     traffic.close();
     await leaving.start();
   });
 
   it('shows users of a crashed node offline once their leases expire, with no one resetting them', async () => {
-    const [one, two] = cluster.nodes;
+    const [one, two] = cluster.current.nodes;
     const watcher = await login(two!.chatPort);
     const crashing = await login(one!.chatPort);
     expect((await watcher.whois(crashing.user!.name)).online).toBe(true);

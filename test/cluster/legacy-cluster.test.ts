@@ -1,21 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalCluster } from '../../scripts/lib/cluster.js';
-import { LOAD_TEST_LIMITS } from '../../scripts/lib/load-test-env.js';
+import { describe, expect, it } from 'vitest';
+import { useTwoNodeCluster } from '../helpers/test-cluster.js';
 import { LegacyClient } from '../../scripts/lib/legacy-client.js';
 
 // The ancestor's C++ client (emulated strictly: one recv(1024) per read, one JSON document per read, abort
 // otherwise, no acks) against a two-node cluster behind nginx: frames relayed by nginx and the Redis bus
 // must still arrive one per read, and a node killed under it loses nothing it had not shown.
 
-let cluster: LocalCluster;
-beforeAll(async () => {
-  cluster = await LocalCluster.start({
-    nodes: 2,
-    port: 0,
-    env: { PRESENCE_TTL_MS: '3000', ...LOAD_TEST_LIMITS },
-  });
-});
-afterAll(() => cluster?.stop());
+const cluster = useTwoNodeCluster();
 
 let names = 0;
 async function legacyUser(port: number): Promise<{ client: LegacyClient; id: number; name: string }> {
@@ -28,8 +19,8 @@ async function legacyUser(port: number): Promise<{ client: LegacyClient; id: num
 
 describe('the original ChatClient on a cluster', () => {
   it('shows bursts of 100 messages from senders on both nodes, through nginx, one frame per read', async () => {
-    const [one, two] = cluster.nodes;
-    const receiver = await legacyUser(cluster.port);
+    const [one, two] = cluster.current.nodes;
+    const receiver = await legacyUser(cluster.current.port);
     const senders = await Promise.all([one, one, two, two].map((node) => legacyUser(node!.chatPort)));
     // Every sender writes its 25 messages at once, all four together.
     senders.forEach((sender, s) => {
@@ -45,7 +36,7 @@ describe('the original ChatClient on a cluster', () => {
   });
 
   it('after its node is killed, shows at the next login everything it had not shown (duplicates counted)', async () => {
-    const [victim, survivor] = cluster.nodes;
+    const [victim, survivor] = cluster.current.nodes;
     const sender = await legacyUser(survivor!.chatPort);
     const first = await legacyUser(victim!.chatPort);
     const sent: string[] = [];
@@ -62,7 +53,7 @@ describe('the original ChatClient on a cluster', () => {
       sender.client.chat(sender.id, sender.name, first.id, `while away ${i}`);
     }
     // The person starts the client again; the load balancer sends it to the surviving node.
-    const again = await LegacyClient.open(cluster.port, '127.0.0.1', { readDelayMs: 1 });
+    const again = await LegacyClient.open(cluster.current.port, '127.0.0.1', { readDelayMs: 1 });
     expect((await again.login(first.id, 'pw')).errno).toBe(0);
     const shownBefore = first.client.shown.map((m) => m.msg);
     const missing = sent.filter((m) => !shownBefore.includes(m));

@@ -1,43 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningApp } from '../../src/app.js';
-import { ParleyClient, type ChatMessage } from '../../src/client/parley-client.js';
-import { MariaDb } from '../../scripts/lib/mariadb.js';
-import { startTestApp } from '../helpers/test-app.js';
+import { describe, expect, it } from 'vitest';
+import type { ChatMessage } from '../../src/client/parley-client.js';
+import { loggedInClient, useNodeOnPrivateMariaDb } from '../helpers/outage-node.js';
 
 // Durable before live, re-proven the hard way: MariaDB is SIGKILLed (no clean shutdown, crash recovery on
 // restart) while a sender is mid-stream. Every message that was acked must reach the recipient, once, in
 // order, after the database returns.
 
-let mariadb: MariaDb;
-let app: RunningApp;
-beforeAll(async () => {
-  mariadb = await MariaDb.start();
-  app = await startTestApp({
-    MYSQL_URL: await mariadb.createDatabase(),
-    MIGRATE: 'auto',
-    MYSQL_ACQUIRE_TIMEOUT_MS: '500',
-    MYSQL_CONNECT_TIMEOUT_MS: '500',
-  });
-});
-afterAll(async () => {
-  await app.stop();
-  await mariadb.destroy();
-});
-
-async function user(name: string): Promise<ParleyClient> {
-  const client = new ParleyClient({
-    host: '127.0.0.1',
-    port: app.chatPort,
-    transport: 'tcp',
-    requestTimeoutMs: 3000,
-    backoffMinMs: 20,
-    backoffMaxMs: 200,
-  });
-  await client.connect();
-  await client.register(name, 'pw');
-  await client.login({ name }, 'pw');
-  return client;
-}
+const node = useNodeOnPrivateMariaDb();
+const user = (name: string) => loggedInClient(node.app.chatPort, name, 3000);
 
 describe('MariaDB killed under load', () => {
   it('delivers every acked message once and in order after MariaDB comes back from a SIGKILL', async () => {
@@ -62,11 +32,11 @@ describe('MariaDB killed under load', () => {
       }
     });
     while (acked.length < 200) await new Promise((resolve) => setImmediate(resolve));
-    await mariadb.kill();
+    await node.mariadb.kill();
     // Sends fail (retried, then refused) while it is down.
     const refusedBefore = refused.length;
     while (refused.length === refusedBefore) await new Promise((resolve) => setTimeout(resolve, 20));
-    await mariadb.resume();
+    await node.mariadb.resume();
     const ackedAtReturn = acked.length;
     while (acked.length < ackedAtReturn + 200) await new Promise((resolve) => setTimeout(resolve, 20));
     sending = false;

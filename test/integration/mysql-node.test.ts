@@ -1,29 +1,14 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { RunningApp } from '../../src/app.js';
-import { ParleyClient, type ChatMessage } from '../../src/client/parley-client.js';
+import { describe, expect, inject, it } from 'vitest';
+import type { ChatMessage } from '../../src/client/parley-client.js';
 import { collect, once } from '../helpers/events.js';
 import { LineClient } from '../helpers/line-client.js';
-import { createDatabase, MariaDb } from '../../scripts/lib/mariadb.js';
+import { createDatabase } from '../../scripts/lib/mariadb.js';
+import { loggedInClient, testClient, useNodeOnPrivateMariaDb } from '../helpers/outage-node.js';
 import { runServerToExit } from '../helpers/server-process.js';
 import { startTestApp } from '../helpers/test-app.js';
 
-const client = (port: number) =>
-  new ParleyClient({
-    host: '127.0.0.1',
-    port,
-    transport: 'tcp',
-    backoffMinMs: 20,
-    backoffMaxMs: 200,
-    requestTimeoutMs: 5000,
-  });
-
-async function user(port: number, name: string): Promise<ParleyClient> {
-  const c = client(port);
-  await c.connect();
-  await c.register(name, 'pw');
-  await c.login({ name }, 'pw');
-  return c;
-}
+const client = (port: number) => testClient(port);
+const user = (port: number, name: string) => loggedInClient(port, name);
 
 describe('a node on MySQL', () => {
   it('loses nothing across a node restart: users, friends, groups, acked and undelivered messages', async () => {
@@ -104,26 +89,12 @@ describe('a node on MySQL', () => {
 });
 
 describe('MariaDB lost while running', () => {
-  let mariadb: MariaDb;
-  let app: RunningApp;
-  beforeAll(async () => {
-    mariadb = await MariaDb.start();
-    app = await startTestApp({
-      MYSQL_URL: await mariadb.createDatabase(),
-      MIGRATE: 'auto',
-      MYSQL_ACQUIRE_TIMEOUT_MS: '500',
-      MYSQL_CONNECT_TIMEOUT_MS: '500',
-    });
-  });
-  afterAll(async () => {
-    await app.stop();
-    await mariadb.destroy();
-  });
+  const node = useNodeOnPrivateMariaDb();
 
   it('answers UNAVAILABLE, keeps connections up, recovers by itself, and delivers every acked message once', async () => {
-    const alice = await user(app.chatPort, 'alice');
-    const bob = await user(app.chatPort, 'bob');
-    const legacy = await LineClient.open(app.chatPort);
+    const alice = await user(node.app.chatPort, 'alice');
+    const bob = await user(node.app.chatPort, 'bob');
+    const legacy = await LineClient.open(node.app.chatPort);
     const received: string[] = [];
     bob.on('message', (m) => received.push(m.msg));
     const acked: string[] = [];
@@ -138,19 +109,19 @@ describe('MariaDB lost while running', () => {
     };
     for (let i = 0; i < 20; i++) expect(await send(`before ${i}`)).toBe('ok');
 
-    await mariadb.stop();
+    await node.mariadb.stop();
     expect(await send('during outage')).toBe('UNAVAILABLE');
     legacy.sendNul({ msgid: 4, name: 'nobody', password: 'pw' });
     expect(await legacy.nextOf(5)).toMatchObject({ errno: 1, code: 'UNAVAILABLE' });
     expect(alice.connected && bob.connected).toBe(true);
 
-    await mariadb.resume();
+    await node.mariadb.resume();
     // The pool replaces its broken connections; sends succeed again without a restart.
     let result = 'UNAVAILABLE';
     for (let attempt = 0; attempt < 20 && result !== 'ok'; attempt++) result = await send(`after ${attempt}`);
     expect(result).toBe('ok');
     for (let i = 0; i < 20; i++) expect(await send(`later ${i}`)).toBe('ok');
-    const metrics = await (await fetch(`http://127.0.0.1:${app.adminPort}/metrics`)).text();
+    const metrics = await (await fetch(`http://127.0.0.1:${node.app.adminPort}/metrics`)).text();
     expect(metrics).toMatch(/parley_store_pool_max_connections 10/);
     expect(metrics).toMatch(/parley_messages_total\{outcome="stored"\} \d+/);
 
