@@ -4,8 +4,8 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../logger.js';
 import { Connection, type CloseReason, type ConnectionHandler, type ConnectionLimits } from './connection.js';
-import { addressKey } from '../util/address-key.js';
-import { normalizeIp, readProxyHeader, type Peer, type TrustedProxies } from './proxy-header.js';
+import { addressKey, canonicalIp } from '../util/address-key.js';
+import { readProxyHeader, type Peer, type TrustedProxies } from './proxy-header.js';
 import { looksLikeHttp, parseRequestHead, plainHttpResponse, type RequestHead } from './http-upgrade.js';
 import { TcpTransport } from './tcp-transport.js';
 import type { TlsTerminator } from '../util/tls-terminator.js';
@@ -161,7 +161,7 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
     const timer = setTimeout(() => socket.destroy(), this.options.sniffTimeoutMs);
     timer.unref();
     socket.once('close', () => clearTimeout(timer));
-    const direct: Peer = { ip: normalizeIp(socket.remoteAddress ?? '?'), port: socket.remotePort ?? 0 };
+    const direct: Peer = { ip: canonicalIp(socket.remoteAddress ?? '?'), port: socket.remotePort ?? 0 };
     // A load balancer speaks for many clients: its sockets count against the address its PROXY header
     // names. Anyone else counts at once, silent or not, so one address cannot hold sockets unbounded.
     const fromProxy = this.options.trustedProxies.has(direct.ip);

@@ -84,12 +84,7 @@ function header(ip: string, port: number, rest: Buffer): ProxyHeaderRead {
   if (isIP(ip) === 0 || !Number.isInteger(port) || port < 0 || port > 65535) {
     return { kind: 'invalid', reason: 'bad source address' };
   }
-  return { kind: 'header', peer: { ip: normalizeIp(ip), port }, rest };
-}
-
-/** One spelling per address (see `canonicalIp`), so limits and logs count a client once. */
-export function normalizeIp(ip: string): string {
-  return canonicalIp(ip);
+  return { kind: 'header', peer: { ip: canonicalIp(ip), port }, rest };
 }
 
 /**
@@ -112,7 +107,7 @@ export class TrustedProxies {
 
   has(ip: string): boolean {
     if (this.empty) return false;
-    const address = normalizeIp(ip);
+    const address = canonicalIp(ip);
     return this.list.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
   }
 }
