@@ -307,8 +307,18 @@ async function openApp(
   closers.add('chat server', () => chatServer.shutdown(config.SHUTDOWN_GRACE_MS), {
     timeoutMs: config.SHUTDOWN_GRACE_MS + CLOSER_TIMEOUT_MS,
   });
-  const chatPort = await chatServer.listen(config.CHAT_HOST, config.CHAT_PORT);
-  const adminPort = await admin.listen(config.ADMIN_HOST, config.ADMIN_PORT);
+  const chatPort = await listening(
+    chatServer.listen(config.CHAT_HOST, config.CHAT_PORT),
+    'CHAT',
+    config.CHAT_HOST,
+    config.CHAT_PORT,
+  );
+  const adminPort = await listening(
+    admin.listen(config.ADMIN_HOST, config.ADMIN_PORT),
+    'ADMIN',
+    config.ADMIN_HOST,
+    config.ADMIN_PORT,
+  );
   // Runs first at shutdown: load balancers see 503 while the chat clients are drained.
   closers.add('admin draining', () => admin.setDraining());
   logger.info(
@@ -335,4 +345,20 @@ async function openApp(
       await closers.close();
     },
   };
+}
+
+/** A listen failure as one line naming the setting to change (a busy port, an address not on this host). */
+async function listening(
+  listen: Promise<number>,
+  prefix: 'CHAT' | 'ADMIN',
+  host: string,
+  port: number,
+): Promise<number> {
+  try {
+    return await listen;
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? (error as Error).message;
+    const setting = code === 'EADDRINUSE' || code === 'EACCES' ? `${prefix}_PORT` : `${prefix}_HOST`;
+    throw new StartupError(`${setting}: ${code}, cannot listen on ${host}:${port}`, { cause: error });
+  }
 }

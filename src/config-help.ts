@@ -3,9 +3,12 @@ import { configSchema, flagName } from './config.js';
 
 /** The schema under `.default()`, `.optional()` and transforms, where the value's kind is. */
 function inner(schema: z.ZodType): z.ZodType {
-  const def = schema.def as { type: string; innerType?: z.ZodType; in?: z.ZodType };
+  const def = schema.def as { type: string; innerType?: z.ZodType; in?: z.ZodType; out?: z.ZodType };
   if ((def.type === 'default' || def.type === 'optional') && def.innerType) return inner(def.innerType);
-  if (def.type === 'pipe' && def.in) return inner(def.in);
+  // A preprocess is a pipe from a transform into the real type; a transform after a type pipes the other way.
+  if (def.type === 'pipe' && def.in && def.out) {
+    return inner((def.in.def as { type: string }).type === 'transform' ? def.out : def.in);
+  }
   return schema;
 }
 

@@ -5,7 +5,11 @@ import { z } from 'zod';
 import { packageVersion } from './package-info.js';
 import { parseCommandLine, UsageError, type CommandSpec } from './util/command-line.js';
 
-const port = z.coerce.number().int().min(0).max(65535);
+/** A port: decimal digits only (`0x1F`, ` 7612` or an empty value are mistakes, not ports). */
+const port = z.preprocess(
+  (value) => (typeof value === 'string' && /^\d{1,5}$/.test(value) ? Number(value) : value),
+  z.number({ error: 'must be a port number (0–65535)' }).int().min(0).max(65535),
+);
 
 /** An IP address or a CIDR range (`10.0.0.0/8`, `fd00::/8`). */
 function isAddressOrRange(entry: string): boolean {

@@ -28,10 +28,17 @@ export async function runScripted(
   const client = new ParleyClient({ ...endpointOf(options), requestTimeoutMs: options.timeoutMs });
   let received = 0;
   let waiters: (() => void)[] = [];
-  client.on('message', (message: ChatMessage) => {
+  // Messages pushed right after the login reply come in the same read, before the login promise resumes
+  // us: they wait here so the login line is always printed first.
+  let held: ChatMessage[] | undefined = [];
+  const show = (message: ChatMessage): void => {
     received++;
     emit({ event: 'message', ...message }, `message ${formatMessage(message, paint)}`);
     for (const wake of waiters.splice(0)) wake();
+  };
+  client.on('message', (message: ChatMessage) => {
+    if (held) held.push(message);
+    else show(message);
   });
   client.on('reconnecting', () => emit({ event: 'reconnecting' }, 'reconnecting'));
   client.on('resumed', () => emit({ event: 'resumed' }, 'resumed'));
@@ -64,6 +71,9 @@ export async function runScripted(
     }
     const user = await client.login(who, options.password);
     emit({ event: 'login', ...user, node: client.node }, `login ok id=${user.id} name=${user.name}`);
+    const waiting = held;
+    held = undefined;
+    for (const message of waiting) show(message);
 
     const lines = options.exec !== undefined ? options.exec.split(';')[Symbol.iterator]() : readLines(input);
     for (;;) {

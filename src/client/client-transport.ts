@@ -6,7 +6,10 @@ import { certificateErrorCode } from '../util/tls-files.js';
 /** One open connection of the client: text frames in and out. */
 export interface ClientLink {
   send(text: string): void;
+  /** Cuts the connection at once, as a network failure would (what was not yet written is lost). */
   close(): void;
+  /** Closes after what was sent went out (a last ack, say); cut after a second at the latest. */
+  end(): void;
   /** Bytes queued locally and not yet written. */
   buffered(): number;
 }
@@ -125,7 +128,15 @@ function openTcp(endpoint: Endpoint, events: LinkEvents): Promise<ClientLink> {
         }
         socket.write(`${text}\n`);
       };
-      resolve({ send, close: () => socket.destroy(), buffered: () => socket.writableLength });
+      resolve({
+        send,
+        close: () => socket.destroy(),
+        end: () => {
+          socket.end();
+          setTimeout(() => socket.destroy(), 1000).unref();
+        },
+        buffered: () => socket.writableLength,
+      });
     });
     socket.once('error', (error) => {
       clearTimeout(timer);
@@ -150,6 +161,10 @@ function openWs(endpoint: Endpoint, events: LinkEvents): Promise<ClientLink> {
       resolve({
         send: (text) => ws.send(text),
         close: () => ws.terminate(),
+        end: () => {
+          ws.close(1000);
+          setTimeout(() => ws.terminate(), 1000).unref();
+        },
         buffered: () => ws.bufferedAmount,
       });
     });

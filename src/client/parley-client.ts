@@ -300,7 +300,8 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     this.state = 'closed';
     this.stopTimers();
     this.failPending((p) => !!p, 'CLOSED', 'client closed');
-    this.link?.close();
+    // Gracefully, so the ack just flushed reaches the server (else the next login shows it all again).
+    this.link?.end();
     this.link = undefined;
   }
 

@@ -88,7 +88,6 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
     super();
     this.server = createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: KEEPALIVE_DELAY_MS });
     this.server.on('connection', (socket) => this.onSocket(socket));
-    this.server.on('error', (error) => this.logger.error({ err: error }, 'chat listener error'));
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: options.maxFrameBytes,
@@ -101,6 +100,8 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
       this.server.once('error', reject);
       this.server.listen({ host, port, backlog: 4096 }, () => {
         this.server.off('error', reject);
+        // Logged from now on; a failure to listen is the caller's to report (one line, naming the setting).
+        this.server.on('error', (error) => this.logger.error({ err: error }, 'chat listener error'));
         resolve((this.server.address() as AddressInfo).port);
       });
     });

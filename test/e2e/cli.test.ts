@@ -135,6 +135,34 @@ describe('parley-client, scripted', () => {
     other.close();
   });
 
+  it('prints the login line before waiting messages, and a one-command run acks what it printed', async () => {
+    const franId = await account('s-fran');
+    const sender = CliProcess.run(
+      [
+        '127.0.0.1',
+        port,
+        '--user',
+        's-gus',
+        '--register',
+        '--exec',
+        `chat:${franId}:first;chat:${franId}:second`,
+      ],
+      pw,
+    );
+    expect(await sender.exited).toBe(0);
+    const once = CliProcess.run(['127.0.0.1', port, '--user', String(franId), '--exec', 'friends'], pw);
+    expect(await once.exited).toBe(0);
+    const login = once.output.indexOf('login ok');
+    expect(login).toBeGreaterThan(-1);
+    expect(once.output.indexOf('first')).toBeGreaterThan(login);
+    expect(once.output).toContain('second');
+    // The next run has nothing old to show: the first one's ack reached the server before it closed.
+    const again = CliProcess.run(['127.0.0.1', port, '--user', String(franId), '--exec', 'friends'], pw);
+    expect(await again.exited).toBe(0);
+    expect(again.output).toContain('login ok');
+    expect(again.output).not.toContain('first');
+  });
+
   it('delivers a message sent while the recipient was offline at its next login, read from stdin', async () => {
     const daveId = await account('s-dave');
     const sender = CliProcess.run(

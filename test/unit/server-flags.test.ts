@@ -8,8 +8,9 @@ const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, s
 describe('server node flags', () => {
   it('npm start, npm run start:prod and the scripts start the server with the same V8 flags', () => {
     expect(SERVER_NODE_FLAGS.length).toBeGreaterThan(0);
-    expect(scripts.start).toBe(`node ${SERVER_NODE_FLAGS.join(' ')} --import tsx src/main.ts`);
-    expect(scripts['start:prod']).toBe(`node ${SERVER_NODE_FLAGS.join(' ')} dist/src/main.js`);
+    // `exec`: npm's SIGTERM reaches the server itself, not a shell that would leave it running.
+    expect(scripts.start).toBe(`exec node ${SERVER_NODE_FLAGS.join(' ')} --import tsx src/main.ts`);
+    expect(scripts['start:prod']).toBe(`exec node ${SERVER_NODE_FLAGS.join(' ')} dist/src/main.js`);
   });
 
   it('the systemd unit runs the command of npm run start:prod, the compiled server', () => {
@@ -17,7 +18,7 @@ describe('server node flags', () => {
     const execStart = /^ExecStart=(.*)$/m.exec(unit)?.[1] ?? '';
     const workingDirectory = /^WorkingDirectory=(.*)$/m.exec(unit)?.[1] ?? '';
     // node itself, not npm (npm would not pass SIGTERM on); the same flags and entry point.
-    const [node, ...args] = scripts['start:prod']!.split(' ');
+    const [node, ...args] = scripts['start:prod']!.replace(/^exec /, '').split(' ');
     expect(node).toBe('node');
     expect(execStart).toBe(
       [
