@@ -62,7 +62,8 @@ a port it needs is taken. Ctrl-C stops everything and keeps the logs.`,
     ['', 'reaches every node; --env wins over it. NODE_ID and the hosts and ports are'],
     ['', 'set by the cluster for each node.'],
   ],
-  notes: 'Exit status: 0 after Ctrl-C, 1 when the cluster could not start, 2 for a bad option.',
+  notes:
+    'Exit status: 0 after Ctrl-C (npm run itself reports 130 for an interrupted script), 1 when the cluster could not start, 2 for a bad option.',
 });
 
 /** Prints one line and exits 2 (a usage error), like a bad flag. */
