@@ -36,6 +36,7 @@ export const ERROR_CATALOG = {
   SELF_FRIEND: { errno: 24, message: 'you cannot add yourself as a friend', close: false },
   ALREADY_MEMBER: { errno: 25, message: 'already a member of this group', close: false },
   GROUP_EXISTS: { errno: 26, message: 'a group with this name exists', close: false },
+  NOT_FRIENDS: { errno: 27, message: 'you are not friends with this user', close: false },
   TOKEN_INVALID: { errno: 30, message: 'session token is invalid or expired; log in again', close: false },
   RATE_LIMITED: { errno: 40, message: 'too many requests; slow down', close: false },
   SLOW_CONSUMER: {
@@ -84,6 +85,11 @@ export const ERROR_CATALOG = {
     message: 'your request could not be stored for too long; connection closed',
     close: true,
     reconnect: true,
+  },
+  TOO_MANY_DEVICES: {
+    errno: 52,
+    message: 'this account is online on too many devices; log out on one of them first',
+    close: false,
   },
   INTERNAL: { errno: 99, message: 'internal error', close: false },
 } as const satisfies Record<string, ErrorSpec>;
