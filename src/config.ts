@@ -215,6 +215,30 @@ export const configSchema = z.object({
     .max(60_000)
     .default(1000)
     .describe('The slow-down added to each login attempt on an account under attack.'),
+  MAX_DEVICES_PER_USER: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(10)
+    .describe(
+      'Devices of one account online at once (v1 connections count as one device); a login from one more is refused with TOO_MANY_DEVICES',
+    ),
+  DEVICE_RETENTION_DAYS: z.coerce
+    .number()
+    .min(1)
+    .max(3650)
+    .default(30)
+    .describe(
+      'A device not seen for this long no longer holds back inbox pruning; when it returns it starts afresh (history has the rest)',
+    ),
+  TYPING_PER_S: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(3)
+    .describe('Typing notices relayed per connection per second; more are dropped'),
   AUTH_CACHE_TTL_S: z.coerce
     .number()
     .int()
