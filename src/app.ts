@@ -28,6 +28,8 @@ import { MessageService } from './service/message-service.js';
 import { createBcryptHasher } from './service/password-hasher.js';
 import type { ChatStore, MessageBus, Presence } from './service/ports.js';
 import { SessionRegistry } from './service/session-registry.js';
+import { LiveStateService } from './service/live-state-service.js';
+import { PresenceNotifier } from './service/presence-notifier.js';
 import { SessionTokens } from './service/session-tokens.js';
 import { SocialService } from './service/social-service.js';
 import { openMysqlStore } from './model/open-mysql-store.js';
@@ -137,10 +139,13 @@ export function buildServices(
     ports.store.messages,
     ports.bus,
     ports.presence,
-    config.PAGE_SIZE,
+    { pageSize: config.PAGE_SIZE, maxDevices: config.MAX_DEVICES_PER_USER },
     logger,
     telemetry,
   );
+  const live = new LiveStateService(ports.store, ports.bus, ports.presence, clock);
+  // Friends hear of a user's presence changes (each reported once in the cluster, by one node).
+  new PresenceNotifier(ports.presence, ports.store.friends, ports.bus, logger);
   return {
     auth: new AuthService(
       ports.store.users,
@@ -160,8 +165,9 @@ export function buildServices(
         perIp: config.BCRYPT_QUEUE_PER_IP,
       }),
       new CredentialCache({ ttlMs: config.AUTH_CACHE_TTL_S * 1000, max: config.AUTH_CACHE_MAX }, clock),
+      ports.store.messages,
     ),
-    social: new SocialService(ports.store, ports.presence),
+    social: new SocialService(ports.store, ports.presence, (a, b) => live.friendsChanged(a, b)),
     messages: new MessageService(
       ports.store,
       ports.bus,
@@ -169,8 +175,10 @@ export function buildServices(
       { maxMessageChars: config.MAX_MESSAGE_CHARS, pageSize: config.PAGE_SIZE },
       logger,
       telemetry,
+      (userId) => sessions.copiesOwnSends(userId),
     ),
     sessions,
+    live,
     clock,
     logger,
     telemetry,
@@ -198,6 +206,7 @@ export function createChatServer(
     rateBurst: config.RATE_BURST,
     loginRatePerS: config.LOGIN_RATE_PER_S,
     loginBurst: config.LOGIN_BURST,
+    typingPerS: config.TYPING_PER_S,
     heartbeatTimeoutMs: config.HEARTBEAT_TIMEOUT_MS,
     unauthTimeoutMs: config.UNAUTH_TIMEOUT_MS,
     v1: {

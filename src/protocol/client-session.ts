@@ -2,13 +2,21 @@ import { randomUUID } from 'node:crypto';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ChatServices } from '../service/chat-services.js';
-import type { InboxCursor, InboxEntry, SessionOrigin, UserRecord } from '../service/ports.js';
-import type { LiveSession } from '../service/session-registry.js';
+import {
+  V1_DEVICE,
+  type DeviceCursor,
+  type DeviceId,
+  type InboxEntry,
+  type SessionOrigin,
+  type UserRecord,
+} from '../service/ports.js';
+import type { LiveSession, NoticeEvent } from '../service/session-registry.js';
 import type { SessionSink } from '../service/session-sink.js';
 import { addressKey } from '../util/address-key.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import type { Dispatcher } from './dispatcher.js';
 import { ackFrame, errorReply, failureFrame, noticeFrame, replyFrame, v2Delivery } from './encode.js';
+import { presenceFrame, readFrame, typingFrame } from './encode-live.js';
 import { MsgId } from './msgids.js';
 import { V1DeliveryConfirmer } from './v1-delivery-confirmer.js';
 import { v1MessageFrames } from './v1-frames.js';
@@ -54,6 +62,8 @@ export interface SessionPolicy {
   readonly rateBurst: number;
   readonly loginRatePerS: number;
   readonly loginBurst: number;
+  /** Typing notices relayed per second (more are dropped). */
+  readonly typingPerS: number;
   readonly heartbeatTimeoutMs: number;
   readonly unauthTimeoutMs: number;
   /** v1 frames: the largest frame, the pacing gap, and how long a delivery must settle (see config). */
@@ -85,11 +95,15 @@ export interface SessionStart {
 export class ClientSession implements SessionSink {
   version: ProtocolVersion = 1;
   user: { readonly id: number; readonly name: string } | undefined;
+  /** The device of the current (or last) session: chosen by a v2 client, `v1` for the ancestor's. */
+  device: DeviceId = V1_DEVICE;
   session: LiveSession | undefined;
   /** Id of the current (or last attached) live session of this connection. */
   sessionId = '';
   private readonly requests: TokenBucket;
   private readonly logins: TokenBucket;
+  /** Typing notices, on a budget of their own (made on first use: most connections never type). */
+  private typingBudget: TokenBucket | undefined;
   private floodWindowStart = 0;
   private floodRejections = 0;
   /**
@@ -246,6 +260,16 @@ export class ClientSession implements SessionSink {
     return this.logins.take();
   }
 
+  /** Whether one more typing notice may be relayed now. */
+  takeTypingBudget(): boolean {
+    this.typingBudget ??= new TokenBucket(
+      this.policy.typingPerS,
+      this.policy.typingPerS,
+      this.services.clock,
+    );
+    return this.typingBudget.take();
+  }
+
   requireUser(): { readonly id: number; readonly name: string } {
     if (!this.user) throw new AppError('NOT_LOGGED_IN');
     return this.user;
@@ -260,13 +284,17 @@ export class ClientSession implements SessionSink {
   async openSession(
     user: UserRecord,
     version: ProtocolVersion,
+    device: DeviceId,
     origin: SessionOrigin | undefined,
-    start: (session: LiveSession, cursor: InboxCursor) => Promise<SessionStart> | SessionStart,
+    start: (session: LiveSession, cursor: DeviceCursor) => Promise<SessionStart> | SessionStart,
   ): Promise<void> {
-    const session = await this.beginSession(user, version, origin);
+    const session = await this.beginSession(user, version, device, origin);
     let begun: SessionStart;
     try {
-      begun = await start(session, await this.services.messages.cursor(user.id));
+      // Read after the subscription is live, so lastSeq covers everything the bus may not announce.
+      const cursor = await this.services.messages.openDevice(user.id, device);
+      if (cursor.activeDevices > 1) await this.services.sessions.noteSeveralDevices(user.id);
+      begun = await start(session, cursor);
     } catch (error) {
       // No reply went out: the login failed (its error reply follows), so the session must not stay half open.
       if (this.session === session) await this.endSession();
@@ -283,10 +311,12 @@ export class ClientSession implements SessionSink {
   private async beginSession(
     user: UserRecord,
     version: ProtocolVersion,
+    device: DeviceId,
     origin?: SessionOrigin,
   ): Promise<LiveSession> {
     await this.endSession();
     this.version = version;
+    this.device = device;
     if (version === 2 && this.channel.kind === 'tcp') {
       this.channel.setPacing(0);
       this.channel.setFrameAlignment(0);
@@ -297,8 +327,12 @@ export class ClientSession implements SessionSink {
     const confirmer = version === 1 ? this.newConfirmer() : undefined;
     this.confirmer = confirmer;
     const session = await this.services.sessions.attach(user.id, this, {
+      device,
+      hidden: user.presenceHidden,
       origin,
       onFlushed: confirmer && ((seq: number) => confirmer.flushed(seq)),
+      // The ancestor's client cannot tell a copy of its own send from a message to it.
+      skipOwn: version === 1,
     });
     confirmer?.bind((seq) => session.acks.ack(seq));
     // The connection may have closed while this login was in flight; then nobody will detach it later.
@@ -348,7 +382,7 @@ export class ClientSession implements SessionSink {
     if (this.closed) return;
     if (this.version === 2) {
       this.ackCredit = Math.min(this.ackCredit + 1, MAX_ACK_CREDIT);
-      this.channel.write(JSON.stringify(v2Delivery(entry)), onFlushed);
+      this.channel.write(JSON.stringify(v2Delivery(entry, this.user?.id ?? 0)), onFlushed);
       return;
     }
     // A message too long for one v1 frame goes out in numbered parts; delivered once the last is flushed.
@@ -375,6 +409,13 @@ export class ClientSession implements SessionSink {
     this.user = undefined;
     if (this.version === 2) this.send(noticeFrame(MsgId.KICKED, new AppError('KICKED'), by ? { by } : {}));
     this.channel.close('KICKED');
+  }
+
+  notify(event: NoticeEvent): void {
+    if (this.closed || this.version !== 2) return;
+    if (event.type === 'presence') this.send(presenceFrame(event.subject, event.view));
+    else if (event.type === 'typing') this.send(typingFrame(event));
+    else this.send(readFrame(event));
   }
 
   /**

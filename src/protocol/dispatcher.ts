@@ -19,6 +19,11 @@ import { registerHandler } from './handlers/register-handler.js';
 import { resumeHandler } from './handlers/resume-handler.js';
 import { syncHandler } from './handlers/sync-handler.js';
 import { userLookupHandler } from './handlers/user-lookup-handler.js';
+import { typingHandler } from './handlers/typing-handler.js';
+import { readHandler } from './handlers/read-handler.js';
+import { readMarkersHandler } from './handlers/read-markers-handler.js';
+import { conversationsHandler } from './handlers/conversations-handler.js';
+import { settingsHandler } from './handlers/settings-handler.js';
 import { describeIssues, NEEDS_LOGIN } from './schemas.js';
 
 const HANDLERS: readonly Handler[] = [
@@ -38,6 +43,11 @@ const HANDLERS: readonly Handler[] = [
   friendListHandler,
   groupListHandler,
   userLookupHandler,
+  typingHandler,
+  readHandler,
+  readMarkersHandler,
+  conversationsHandler,
+  settingsHandler,
 ];
 
 /** Request names by msgid (the `command` label of parley_request_duration_seconds). */

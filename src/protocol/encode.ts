@@ -37,16 +37,27 @@ export function v2Message(message: StoredMessage): Record<string, unknown> {
   return out;
 }
 
-/** A delivered inbox entry for a v2 client: the message plus its inbox sequence number. */
-export function v2Delivery(entry: InboxEntry): Record<string, unknown> {
+/**
+ * A delivered inbox entry for a v2 client: the message plus its inbox sequence number, and `own` on a copy
+ * of the recipient's own send (the user has several devices).
+ */
+export function v2Delivery(entry: InboxEntry, recipient: number): Record<string, unknown> {
   // Built in place rather than by spreading: this runs once per delivered message.
   const out = v2Message(entry.message);
   out.seq = entry.seq;
+  if (entry.message.senderId === recipient) out.own = true;
   return out;
 }
 
+/** A friend with presence: `online` (as always) plus `state` and `lastSeen`. */
 export function friendView(friend: OnlineUser): Record<string, unknown> {
-  return { id: friend.id, name: friend.name, online: friend.online };
+  return {
+    id: friend.id,
+    name: friend.name,
+    online: friend.online,
+    state: friend.online ? 'online' : 'offline',
+    lastSeen: friend.lastSeen,
+  };
 }
 
 export function groupView(group: GroupView): Record<string, unknown> {

@@ -37,6 +37,18 @@ export const MsgId = {
   USER_LOOKUP_ACK: 28,
   /** Server → client: the server is draining; reconnect (the load balancer picks another node). */
   SERVER_NOTICE: 29,
+  /** Server → client: a friend came online or went offline. */
+  PRESENCE: 30,
+  /** Both ways: typing to a friend or in a group (never stored). */
+  TYPING: 31,
+  /** Client → server: mark a conversation read; server → client: a read marker moved (own device or receipt). */
+  READ: 32,
+  READ_MARKERS: 33,
+  READ_MARKERS_ACK: 34,
+  CONVERSATIONS: 35,
+  CONVERSATIONS_ACK: 36,
+  SETTINGS: 37,
+  SETTINGS_ACK: 38,
 } as const;
 
 export type MsgIdValue = (typeof MsgId)[keyof typeof MsgId];

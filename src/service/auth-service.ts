@@ -2,7 +2,7 @@ import { AppError } from '../errors.js';
 import type { CredentialCache } from './credential-cache.js';
 import type { LoginGuard } from './login-guard.js';
 import type { PasswordAdmission } from './password-admission.js';
-import type { PasswordHasher, UserId, UserRecord, UserStore } from './ports.js';
+import type { DeviceId, MessageStore, PasswordHasher, UserId, UserRecord, UserStore } from './ports.js';
 import type { SessionTokens } from './session-tokens.js';
 import { checkName, checkPassword, nameKey } from './text-rules.js';
 
@@ -22,6 +22,8 @@ export class AuthService {
     private readonly guard: LoginGuard,
     private readonly admission: PasswordAdmission,
     private readonly verified: CredentialCache,
+    /** Devices' token epochs. */
+    private readonly devices: Pick<MessageStore, 'openDevice' | 'bumpDeviceEpoch'>,
   ) {}
 
   /** `ip`: the client's address, for per-address limits. */
@@ -67,20 +69,31 @@ export class AuthService {
     return ok;
   }
 
-  issueToken(user: UserRecord): string {
-    return this.tokens.issue(user.id, user.sessionEpoch);
+  issueToken(user: UserRecord, device: DeviceId, deviceEpoch: number): string {
+    return this.tokens.issue(user.id, user.sessionEpoch, device, deviceEpoch);
   }
 
-  /** The user a session token belongs to, if it is valid and not revoked by a later logout. */
-  async resume(token: string): Promise<UserRecord> {
+  /**
+   * The user and device a session token belongs to, if it is valid and revoked neither by a logout of the
+   * device nor by a "log out everywhere". The device's epoch is read before anything is attached, so a
+   * revoked token cannot even displace the device's live session.
+   */
+  async resume(token: string): Promise<{ user: UserRecord; device: DeviceId }> {
     const claims = this.tokens.verify(token);
     const user = claims ? await this.users.findById(claims.userId) : undefined;
     if (!claims || !user || user.sessionEpoch !== claims.epoch) throw new AppError('TOKEN_INVALID');
-    return user;
+    const { epoch } = await this.devices.openDevice(user.id, claims.device);
+    if (epoch !== claims.deviceEpoch) throw new AppError('TOKEN_INVALID');
+    return { user, device: claims.device };
   }
 
-  /** Revokes every session token of the user. */
-  async logout(userId: UserId): Promise<void> {
+  /** Revokes the device's session tokens. */
+  async logoutDevice(userId: UserId, device: DeviceId): Promise<void> {
+    await this.devices.bumpDeviceEpoch(userId, device);
+  }
+
+  /** Revokes every session token of the user, on every device. */
+  async logoutEverywhere(userId: UserId): Promise<void> {
     await this.users.bumpSessionEpoch(userId);
   }
 

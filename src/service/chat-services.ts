@@ -1,5 +1,6 @@
 import type { Logger } from '../logger.js';
 import type { AuthService } from './auth-service.js';
+import type { LiveStateService } from './live-state-service.js';
 import type { MessageService } from './message-service.js';
 import type { Clock } from '../util/clock.js';
 import type { SessionRegistry } from './session-registry.js';
@@ -12,6 +13,8 @@ export interface ChatServices {
   readonly social: SocialService;
   readonly messages: MessageService;
   readonly sessions: SessionRegistry;
+  /** Typing, read markers, the conversation list and the presence setting. */
+  readonly live: LiveStateService;
   readonly clock: Clock;
   readonly logger: Logger;
   /** Latency observations (request handling, appends, delivery). */

@@ -6,6 +6,11 @@ export interface DeliveryPumpOptions {
   readonly pageSize: number;
   /** Called with each sequence after its bytes were flushed (v1 clients count that as delivered). */
   readonly onFlushed?: (seq: number) => void;
+  /**
+   * Entries this session does not show (a v1 client's own sends, copied for the user's other devices):
+   * passed over in sequence as if delivered and flushed, but never written.
+   */
+  readonly skip?: ((entry: InboxEntry) => boolean) | undefined;
   /** Called when reading the inbox failed; the pump retries after retryDelayMs. */
   readonly onError: (error: unknown) => void;
   readonly retryDelayMs?: number;
@@ -90,6 +95,11 @@ export class DeliveryPump {
   private send(entry: InboxEntry, path: DeliveryPath): void {
     this.delivered = entry.seq;
     const onFlushed = this.options.onFlushed;
+    if (this.options.skip?.(entry)) {
+      // Nothing to write: it counts as flushed at once (a v1 session then confirms it with the rest).
+      onFlushed?.(entry.seq);
+      return;
+    }
     this.sink.deliver(entry, onFlushed ? () => onFlushed(entry.seq) : undefined);
     (this.options.telemetry ?? noTelemetry).messageDelivered(path, entry.message.createdAt);
   }

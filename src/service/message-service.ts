@@ -3,6 +3,8 @@ import type { Logger } from '../logger.js';
 import type {
   AppendResult,
   ChatStore,
+  DeviceCursor,
+  DeviceId,
   InboxCursor,
   InboxEntry,
   MessageBus,
@@ -49,11 +51,14 @@ export class MessageService {
     private readonly limits: { readonly maxMessageChars: number; readonly pageSize: number },
     private readonly logger: Logger,
     private readonly telemetry: Telemetry = noTelemetry,
+    /** Whether the sender has several active devices: their send is then copied to their own inbox. */
+    private readonly copiesOwnSends: (userId: UserId) => boolean = () => false,
   ) {}
 
   async send(request: SendRequest): Promise<AppendResult> {
     const body = checkBody(request.body, this.limits.maxMessageChars);
     const recipients = await this.recipientsOf(request.senderId, request.target);
+    if (this.copiesOwnSends(request.senderId)) recipients.push(request.senderId);
     const elapsed = stopwatch();
     const result = await this.store.messages.append(
       {
@@ -84,19 +89,25 @@ export class MessageService {
     return result;
   }
 
-  cursor(userId: UserId): Promise<InboxCursor> {
-    return this.store.messages.cursor(userId);
+  /** Registers the device for a session and returns its position (MessageStore.openDevice). */
+  openDevice(userId: UserId, device: DeviceId): Promise<DeviceCursor> {
+    return this.store.messages.openDevice(userId, device);
+  }
+
+  cursor(userId: UserId, device: DeviceId): Promise<InboxCursor> {
+    return this.store.messages.cursor(userId, device);
   }
 
   /** Acknowledges everything up to `seq` without a live session (explicit INBOX_ACK on any connection). */
-  ack(userId: UserId, seq: number): Promise<void> {
-    return this.store.messages.ack(userId, seq);
+  ack(userId: UserId, device: DeviceId, seq: number): Promise<void> {
+    return this.store.messages.ack(userId, device, seq);
   }
 
-  async sync(userId: UserId, afterSeq: number, limit: number): Promise<SyncPage> {
+  /** A page of the inbox after `afterSeq`, with the device's acked position. */
+  async sync(userId: UserId, device: DeviceId, afterSeq: number, limit: number): Promise<SyncPage> {
     const [entries, cursor] = await Promise.all([
       this.store.messages.readInbox(userId, afterSeq, Math.min(limit, this.limits.pageSize)),
-      this.store.messages.cursor(userId),
+      this.store.messages.cursor(userId, device),
     ]);
     return { entries, lastSeq: cursor.lastSeq, ackedSeq: cursor.ackedSeq };
   }

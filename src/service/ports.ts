@@ -289,7 +289,12 @@ export type BusEvent =
   /** The user now has several active devices: their own sends must be copied to their inbox too. */
   | { readonly type: 'devices'; readonly userId: UserId }
   /** A friend's (`subject`'s) visible presence changed. */
-  | { readonly type: 'presence'; readonly userId: UserId; readonly subject: UserId; readonly view: PresenceView }
+  | {
+      readonly type: 'presence';
+      readonly userId: UserId;
+      readonly subject: UserId;
+      readonly view: PresenceView;
+    }
   /** `from` is typing to the user (target: the user themself) or in a group the user is in. */
   | {
       readonly type: 'typing';
@@ -364,7 +369,12 @@ export interface Presence {
    * Makes the session the device's lease holder. Checked and written in one step cluster-wide, so two
    * attempts racing on two nodes cannot both pass the checks (see AttachOutcome).
    */
-  attach(userId: UserId, device: DeviceId, sessionId: string, options: PresenceAttach): Promise<AttachOutcome>;
+  attach(
+    userId: UserId,
+    device: DeviceId,
+    sessionId: string,
+    options: PresenceAttach,
+  ): Promise<AttachOutcome>;
   /** Releases the device's lease if this session still holds it. */
   detach(userId: UserId, device: DeviceId, sessionId: string): Promise<void>;
   /** The users among `userIds` that are visibly online (hidden users are not). */

@@ -3,14 +3,28 @@ import { evictOldest } from '../util/evict-oldest.js';
 import type { Logger } from '../logger.js';
 import { AckCoalescer } from './ack-coalescer.js';
 import { DeliveryPump } from './delivery-pump.js';
-import type { BusEvent, MessageBus, MessageStore, Presence, SessionOrigin, UserId } from './ports.js';
+import type {
+  BusEvent,
+  DeviceId,
+  MessageBus,
+  MessageStore,
+  Presence,
+  SessionOrigin,
+  UserId,
+} from './ports.js';
 import type { SessionSink } from './session-sink.js';
 import { noTelemetry, type Telemetry } from './telemetry.js';
 
 /** Local session ids remembered for ignoring our own kicks (far more than logins in flight). */
 const LOCAL_IDS_KEPT = 100_000;
+/** A `kick` naming this device ends every session of the user ("log out everywhere"). */
+export const EVERY_DEVICE = '*';
 
 export interface AttachOptions {
+  /** The device this session is for; sessions of other devices of the user stay. */
+  readonly device: DeviceId;
+  /** The user's presence setting (UserRecord.presenceHidden). */
+  readonly hidden: boolean;
   /**
    * Called with each sequence once its bytes were handed to the OS. v1 clients have no acks: the protocol
    * layer infers them from what follows the write (`V1DeliveryConfirmer`) and acks through `acks`.
@@ -18,6 +32,8 @@ export interface AttachOptions {
   readonly onFlushed?: ((seq: number) => void) | undefined;
   /** The client instance and attempt that opened this session (v2 clients that say so). */
   readonly origin?: SessionOrigin | undefined;
+  /** Copies of the user's own sends are not shown to this session (v1 clients cannot tell them apart). */
+  readonly skipOwn?: boolean;
 }
 
 /** One logged-in connection as the service sees it. */
@@ -26,6 +42,7 @@ export class LiveSession {
   readonly acks: AckCoalescer;
 
   readonly origin: SessionOrigin | undefined;
+  readonly device: DeviceId;
   /** Fixed at attach: the sink may attach later sessions under other ids. */
   readonly sessionId: string;
 
@@ -36,27 +53,40 @@ export class LiveSession {
     options: AttachOptions & { pageSize: number; logger: Logger; telemetry: Telemetry },
   ) {
     this.origin = options.origin;
+    this.device = options.device;
     this.sessionId = sink.sessionId;
+    const device = options.device;
     this.acks = new AckCoalescer(
-      (seq) => store.ack(userId, seq),
+      (seq) => store.ack(userId, device, seq),
       (error) =>
         options.logger.warn({ err: error, userId }, 'ack write failed; will retry with the next ack'),
     );
     this.pump = new DeliveryPump(userId, sink, store, {
       pageSize: options.pageSize,
       onFlushed: options.onFlushed,
+      skip: options.skipOwn ? (entry) => entry.message.senderId === userId : undefined,
       onError: (error) => options.logger.warn({ err: error, userId }, 'inbox read failed; retrying'),
       telemetry: options.telemetry,
     });
   }
 }
 
+/** Where the registry sends the live notices that are not inbox messages (presence, typing, read). */
+export type NoticeEvent = Extract<BusEvent, { type: 'presence' | 'typing' | 'read' }>;
+
 /**
- * The sessions on this node. Invariant: at most one live session per user in the whole cluster — a new
- * login kicks the older session locally and, through the bus, on every other node.
+ * The sessions on this node. Invariant: at most one live session per (user, device) in the whole cluster
+ * — a new login of a device kicks that device's older session locally and, through the bus, on every
+ * other node; sessions of the user's other devices stay.
  */
 export class SessionRegistry {
-  private readonly sessions = new Map<UserId, LiveSession>();
+  private readonly sessions = new Map<UserId, Map<DeviceId, LiveSession>>();
+  private count = 0;
+  /**
+   * Users with sessions here who have several active devices: their own sends are copied to their inbox.
+   * Learnt at attach and from `devices` events; forgotten with the user's last session here.
+   */
+  private readonly multiDevice = new Set<UserId>();
   /**
    * Ids of sessions attached on this node (recent ones; bounded). A takeover between two of them is settled
    * here, so their `kick` events coming back over the bus are ignored — a late one must not end the newer.
@@ -67,78 +97,92 @@ export class SessionRegistry {
     private readonly store: MessageStore,
     private readonly bus: MessageBus,
     private readonly presence: Presence,
-    private readonly pageSize: number,
+    private readonly options: { readonly pageSize: number; readonly maxDevices: number },
     private readonly logger: Logger,
     private readonly telemetry: Telemetry = noTelemetry,
   ) {
     bus.setHandler((event) => this.onBusEvent(event));
     bus.onResync(() => {
-      for (const session of this.sessions.values()) session.pump.requestCatchUp();
+      for (const devices of this.sessions.values())
+        for (const session of devices.values()) session.pump.requestCatchUp();
     });
-    presence.onSuperseded?.((userId, sessionId) => this.onSuperseded(userId, sessionId));
-  }
-
-  /** A newer session elsewhere holds this user's lease: end ours as a takeover would have. */
-  private onSuperseded(userId: UserId, sessionId: string): void {
-    const session = this.sessions.get(userId);
-    if (!session || session.sessionId !== sessionId) return;
-    this.logger.info({ userId }, 'session superseded by a newer one elsewhere; closing it');
-    this.endDisplaced(session);
-  }
-
-  /** A newer session of the user lives on another node: close ours and release what it held here. */
-  private endDisplaced(session: LiveSession, by?: SessionOrigin): void {
-    this.sessions.delete(session.userId);
-    this.retire(session);
-    session.sink.kick(session.sessionId, by);
-    void this.releaseAfterRemoteKick(session);
+    presence.onSuperseded?.((userId, device, sessionId) => this.onSuperseded(userId, device, sessionId));
   }
 
   get size(): number {
-    return this.sessions.size;
+    return this.count;
   }
 
-  get(userId: UserId): LiveSession | undefined {
-    return this.sessions.get(userId);
+  /** The user's session on `device` here, if any. */
+  get(userId: UserId, device: DeviceId): LiveSession | undefined {
+    return this.sessions.get(userId)?.get(device);
+  }
+
+  /** Every session of the user on this node. */
+  sessionsOf(userId: UserId): Iterable<LiveSession> {
+    return this.sessions.get(userId)?.values() ?? [];
+  }
+
+  /** Whether the user's own sends must be copied to their inbox (they have several active devices). */
+  copiesOwnSends(userId: UserId): boolean {
+    return this.multiDevice.has(userId);
   }
 
   /**
-   * Makes `sink` the user's live session. The returned session's pump is not started: the caller
-   * replies to the login first, then starts the pump, so the reply precedes any message.
+   * Marks the user as having several active devices (their session learnt it at login) and tells the
+   * user's sessions on other nodes, which may have started while the user had one.
+   */
+  async noteSeveralDevices(userId: UserId): Promise<void> {
+    if (!this.sessions.has(userId)) return;
+    this.multiDevice.add(userId);
+    await this.bus.publish([{ type: 'devices', userId }]);
+  }
+
+  /**
+   * Makes `sink` the live session of the user's device. The returned session's pump is not started: the
+   * caller replies to the login first, then starts the pump, so the reply precedes any message.
    */
   async attach(userId: UserId, sink: SessionSink, options: AttachOptions): Promise<LiveSession> {
-    if (this.isStale(userId, options.origin)) throw new AppError('RESUME_SUPERSEDED');
-    // The lease claim (which refuses a stale attempt cluster-wide) and the subscription go out together;
-    // the SUBSCRIBE is awaited so it is live before the login reads the inbox.
-    const [claimed] = await Promise.all([
-      this.presence.attach(userId, sink.sessionId, options.origin),
+    const { device, origin } = options;
+    if (this.isStale(userId, device, origin)) throw new AppError('RESUME_SUPERSEDED');
+    // The lease claim (which refuses a stale attempt and a device too many, cluster-wide) and the
+    // subscription go out together; the SUBSCRIBE is awaited so it is live before the login reads the inbox.
+    const [outcome] = await Promise.all([
+      this.presence.attach(userId, device, sink.sessionId, {
+        origin,
+        hidden: options.hidden,
+        maxDevices: this.options.maxDevices,
+      }),
       this.bus.subscribe(userId),
     ]);
     // Refused cluster-wide, or a newer attempt attached here while we waited (its claim came after ours,
     // so it holds the lease): this one must not displace it.
-    if (!claimed || this.isStale(userId, options.origin)) {
+    if (outcome !== 'attached' || this.isStale(userId, device, origin)) {
       await this.bus.unsubscribe(userId);
-      throw new AppError('RESUME_SUPERSEDED');
+      throw new AppError(outcome === 'too-many-devices' ? 'TOO_MANY_DEVICES' : 'RESUME_SUPERSEDED');
     }
     const session = new LiveSession(userId, sink, this.store, {
       ...options,
-      pageSize: this.pageSize,
+      pageSize: this.options.pageSize,
       logger: this.logger,
       telemetry: this.telemetry,
     });
-    const previous = this.sessions.get(userId);
-    this.sessions.set(userId, session);
+    let devices = this.sessions.get(userId);
+    if (!devices) this.sessions.set(userId, (devices = new Map()));
+    const previous = devices.get(device);
+    devices.set(device, session);
+    if (!previous) this.count++;
     this.localIds.set(session.sessionId, true);
     evictOldest(this.localIds, LOCAL_IDS_KEPT);
     if (previous) {
       this.retire(previous);
-      previous.sink.kick(previous.sessionId, options.origin);
+      previous.sink.kick(previous.sessionId, origin);
       // The previous session's subscription ends here; its own detach finds itself replaced and leaves
       // the count alone, so this session's subscription is the one that stays.
       void this.bus.unsubscribe(userId);
     }
-    // Other nodes close their sessions of this user; ours ignores the event (same session id).
-    await this.bus.publish([{ type: 'kick', userId, sessionId: session.sessionId, origin: options.origin }]);
+    // Other nodes close their sessions of this device; ours ignores the event (same session id).
+    await this.bus.publish([{ type: 'kick', userId, device, sessionId: session.sessionId, origin }]);
     return session;
   }
 
@@ -147,8 +191,8 @@ export class SessionRegistry {
    * stale (it reached us late, say from a frozen load balancer's backlog): attaching it would displace the
    * live session. Other nodes' sessions are checked by the presence claim.
    */
-  private isStale(userId: UserId, origin: SessionOrigin | undefined): boolean {
-    const holder = this.sessions.get(userId)?.origin;
+  private isStale(userId: UserId, device: DeviceId, origin: SessionOrigin | undefined): boolean {
+    const holder = this.get(userId, device)?.origin;
     return !!origin && !!holder && holder.cid === origin.cid && holder.attempt > origin.attempt;
   }
 
@@ -157,27 +201,80 @@ export class SessionRegistry {
     this.retire(session);
     await session.acks.flush();
     session.acks.stop();
-    if (this.sessions.get(session.userId) !== session) return;
-    this.sessions.delete(session.userId);
+    if (!this.remove(session)) return;
     await Promise.all([
       this.bus.unsubscribe(session.userId),
-      this.presence.detach(session.userId, session.sessionId),
+      this.presence.detach(session.userId, session.device, session.sessionId),
     ]);
+  }
+
+  /**
+   * "Log out everywhere": ends every session of the user, here and (through the bus) on other nodes,
+   * except `keep` (the connection that asked, which logs out by itself).
+   */
+  async kickEverywhere(userId: UserId, keep: LiveSession | undefined): Promise<void> {
+    for (const session of [...this.sessionsOf(userId)]) if (session !== keep) this.endDisplaced(session);
+    await this.bus.publish([
+      { type: 'kick', userId, device: EVERY_DEVICE, sessionId: keep?.sessionId ?? 'everywhere' },
+    ]);
+  }
+
+  /** Removes the session from the map if it is still the device's live one; false when it was replaced. */
+  private remove(session: LiveSession): boolean {
+    const devices = this.sessions.get(session.userId);
+    if (devices?.get(session.device) !== session) return false;
+    devices.delete(session.device);
+    this.count--;
+    if (devices.size === 0) {
+      this.sessions.delete(session.userId);
+      this.multiDevice.delete(session.userId);
+    }
+    return true;
   }
 
   private retire(session: LiveSession): void {
     session.pump.stop();
   }
 
+  /** A newer session elsewhere holds this device's lease: end ours as a takeover would have. */
+  private onSuperseded(userId: UserId, device: DeviceId, sessionId: string): void {
+    const session = this.get(userId, device);
+    if (!session || session.sessionId !== sessionId) return;
+    this.logger.info({ userId, device }, 'session superseded by a newer one elsewhere; closing it');
+    this.endDisplaced(session);
+  }
+
+  /** A newer session of the device lives elsewhere (or the user logged out everywhere): close ours. */
+  private endDisplaced(session: LiveSession, by?: SessionOrigin): void {
+    this.remove(session);
+    this.retire(session);
+    session.sink.kick(session.sessionId, by);
+    void this.releaseAfterRemoteKick(session);
+  }
+
   private onBusEvent(event: BusEvent): void {
-    const session = this.sessions.get(event.userId);
-    if (!session) return;
-    if (event.type === 'deliver') {
-      session.pump.offer({ seq: event.seq, message: event.message });
-    } else if (event.type === 'sync') {
-      session.pump.requestCatchUp();
-    } else if (event.sessionId !== session.sessionId && !this.localIds.has(event.sessionId)) {
-      this.endDisplaced(session, event.origin);
+    const devices = this.sessions.get(event.userId);
+    if (!devices) return;
+    switch (event.type) {
+      case 'deliver':
+        for (const session of devices.values())
+          session.pump.offer({ seq: event.seq, message: event.message });
+        return;
+      case 'sync':
+        for (const session of devices.values()) session.pump.requestCatchUp();
+        return;
+      case 'devices':
+        this.multiDevice.add(event.userId);
+        return;
+      case 'kick':
+        for (const session of [...devices.values()]) {
+          const target = event.device === EVERY_DEVICE || event.device === session.device;
+          if (target && event.sessionId !== session.sessionId && !this.localIds.has(event.sessionId))
+            this.endDisplaced(session, event.origin);
+        }
+        return;
+      default:
+        for (const session of devices.values()) session.sink.notify(event);
     }
   }
 
@@ -186,7 +283,7 @@ export class SessionRegistry {
       await session.acks.flush();
       await Promise.all([
         this.bus.unsubscribe(session.userId),
-        this.presence.detach(session.userId, session.sessionId),
+        this.presence.detach(session.userId, session.device, session.sessionId),
       ]);
     } catch (error) {
       this.logger.warn({ err: error, userId: session.userId }, 'releasing a kicked session failed');

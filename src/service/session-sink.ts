@@ -1,4 +1,4 @@
-import type { InboxEntry, SessionOrigin } from './ports.js';
+import type { BusEvent, InboxEntry, SessionOrigin } from './ports.js';
 
 /**
  * What the service needs from one client connection: implemented by the protocol layer's ClientSession,
@@ -19,4 +19,6 @@ export interface SessionSink {
    * the client (v2) and close — unless the connection has moved on to another session meanwhile.
    */
   kick(sessionId: string, by?: SessionOrigin): void;
+  /** A live notice for the user (a friend's presence, typing, a read marker): shown if the client can. */
+  notify(event: Extract<BusEvent, { type: 'presence' | 'typing' | 'read' }>): void;
 }

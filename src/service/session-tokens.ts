@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../util/clock.js';
-import type { UserId } from './ports.js';
+import { DEFAULT_DEVICE, type DeviceId, type UserId } from './ports.js';
 
 export interface TokenClaims {
   readonly userId: UserId;
@@ -8,6 +8,10 @@ export interface TokenClaims {
   readonly epoch: number;
   /** Expiry, ms since the epoch. */
   readonly expiresAt: number;
+  /** The device the token was issued to; RESUME continues that device. */
+  readonly device: DeviceId;
+  /** The device's token epoch when issued; the device's logout bumps it and so revokes the token. */
+  readonly deviceEpoch: number;
 }
 
 /**
@@ -21,10 +25,10 @@ export class SessionTokens {
     private readonly clock: Clock,
   ) {}
 
-  issue(userId: UserId, epoch: number): string {
-    const payload = Buffer.from(JSON.stringify([userId, epoch, this.clock.now() + this.ttlMs])).toString(
-      'base64url',
-    );
+  issue(userId: UserId, epoch: number, device: DeviceId, deviceEpoch: number): string {
+    const payload = Buffer.from(
+      JSON.stringify([userId, epoch, this.clock.now() + this.ttlMs, device, deviceEpoch]),
+    ).toString('base64url');
     return `${payload}.${this.sign(payload)}`;
   }
 
@@ -42,11 +46,19 @@ export class SessionTokens {
     } catch {
       return undefined;
     }
-    if (!Array.isArray(decoded) || decoded.length !== 3 || !decoded.every(Number.isSafeInteger))
+    // Tokens issued before devices existed have three fields: they belong to the default device.
+    if (!Array.isArray(decoded) || (decoded.length !== 3 && decoded.length !== 5)) return undefined;
+    const [userId, epoch, expiresAt, device = DEFAULT_DEVICE, deviceEpoch = 0] = decoded as unknown[];
+    if (![userId, epoch, expiresAt, deviceEpoch].every(Number.isSafeInteger) || typeof device !== 'string')
       return undefined;
-    const [userId, epoch, expiresAt] = decoded as [number, number, number];
-    if (expiresAt <= this.clock.now()) return undefined;
-    return { userId, epoch, expiresAt };
+    if ((expiresAt as number) <= this.clock.now()) return undefined;
+    return {
+      userId: userId as number,
+      epoch: epoch as number,
+      expiresAt: expiresAt as number,
+      device,
+      deviceEpoch: deviceEpoch as number,
+    };
   }
 
   private sign(payload: string): string {

@@ -12,6 +12,8 @@ import { checkGroupDesc, checkName } from './text-rules.js';
 
 export interface OnlineUser extends UserSummary {
   readonly online: boolean;
+  /** When the user's last device left; null while online, hidden or unknown. */
+  readonly lastSeen: number | null;
 }
 
 export interface GroupView extends GroupSummary {
@@ -23,18 +25,24 @@ export class SocialService {
   constructor(
     private readonly store: ChatStore,
     private readonly presence: Presence,
+    /** Told about a new friendship (caches of who may type to whom). */
+    private readonly onFriendsChanged: (a: UserId, b: UserId) => void = () => undefined,
   ) {}
 
   async addFriend(me: UserId, friendId: UserId): Promise<void> {
     if (me === friendId) throw new AppError('SELF_FRIEND');
     if (!(await this.store.users.findById(friendId))) throw new AppError('USER_NOT_FOUND');
     if (!(await this.store.friends.add(me, friendId))) throw new AppError('ALREADY_FRIENDS');
+    this.onFriendsChanged(me, friendId);
   }
 
   async listFriends(me: UserId): Promise<OnlineUser[]> {
     const friends = await this.store.friends.list(me);
-    const online = await this.presence.onlineAmong(friends.map((f) => f.id));
-    return friends.map((f) => ({ ...f, online: online.has(f.id) }));
+    const views = await this.presence.viewsOf(friends.map((f) => f.id));
+    return friends.map((f) => {
+      const view = views.get(f.id);
+      return { ...f, online: view?.state === 'online', lastSeen: view?.lastSeen ?? null };
+    });
   }
 
   async createGroup(me: UserId, name: string, desc: string): Promise<GroupSummary> {
@@ -60,7 +68,12 @@ export class SocialService {
   async lookupUser(name: string): Promise<OnlineUser> {
     const user = await this.store.users.findByName(name);
     if (!user) throw new AppError('USER_NOT_FOUND');
-    const online = await this.presence.onlineAmong([user.id]);
-    return { id: user.id, name: user.name, online: online.has(user.id) };
+    const view = (await this.presence.viewsOf([user.id])).get(user.id);
+    return {
+      id: user.id,
+      name: user.name,
+      online: view?.state === 'online',
+      lastSeen: view?.lastSeen ?? null,
+    };
   }
 }

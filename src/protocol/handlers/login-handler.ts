@@ -1,6 +1,6 @@
-import type { UserRecord } from '../../service/ports.js';
+import { DEFAULT_DEVICE, V1_DEVICE, type UserRecord } from '../../service/ports.js';
 import type { ClientSession } from '../client-session.js';
-import { ackFailure, replyFrame } from '../encode.js';
+import { ackFailure, friendView, replyFrame } from '../encode.js';
 import { defineHandler } from '../handler.js';
 import { MsgId } from '../msgids.js';
 import { loginSchema } from '../schemas.js';
@@ -9,8 +9,8 @@ import { v1LoginAckFrame } from '../v1-frames.js';
 /**
  * LOGIN_MSG. v1: the ack carries friends, groups and up to V1_OFFLINE_BATCH offline messages, all within
  * V1_MAX_FRAME_BYTES (the rest follow as ordinary messages); they count as delivered once the write settled
- * (see V1DeliveryConfirmer). v2: the ack carries a session token
- * and the inbox cursor, then everything after the acked sequence is pushed.
+ * (see V1DeliveryConfirmer). v2: the ack carries a session token for the device, the device's inbox
+ * position and the friends' presence, then everything after the device's acked sequence is pushed.
  */
 export const loginHandler = defineHandler({
   msgid: MsgId.LOGIN,
@@ -20,22 +20,28 @@ export const loginHandler = defineHandler({
   async handle(context, request) {
     const identity = request.id !== undefined ? { id: request.id } : { name: request.name ?? '' };
     const user = await context.services.auth.login(identity, request.password, context.remoteIp);
-    if (request.v === 2) await loginV2(context, user, request.reqId, request.cid);
-    else await loginV1(context, user);
+    if (request.v === 2) {
+      const origin = request.cid === undefined ? undefined : { cid: request.cid, attempt: 0 };
+      await loginV2(context, user, request.reqId, request.device ?? DEFAULT_DEVICE, origin);
+    } else {
+      await loginV1(context, user);
+    }
   },
 });
 
 async function loginV1(context: ClientSession, user: UserRecord): Promise<void> {
   const { social, messages, limits } = context.services;
-  await context.openSession(user, 1, undefined, async (_session, cursor) => {
+  await context.openSession(user, 1, V1_DEVICE, undefined, async (_session, cursor) => {
     const [friends, groups, pending] = await Promise.all([
       social.listFriends(user.id),
       social.listGroups(user.id),
-      messages.sync(user.id, cursor.ackedSeq, limits.v1OfflineBatch),
+      messages.sync(user.id, V1_DEVICE, cursor.ackedSeq, limits.v1OfflineBatch),
     ]);
+    // The old client cannot tell a copy of its own send (for the user's other devices) from a message to it.
+    const offline = pending.entries.filter((entry) => entry.message.senderId !== user.id);
     // Sized in bytes for the ancestor's 1024-byte read: what does not fit follows as chat frames.
-    const ack = v1LoginAckFrame(user, friends, groups, pending.entries, context.v1MaxFrameBytes);
-    const lastIncluded = pending.entries[ack.offlineIncluded - 1]?.seq ?? cursor.ackedSeq;
+    const ack = v1LoginAckFrame(user, friends, groups, offline, context.v1MaxFrameBytes);
+    const lastIncluded = ack.offlineIncluded > 0 ? offline[ack.offlineIncluded - 1]!.seq : cursor.ackedSeq;
     return {
       reply: ack.frame,
       onReplyFlushed: () => context.v1Flushed(lastIncluded),
@@ -48,21 +54,28 @@ async function loginV2(
   context: ClientSession,
   user: UserRecord,
   reqId: unknown,
-  cid: string | undefined,
+  device: string,
+  origin: { cid: string; attempt: number } | undefined,
 ): Promise<void> {
-  const origin = cid === undefined ? undefined : { cid, attempt: 0 };
-  await context.openSession(user, 2, origin, (_session, cursor) => ({
-    reply: replyFrame(MsgId.LOGIN_ACK, reqId, {
-      errno: 0,
-      id: user.id,
-      name: user.name,
-      v: 2,
-      token: context.services.auth.issueToken(user),
-      ackedSeq: cursor.ackedSeq,
+  const { auth, social, nodeId } = context.services;
+  await context.openSession(user, 2, device, origin, async (_session, cursor) => {
+    const friends = await social.listFriends(user.id);
+    return {
+      reply: replyFrame(MsgId.LOGIN_ACK, reqId, {
+        errno: 0,
+        id: user.id,
+        name: user.name,
+        v: 2,
+        device,
+        token: auth.issueToken(user, device, cursor.epoch),
+        ackedSeq: cursor.ackedSeq,
+        lastSeq: cursor.lastSeq,
+        reset: cursor.reset,
+        friends: friends.map(friendView),
+        node: nodeId,
+      }),
+      afterSeq: cursor.ackedSeq,
       lastSeq: cursor.lastSeq,
-      node: context.services.nodeId,
-    }),
-    afterSeq: cursor.ackedSeq,
-    lastSeq: cursor.lastSeq,
-  }));
+    };
+  });
 }

@@ -1,11 +1,12 @@
+import { AppError } from '../../errors.js';
 import { ackFailure, replyFrame } from '../encode.js';
 import { defineHandler } from '../handler.js';
 import { MsgId } from '../msgids.js';
 import { resumeSchema } from '../schemas.js';
 
 /**
- * RESUME (v2): re-attaches a session after a reconnect with the signed token from login — no bcrypt —
- * acknowledges what the client already has (`lastSeq`) and replays everything after it.
+ * RESUME (v2): re-attaches the token's device after a reconnect with the signed token from login — no
+ * bcrypt — acknowledges what the client already has (`lastSeq`) and replays everything after it.
  */
 export const resumeHandler = defineHandler({
   msgid: MsgId.RESUME,
@@ -13,10 +14,12 @@ export const resumeHandler = defineHandler({
   authAttempt: true,
   failureReply: (error) => ackFailure(MsgId.RESUME_ACK, error),
   async handle(context, request) {
-    const user = await context.services.auth.resume(request.token);
+    const { auth, nodeId } = context.services;
+    const { user, device } = await auth.resume(request.token);
+    if (request.device !== undefined && request.device !== device) throw new AppError('TOKEN_INVALID');
     const origin =
       request.cid === undefined ? undefined : { cid: request.cid, attempt: request.attempt ?? 0 };
-    await context.openSession(user, 2, origin, (session, cursor) => {
+    await context.openSession(user, 2, device, origin, (session, cursor) => {
       const have = Math.min(request.lastSeq, cursor.lastSeq);
       if (have > cursor.ackedSeq) session.acks.ack(have);
       return {
@@ -25,10 +28,12 @@ export const resumeHandler = defineHandler({
           id: user.id,
           name: user.name,
           v: 2,
-          token: context.services.auth.issueToken(user),
+          device,
+          token: auth.issueToken(user, device, cursor.epoch),
           ackedSeq: Math.max(cursor.ackedSeq, have),
           lastSeq: cursor.lastSeq,
-          node: context.services.nodeId,
+          reset: cursor.reset,
+          node: nodeId,
         }),
         afterSeq: have,
         lastSeq: cursor.lastSeq,

@@ -10,10 +10,10 @@ export const syncHandler = defineHandler({
   async handle(context, request) {
     const user = context.requireUser();
     const limit = request.limit ?? context.services.limits.pageSize;
-    const page = await context.services.messages.sync(user.id, request.after, limit);
+    const page = await context.services.messages.sync(user.id, context.device, request.after, limit);
     const lastReturned = page.entries.at(-1)?.seq ?? request.after;
     context.reply(MsgId.SYNC_ACK, request.reqId, {
-      messages: page.entries.map(v2Delivery),
+      messages: page.entries.map((entry) => v2Delivery(entry, user.id)),
       lastSeq: page.lastSeq,
       ackedSeq: page.ackedSeq,
       more: lastReturned < page.lastSeq,
