@@ -24,15 +24,31 @@ const message = z.object({
   cmid: z.string().nullable(),
   createdAt: z.number(),
 });
+const view = z.object({
+  state: z.enum(['online', 'offline']),
+  lastSeen: z.number().nonnegative().finite().nullable(),
+});
 const event = z.discriminatedUnion('type', [
   z.object({ type: z.literal('deliver'), userId: id, seq: z.number().int().positive(), message }),
   z.object({
     type: z.literal('kick'),
     userId: id,
+    // Absent from nodes of the release before devices: their kicks meant the one session of the user.
+    device: z.string().min(1).max(64).default('*'),
     sessionId: z.string().min(1).max(100),
     origin: z.object({ cid: z.string().min(1).max(64), attempt: z.number().int().min(0) }).optional(),
   }),
   z.object({ type: z.literal('sync'), userId: id }),
+  z.object({ type: z.literal('devices'), userId: id }),
+  z.object({ type: z.literal('presence'), userId: id, subject: id, view }),
+  z.object({
+    type: z.literal('typing'),
+    userId: id,
+    from: id,
+    target,
+    state: z.enum(['start', 'stop']),
+  }),
+  z.object({ type: z.literal('read'), userId: id, reader: id, target, upTo: z.number().int().min(0) }),
 ]);
 const envelope = z.object({
   v: z.literal(ENVELOPE_VERSION),

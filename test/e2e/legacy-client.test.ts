@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { RunningApp } from '../../src/app.js';
 import type { UserRecord } from '../../src/service/ports.js';
 import { LegacyClient, type ShownMessage } from '../../scripts/lib/legacy-client.js';
+import { liveSession } from '../helpers/protocol-harness.js';
 import { startTestApp } from '../helpers/test-app.js';
 
 // The ancestor's C++ ChatClient, emulated strictly (scripts/lib/legacy-client.ts): one recv(1024) per
@@ -147,14 +148,16 @@ describe('the original ChatClient against Parley', () => {
     for (let i = 0; i < 5; i++) await send(node, alice!, bob!, `m${i}`);
     await first.waitShown(5);
     first.crash();
-    await vi.waitFor(() => expect(node.services.sessions.get(bob!.id)).toBeUndefined());
+    await vi.waitFor(() => expect(liveSession(node.services, bob!.id)).toBeUndefined());
     const second = await loggedIn(node, bob!);
     await second.waitShown(5);
     expect(bodies(second.shown)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
     // Requests prove the client alive past them (the second one, for what came before the first).
     second.addFriend(bob!.id, alice!.id);
     second.addFriend(bob!.id, alice!.id);
-    await vi.waitFor(async () => expect((await node.services.messages.cursor(bob!.id)).ackedSeq).toBe(5));
+    await vi.waitFor(async () =>
+      expect((await node.services.messages.cursor(bob!.id, 'v1')).ackedSeq).toBe(5),
+    );
     second.quit();
   });
 
@@ -167,7 +170,7 @@ describe('the original ChatClient against Parley', () => {
     for (const body of sent) await send(node, alice!, bob!, body);
     expect(await first.waitEnd()).toMatchObject({ kind: 'abort' });
     expect(first.shown).toHaveLength(10);
-    await vi.waitFor(() => expect(node.services.sessions.get(bob!.id)).toBeUndefined());
+    await vi.waitFor(() => expect(liveSession(node.services, bob!.id)).toBeUndefined());
     const second = await loggedIn(node, bob!);
     const missing = sent.filter((body) => !bodies(first.shown).includes(body));
     await vi.waitFor(() => expect(bodies(second.shown)).toEqual(expect.arrayContaining(missing)), 10_000);

@@ -244,7 +244,7 @@ describe('limits and bad input', () => {
       true,
     );
     // Nothing was lost: the undelivered rest waits in the inbox for the next login.
-    const cursor = await node.services.messages.cursor(slow.id);
+    const cursor = await node.services.messages.cursor(slow.id, 'default');
     expect(cursor.lastSeq).toBe(count);
     reader.client.close();
     sender.client.close();

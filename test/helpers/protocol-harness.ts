@@ -4,8 +4,16 @@ import { createLogger } from '../../src/logger.js';
 import { ClientSession, type SessionPolicy } from '../../src/protocol/client-session.js';
 import { Dispatcher } from '../../src/protocol/dispatcher.js';
 import type { ChatServices } from '../../src/service/chat-services.js';
+import type { LiveSession } from '../../src/service/session-registry.js';
 import { systemClock } from '../../src/util/clock.js';
 import { FakeChannel } from './fake-channel.js';
+
+/** The user's one live session on this node (fails when the user has sessions on several devices here). */
+export function liveSession(services: ChatServices, userId: number): LiveSession | undefined {
+  const sessions = [...services.sessions.sessionsOf(userId)];
+  if (sessions.length > 1) throw new Error(`user ${userId} has ${sessions.length} sessions here`);
+  return sessions[0];
+}
 
 /** No per-connection budgets: handler tests exercise the handlers, not the rate limits. */
 const UNLIMITED: SessionPolicy = {
@@ -13,6 +21,7 @@ const UNLIMITED: SessionPolicy = {
   rateBurst: 1e9,
   loginRatePerS: 1e9,
   loginBurst: 1e9,
+  typingPerS: 1e9,
   heartbeatTimeoutMs: 0,
   unauthTimeoutMs: 0,
   v1: { maxFrameBytes: 1023, paceMs: 0, ackSettleMs: 0, holdMs: 0 },

@@ -16,6 +16,7 @@ const POLICY: SessionPolicy = {
   rateBurst: 3,
   loginRatePerS: 1,
   loginBurst: 2,
+  typingPerS: 3,
   heartbeatTimeoutMs: 45_000,
   unauthTimeoutMs: 300_000,
   v1: { maxFrameBytes: 1023, paceMs: 5, ackSettleMs: 0, holdMs: 0 },
@@ -185,7 +186,7 @@ describe('ClientSession', () => {
     expect(failures).toBe(-1);
     expect(channel.take()).toEqual([]);
     expect(channel.closed).toBe(false);
-    expect((await services.messages.cursor(2)).lastSeq).toBe(1);
+    expect((await services.messages.cursor(2, 'default')).lastSeq).toBe(1);
   });
 
   it('closes a v1 connection with HELD_TOO_LONG when the store stays unavailable past V1_HOLD_MS', async () => {

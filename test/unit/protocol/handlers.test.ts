@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { MsgId } from '../../../src/protocol/msgids.js';
-import { protocolHarness, type FakeClient } from '../../helpers/protocol-harness.js';
+import { liveSession, protocolHarness, type FakeClient } from '../../helpers/protocol-harness.js';
 
 type Harness = ReturnType<typeof protocolHarness>;
 
@@ -153,7 +153,7 @@ describe('identity comes from the login', () => {
       expect(await client.ask(frame)).toMatchObject({ msgid: MsgId.ERROR, code: 'IDENTITY_MISMATCH' });
     }
     expect(bob.client.out.sent).toEqual([]);
-    expect(harness.services.sessions.get(bob.id)).toBeDefined();
+    expect(liveSession(harness.services, bob.id)).toBeDefined();
   });
 
   it('refuses a foreign id on request types that have no id field, rather than ignoring it', async () => {
@@ -360,16 +360,16 @@ describe('chat, friends and groups (v2 replies)', () => {
     expect((page.messages as { seq: number }[]).map((m) => m.seq)).toEqual([2, 3]);
     // Without reqId an ack is a notification: recorded, not answered.
     expect(await bob.client.send({ msgid: MsgId.INBOX_ACK, seq: 3 })).toEqual([]);
-    await harness.services.sessions.get(bob.id)!.acks.flush();
-    expect(await harness.services.messages.cursor(bob.id)).toEqual({ ackedSeq: 3, lastSeq: 5 });
+    await liveSession(harness.services, bob.id)!.acks.flush();
+    expect(await harness.services.messages.cursor(bob.id, 'default')).toEqual({ ackedSeq: 3, lastSeq: 5 });
     expect(await bob.client.ask({ msgid: MsgId.INBOX_ACK, seq: 4, reqId: 'a' })).toMatchObject({
       msgid: MsgId.ACK,
       re: MsgId.INBOX_ACK,
       reqId: 'a',
       seq: 4,
     });
-    await harness.services.sessions.get(bob.id)!.acks.flush();
-    expect(await harness.services.messages.cursor(bob.id)).toEqual({ ackedSeq: 4, lastSeq: 5 });
+    await liveSession(harness.services, bob.id)!.acks.flush();
+    expect(await harness.services.messages.cursor(bob.id, 'default')).toEqual({ ackedSeq: 4, lastSeq: 5 });
     // Errors are answered either way.
     expect(await bob.client.ask({ msgid: MsgId.INBOX_ACK, seq: -1 })).toMatchObject({ code: 'BAD_MESSAGE' });
   });
@@ -387,7 +387,7 @@ describe('chat, friends and groups (v2 replies)', () => {
       msgid: MsgId.ACK,
       re: MsgId.LOGINOUT,
     });
-    expect(harness.services.sessions.get(alice.id)).toBeUndefined();
+    expect(liveSession(harness.services, alice.id)).toBeUndefined();
     expect(await alice.client.ask({ msgid: MsgId.ONE_CHAT, toid: bob.id, msg: 'x' })).toMatchObject({
       code: 'NOT_LOGGED_IN',
     });
@@ -414,7 +414,7 @@ describe('sessions', () => {
       expect.objectContaining({ msgid: MsgId.KICKED, code: 'KICKED' }),
     ]);
     expect(first.client.out.closeReason).toBe('KICKED');
-    expect(harness.services.sessions.get(first.id)?.sink.sessionId).toBe(second.context.session?.sessionId);
+    expect(liveSession(harness.services, first.id)?.sink.sessionId).toBe(second.context.session?.sessionId);
   });
 
   it('two logins of one user at the same time leave exactly one live session, which gets messages', async () => {
@@ -441,7 +441,7 @@ describe('sessions', () => {
     await new Promise((resolve) => setImmediate(resolve));
     const open = [first, second].filter((c) => !c.out.closed);
     expect(open).toHaveLength(1);
-    const live = harness.services.sessions.get(id);
+    const live = liveSession(harness.services, id);
     expect(live?.sessionId).toBe(open[0]!.context.session?.sessionId);
     open[0]!.out.take();
     await sender.client.send({ msgid: MsgId.ONE_CHAT, toid: id, msg: 'to the winner' });
@@ -466,7 +466,7 @@ describe('sessions', () => {
     client.out.close('CLIENT_CLOSED');
     await client.context.endSession();
     await login;
-    expect(harness.services.sessions.get(id)).toBeUndefined();
+    expect(liveSession(harness.services, id)).toBeUndefined();
   });
 
   it('resume re-attaches without the password and replays what follows lastSeq', async () => {
@@ -515,7 +515,7 @@ describe('sessions', () => {
     expect(rest).toEqual([
       { id: alice.id, msg: 'o3', msgid: MsgId.ONE_CHAT, name: 'alice', time: 't', toid: bobId },
     ]);
-    await harness.services.sessions.get(bobId)!.acks.flush();
-    expect(await harness.services.messages.cursor(bobId)).toEqual({ ackedSeq: 3, lastSeq: 3 });
+    await liveSession(harness.services, bobId)!.acks.flush();
+    expect(await harness.services.messages.cursor(bobId, 'default')).toEqual({ ackedSeq: 3, lastSeq: 3 });
   });
 });

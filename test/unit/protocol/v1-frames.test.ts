@@ -59,6 +59,7 @@ describe('v1 frames', () => {
       id: i + 2,
       name: `friend${i}`,
       online: i % 2 === 0,
+      lastSeen: null,
     }));
     const groups: GroupView[] = Array.from({ length: 5 }, (_, g) => ({
       id: g + 1,
@@ -92,7 +93,7 @@ describe('v1 frames', () => {
   it('leaves the ack as the ancestor built it when everything fits', () => {
     const ack = v1LoginAckFrame(
       { id: 1, name: 'me' },
-      [{ id: 2, name: 'bob', online: true }],
+      [{ id: 2, name: 'bob', online: true, lastSeen: null }],
       [],
       [{ seq: 1, message: message('hello') }],
       1023,

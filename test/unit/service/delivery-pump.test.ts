@@ -22,6 +22,7 @@ class RecordingSink implements SessionSink {
   writable(): boolean {
     return !this.full;
   }
+  notify(): void {}
   waitWritable(): Promise<void> {
     return this.full ? new Promise((resolve) => this.drainWaiters.push(resolve)) : Promise.resolve();
   }

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
 import { AckCoalescer } from '../../../src/service/ack-coalescer.js';
 import { SessionTokens } from '../../../src/service/session-tokens.js';
@@ -20,8 +21,24 @@ describe('SessionTokens', () => {
   it('verifies its own tokens and rejects tampered, foreign and expired ones', () => {
     const clock = clockAt(1_000);
     const tokens = new SessionTokens('secret-secret-secret', 60_000, clock);
-    const token = tokens.issue(42, 3);
-    expect(tokens.verify(token)).toEqual({ userId: 42, epoch: 3, expiresAt: 61_000 });
+    const token = tokens.issue(42, 3, 'phone', 7);
+    expect(tokens.verify(token)).toEqual({
+      userId: 42,
+      epoch: 3,
+      expiresAt: 61_000,
+      device: 'phone',
+      deviceEpoch: 7,
+    });
+    // A token from before devices (three fields) belongs to the default device.
+    const old = Buffer.from(JSON.stringify([42, 3, 61_000])).toString('base64url');
+    const oldSig = createHmac('sha256', 'secret-secret-secret').update(old).digest('base64url');
+    expect(tokens.verify(`${old}.${oldSig}`)).toEqual({
+      userId: 42,
+      epoch: 3,
+      expiresAt: 61_000,
+      device: 'default',
+      deviceEpoch: 0,
+    });
     expect(new SessionTokens('another-secret-value', 60_000, clock).verify(token)).toBeUndefined();
     const [payload, sig] = token.split('.');
     const forged = Buffer.from(JSON.stringify([1, 3, 61_000])).toString('base64url');

@@ -40,6 +40,7 @@ function sink(): SessionSink & { seqs: number[] } {
     writable: () => true,
     waitWritable: () => Promise.resolve(),
     kick: () => undefined,
+    notify: () => undefined,
   };
 }
 
