@@ -145,7 +145,7 @@ export function buildServices(
   );
   const live = new LiveStateService(ports.store, ports.bus, ports.presence, clock);
   // Friends hear of a user's presence changes (each reported once in the cluster, by one node).
-  new PresenceNotifier(ports.presence, ports.store.friends, ports.bus, logger);
+  const presenceNotifier = new PresenceNotifier(ports.presence, ports.store.friends, ports.bus, logger);
   return {
     auth: new AuthService(
       ports.store.users,
@@ -179,6 +179,7 @@ export function buildServices(
     ),
     sessions,
     live,
+    presenceNotifier,
     clock,
     logger,
     telemetry,

@@ -200,6 +200,29 @@ export function createMetrics(
     () => [[{}, counts.inboxEntries]],
   );
 
+  const presence = services.presenceNotifier.counts;
+  sourcedCounter(
+    registry,
+    'parley_presence_changes_total',
+    'Presence changes (online/offline) this node reported to friends, and the bus events that took',
+    ['kind'],
+    () => [
+      [{ kind: 'change' }, presence.changes],
+      [{ kind: 'event' }, presence.events],
+    ],
+  );
+  const live = services.live.counts;
+  sourcedCounter(
+    registry,
+    'parley_live_notices_total',
+    'Typing notices relayed (one per recipient) and read markers moved through this node',
+    ['kind'],
+    () => [
+      [{ kind: 'typing' }, live.typing],
+      [{ kind: 'read' }, live.reads],
+    ],
+  );
+
   if (store.stats) registerStorePoolMetrics(registry, () => store.stats?.() ?? {});
 
   new Gauge({

@@ -1,6 +1,7 @@
 import type { Logger } from '../logger.js';
 import type { AuthService } from './auth-service.js';
 import type { LiveStateService } from './live-state-service.js';
+import type { PresenceNotifier } from './presence-notifier.js';
 import type { MessageService } from './message-service.js';
 import type { Clock } from '../util/clock.js';
 import type { SessionRegistry } from './session-registry.js';
@@ -15,6 +16,8 @@ export interface ChatServices {
   readonly sessions: SessionRegistry;
   /** Typing, read markers, the conversation list and the presence setting. */
   readonly live: LiveStateService;
+  /** Fans presence changes out to friends (counts for metrics). */
+  readonly presenceNotifier: PresenceNotifier;
   readonly clock: Clock;
   readonly logger: Logger;
   /** Latency observations (request handling, appends, delivery). */

@@ -24,6 +24,8 @@ export type TypingState = 'start' | 'stop';
  * stored (forward only) and then announced to the reader's other devices and, in a 1:1, to the peer.
  */
 export class LiveStateService {
+  /** Counters for metrics: typing notices relayed (per recipient), read markers moved. */
+  readonly counts = { typing: 0, reads: 0 };
   private readonly friendsOf: TtlCache<UserId, Set<UserId>>;
   private readonly membersOf: TtlCache<number, UserId[]>;
 
@@ -69,6 +71,7 @@ export class LiveStateService {
     }
     const events: BusEvent[] = recipients.map((userId) => ({ type: 'typing', userId, from, target, state }));
     if (events.length > 0) await this.bus.publish(events);
+    this.counts.typing += events.length;
   }
 
   /**
@@ -78,6 +81,7 @@ export class LiveStateService {
   async markRead(reader: UserId, target: Target, upTo: number): Promise<number> {
     await this.checkConversation(reader, target);
     const marker = await this.store.reads.markRead(reader, target, upTo);
+    this.counts.reads++;
     const events: BusEvent[] = [{ type: 'read', userId: reader, reader, target, upTo: marker }];
     if (target.kind === 'user' && target.id !== reader)
       events.push({
