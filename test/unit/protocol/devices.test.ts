@@ -304,6 +304,39 @@ describe('devices, presence, typing and read state (v2)', () => {
     });
   });
 
+  it('relays group typing to the other members only; group receipts are pulled, not pushed', async () => {
+    const alice = await login('alice', 'a1');
+    const bob = await login('bob', 'b1');
+    const carol = await login('carol', 'c1');
+    const created = await alice.ask({ msgid: MsgId.CREATE_GROUP, groupname: 'team', reqId: 'g' });
+    const groupid = created.groupid as number;
+    await bob.ask({ msgid: MsgId.ADD_GROUP, groupid, reqId: 'j' });
+    for (const c of [alice, bob, carol]) c.out.take();
+    await alice.send({ msgid: MsgId.TYPING, groupid, state: 'start' });
+    expect(await eventually(bob, { msgid: MsgId.TYPING })).toMatchObject({
+      from: ids.alice,
+      groupid,
+      state: 'start',
+    });
+    await settle();
+    expect(received(alice, { msgid: MsgId.TYPING })).toEqual([]);
+    expect(received(carol, { msgid: MsgId.TYPING })).toEqual([]);
+    expect(await carol.ask({ msgid: MsgId.TYPING, groupid, state: 'start', reqId: 't' })).toMatchObject({
+      code: 'NOT_MEMBER',
+    });
+    const sent = await alice.ask({ msgid: MsgId.GROUP_CHAT, groupid, msg: 'hello team', reqId: 's' });
+    await bob.ask({ msgid: MsgId.READ, groupid, upTo: sent.mid, reqId: 'r' });
+    await settle();
+    expect(received(alice, { msgid: MsgId.READ })).toEqual([]);
+    expect(await alice.ask({ msgid: MsgId.READ_MARKERS, groupid, reqId: 'm' })).toMatchObject({
+      groupid,
+      markers: [{ id: ids.bob, upTo: sent.mid }],
+    });
+    expect(await carol.ask({ msgid: MsgId.READ_MARKERS, groupid, reqId: 'm2' })).toMatchObject({
+      code: 'NOT_MEMBER',
+    });
+  });
+
   it('answers bad typing/read requests with clear errors', async () => {
     const alice = await login('alice', 'a1');
     expect(
