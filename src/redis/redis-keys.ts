@@ -21,9 +21,18 @@ export class RedisKeys {
     return Number.isSafeInteger(id) ? id : undefined;
   }
 
-  /** Presence lease of a user: which node and session hold them; expires unless refreshed. */
+  /**
+   * Presence of a user, a hash: one lease per device (`d:<device>` = deadline, node, session, client
+   * instance, attempt, attach time), the hidden flag `h` and last seen `s` (see presence-scripts.ts).
+   * Not `presence:<user>`, the string lease of releases before devices, so the two never collide.
+   */
   presence(userId: UserId): string {
-    return `${this.prefix}presence:${userId}`;
+    return `${this.prefix}presence:user:${userId}`;
+  }
+
+  /** Sorted set of online users by their latest lease deadline, which the presence sweep scans. */
+  get presenceExpiry(): string {
+    return `${this.prefix}presence:expiry`;
   }
 
   /** Liveness lease of a node. */

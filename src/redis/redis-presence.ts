@@ -2,9 +2,19 @@ import { Redis } from 'ioredis';
 import type { ConnectionOptions } from 'node:tls';
 import type { Logger } from '../logger.js';
 import { connectClients, GuardedConnector } from './redis-connect.js';
-import type { Presence, SessionOrigin, UserId } from '../service/ports.js';
+import type {
+  AttachOutcome,
+  DeviceId,
+  Presence,
+  PresenceAttach,
+  PresenceChange,
+  PresenceView,
+  SessionOrigin,
+  UserId,
+} from '../service/ports.js';
 import type { Clock } from '../util/clock.js';
 import type { RedisKeys } from './redis-keys.js';
+import { PRESENCE_COMMANDS, VIEWS, type PresenceScripts } from './presence-scripts.js';
 
 export interface RedisPresenceOptions {
   readonly url: string;
@@ -17,64 +27,70 @@ export interface RedisPresenceOptions {
   readonly logger: Logger;
   /** Attach times in leases and node lease deadlines; compared across nodes, so wall-clock time. */
   readonly clock: Clock;
+  /** How often this node looks for users whose leases all expired. @default ttlMs / 3 (at least 250) */
+  readonly sweepIntervalMs?: number | undefined;
+  /** Users one sweep round claims at most (a tick runs up to 10 rounds while they come back full). @default 500 */
+  readonly sweepBatch?: number | undefined;
+  /** A user's record (last seen, hidden) is kept this long after its last write. @default 30 days */
+  readonly retentionMs?: number | undefined;
 }
 
-// A lease is `<node>/<session>/<cid>/<attempt>/<attached-at ms>`; "mine" means it starts with `<node>/<session>/` (ARGV[1]).
-// Deletes the lease only if it still names this session (a newer login elsewhere may own it now).
-const RELEASE_IF_MINE = `local v = redis.call('GET', KEYS[1])
-if v and string.sub(v, 1, #ARGV[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
-// Claims the lease (ARGV[1], for ARGV[2] ms) unless it names a newer connection attempt of the same client
-// instance: cid ARGV[3] (URI-encoded, '' = the caller gave none) with an attempt above ARGV[4]; then 0.
-const CLAIM_UNLESS_NEWER_ATTEMPT = `local v = redis.call('GET', KEYS[1])
-if v and ARGV[3] ~= '' then
-  local cid, attempt = string.match(v, '/([^/]+)/(%d+)/%d+$')
-  if cid == ARGV[3] and tonumber(attempt) > tonumber(ARGV[4]) then return 0 end
-end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1`;
-// Renews the lease (ARGV[2], for ARGV[3] ms) unless a newer session holds it (then 0). Ours, free (lost
-// with a Redis restart) or an *older* session's (attach time, the last field, before ours in ARGV[4]):
-// after a Redis restart a node still holding a stale session (it was cut off and missed the takeover)
-// may renew first, and must not make the live session look superseded.
-const RENEW_UNLESS_NEWER = `local v = redis.call('GET', KEYS[1])
-if v == false or string.sub(v, 1, #ARGV[1]) == ARGV[1]
-  or (tonumber(string.match(v, '/(%d+)$')) or 0) < tonumber(ARGV[4]) then
-  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end
-return 0`;
-
-/** The lease scripts, as defined on the connection with `defineCommand`. */
-interface LeaseScripts {
-  parleyReleaseIfMine(key: string, owner: string): Promise<unknown>;
-  parleyClaimUnlessNewerAttempt(
-    key: string,
-    lease: string,
-    ttlMs: number,
-    cid: string,
-    attempt: number,
-  ): Promise<number>;
+/** This node's lease of one device. */
+interface LocalLease {
+  readonly sessionId: string;
+  readonly origin: SessionOrigin | undefined;
+  /** The lease value without its deadline: `<node>/<session>/<cid>/<attempt>/<attached-at>`. */
+  readonly lease: string;
+  readonly attachedAt: number;
+  /** Whether the lease reached Redis once (a claim or a renewal succeeded). */
+  written: boolean;
 }
 
-/** The same scripts queued on a pipeline (results come from `exec`). */
-interface PipelinedLeaseScripts {
-  parleyReleaseIfMine(key: string, owner: string): void;
-  parleyRenewUnlessNewer(key: string, owner: string, lease: string, ttlMs: number, attachedAt: number): void;
+/** This node's knowledge of one user: their devices here and their presence setting. */
+interface LocalUser {
+  readonly devices: Map<DeviceId, LocalLease>;
+  hidden: boolean;
 }
+
+/** Keys per VIEWS script call; several calls go in one pipeline (one round trip). */
+const VIEWS_CHUNK = 500;
+/** Leases renewed per heartbeat pipeline. */
+const RENEW_CHUNK = 1000;
+/** Sweep rounds per tick at most, so one tick stays bounded after a big node died. */
+const SWEEP_ROUNDS = 10;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+type Scripts = PresenceScripts<Promise<unknown>>;
+type PipelinedScripts = PresenceScripts<unknown> & {
+  parleyPresenceViews(keyCount: number, ...keys: string[]): unknown;
+};
 
 /**
- * Presence as leases in Redis: `presence:<user>` = `<node>/<session>` with a TTL, refreshed (re-SET, so a
- * lease lost with a Redis restart is re-asserted) every ttl/3 for every session on this node, plus a
- * node lease. When a node dies its leases simply expire: no other node resets anyone, and nothing is
- * marked offline at start-up. While Redis is away, lookups fall back to this node's own sessions.
+ * Presence as leases in Redis, one per (user, device) with a deadline, in one hash per user (see
+ * presence-scripts.ts), renewed every ttl/3 for every session on this node (re-written, so leases lost
+ * with a Redis restart are re-asserted), plus a node lease. Every check-and-write is one Lua script, so
+ * a change of a user (first device in, last device out, hidden, shown) is seen by exactly one node, which
+ * reports it through `onChange`. When a node dies its leases simply expire; every node sweeps the users
+ * whose leases all expired, and the one whose script removes a user reports them offline. While Redis is
+ * away, lookups fall back to this node's own sessions.
  */
 export class RedisPresence implements Presence {
   private readonly redis: Redis;
-  /** This node's sessions: user → session id and the full lease value. */
-  private readonly local = new Map<UserId, { sessionId: string; lease: string; attachedAt: number }>();
-  private readonly timer: NodeJS.Timeout;
+  private readonly local = new Map<UserId, LocalUser>();
+  private readonly heartbeatTimer: NodeJS.Timeout;
+  private readonly sweepTimer: NodeJS.Timeout;
   private readonly startedAt: number;
-  private superseded: ((userId: UserId, sessionId: string) => void) | undefined;
+  private readonly retentionMs: number;
+  private readonly sweepBatch: number;
+  private sweeping: Promise<number> | undefined;
+  private closed = false;
+  private superseded: ((userId: UserId, device: DeviceId, sessionId: string) => void) | undefined;
+  private changed: ((change: PresenceChange) => void) | undefined;
 
   constructor(private readonly options: RedisPresenceOptions) {
     this.startedAt = options.clock.now();
+    this.retentionMs = options.retentionMs ?? 30 * DAY_MS;
+    this.sweepBatch = Math.max(1, options.sweepBatch ?? 500);
     this.redis = new Redis(options.url, {
       ...(options.tls === undefined ? {} : { tls: options.tls }),
       Connector: GuardedConnector,
@@ -85,72 +101,154 @@ export class RedisPresence implements Presence {
       retryStrategy: (times: number) => Math.min(100 * 2 ** times, 2000),
     });
     // Scripts run by SHA (EVALSHA, loaded on first use): the heartbeat renews every local lease.
-    this.redis.defineCommand('parleyClaimUnlessNewerAttempt', {
-      numberOfKeys: 1,
-      lua: CLAIM_UNLESS_NEWER_ATTEMPT,
-    });
-    this.redis.defineCommand('parleyReleaseIfMine', { numberOfKeys: 1, lua: RELEASE_IF_MINE });
-    this.redis.defineCommand('parleyRenewUnlessNewer', { numberOfKeys: 1, lua: RENEW_UNLESS_NEWER });
+    for (const [name, numberOfKeys, lua] of PRESENCE_COMMANDS)
+      this.redis.defineCommand(name, { numberOfKeys, lua });
+    this.redis.defineCommand('parleyPresenceViews', { lua: VIEWS });
     this.redis.on('error', (error) =>
       options.logger.debug({ err: error }, 'redis presence connection error'),
     );
     this.redis.on('ready', () => void this.heartbeat());
-    this.timer = setInterval(() => void this.heartbeat(), Math.max(250, Math.floor(options.ttlMs / 3)));
-    this.timer.unref();
+    const third = Math.max(250, Math.floor(options.ttlMs / 3));
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), third);
+    this.heartbeatTimer.unref();
+    this.sweepTimer = setInterval(() => void this.sweep(), options.sweepIntervalMs ?? third);
+    this.sweepTimer.unref();
   }
 
-  onSuperseded(handler: (userId: UserId, sessionId: string) => void): void {
+  onSuperseded(handler: (userId: UserId, device: DeviceId, sessionId: string) => void): void {
     this.superseded = handler;
+  }
+
+  onChange(handler: (change: PresenceChange) => void): void {
+    this.changed = handler;
   }
 
   async connect(): Promise<void> {
     await connectClients(this.redis);
   }
 
-  async attach(userId: UserId, sessionId: string, origin?: SessionOrigin): Promise<boolean> {
+  async attach(
+    userId: UserId,
+    device: DeviceId,
+    sessionId: string,
+    { origin, hidden, maxDevices }: PresenceAttach,
+  ): Promise<AttachOutcome> {
     const attachedAt = this.options.clock.now();
     const cid = origin ? encodeURIComponent(origin.cid) : '';
     const lease = `${this.owner(sessionId)}${cid || '-'}/${origin?.attempt ?? 0}/${attachedAt}`;
+    let written = false;
     try {
-      const claimed = await (this.redis as unknown as LeaseScripts).parleyClaimUnlessNewerAttempt(
+      const [outcome, report] = (await (this.redis as unknown as Scripts).parleyPresenceClaim(
         this.options.keys.presence(userId),
+        this.options.keys.presenceExpiry,
+        deviceField(device),
         lease,
         this.options.ttlMs,
         cid,
         origin?.attempt ?? 0,
-      );
-      if (claimed === 0) return false;
+        maxDevices,
+        hidden ? '1' : '0',
+        userId,
+        this.retentionMs,
+      )) as [number, number];
+      if (outcome === 0) return 'stale';
+      if (outcome === -1) return 'too-many-devices';
+      written = true;
+      if (report === 1) this.report(userId, { state: 'online', lastSeen: null });
     } catch (error) {
+      // Redis is away: judge by this node's own sessions; the heartbeat writes the lease (and reports the
+      // user online if they were not) when Redis returns.
+      const refused = this.refusedLocally(userId, device, origin, maxDevices);
+      if (refused) return refused;
       this.options.logger.debug(
         { err: error, userId },
         'presence attach not written; the heartbeat will retry',
       );
     }
     // Only once claimed: the heartbeat renews what `local` holds.
-    this.local.set(userId, { sessionId, lease, attachedAt });
-    return true;
+    const user = this.local.get(userId) ?? { devices: new Map<DeviceId, LocalLease>(), hidden };
+    if (user.devices.size === 0) user.hidden = hidden;
+    user.devices.set(device, { sessionId, origin, lease, attachedAt, written });
+    this.local.set(userId, user);
+    return 'attached';
   }
 
-  async detach(userId: UserId, sessionId: string): Promise<void> {
-    if (this.local.get(userId)?.sessionId === sessionId) this.local.delete(userId);
+  async detach(userId: UserId, device: DeviceId, sessionId: string): Promise<void> {
+    this.forget(userId, device, sessionId);
     try {
-      await (this.redis as unknown as LeaseScripts).parleyReleaseIfMine(
+      const result = (await (this.redis as unknown as Scripts).parleyPresenceRelease(
         this.options.keys.presence(userId),
+        this.options.keys.presenceExpiry,
+        deviceField(device),
         this.owner(sessionId),
-      );
+        userId,
+        this.retentionMs,
+      )) as number;
+      if (result > 1) this.report(userId, { state: 'offline', lastSeen: result });
     } catch (error) {
       this.options.logger.debug({ err: error, userId }, 'presence detach not written; the lease will expire');
     }
   }
 
   async onlineAmong(userIds: readonly UserId[]): Promise<Set<UserId>> {
-    if (userIds.length === 0) return new Set();
+    const views = await this.viewsOf(userIds);
+    return new Set(userIds.filter((id) => views.get(id)?.state === 'online'));
+  }
+
+  async viewsOf(userIds: readonly UserId[]): Promise<Map<UserId, PresenceView>> {
+    const ids = [...new Set(userIds)];
+    const views = new Map<UserId, PresenceView>();
+    if (ids.length === 0) return views;
     try {
-      const values = await this.redis.mget(...userIds.map((id) => this.options.keys.presence(id)));
-      return new Set(userIds.filter((_, i) => values[i] !== null));
+      const pipeline = this.redis.pipeline();
+      for (let i = 0; i < ids.length; i += VIEWS_CHUNK) {
+        const keys = ids.slice(i, i + VIEWS_CHUNK).map((id) => this.options.keys.presence(id));
+        (pipeline as unknown as PipelinedScripts).parleyPresenceViews(keys.length, ...keys);
+      }
+      const results = (await pipeline.exec()) ?? [];
+      const codes: number[] = [];
+      for (const [error, chunk] of results) {
+        if (error) throw error;
+        codes.push(...(chunk as number[]));
+      }
+      ids.forEach((id, i) => {
+        const code = codes[i] ?? 0;
+        views.set(id, code === -1 ? ONLINE : { state: 'offline', lastSeen: code > 0 ? code : null });
+      });
     } catch {
-      return new Set(userIds.filter((id) => this.local.has(id)));
+      // Redis is away: this node's own users are all it knows.
+      for (const id of ids) {
+        const user = this.local.get(id);
+        views.set(id, user && user.devices.size > 0 && !user.hidden ? ONLINE : UNKNOWN);
+      }
     }
+    return views;
+  }
+
+  async setHidden(userId: UserId, hidden: boolean): Promise<void> {
+    const user = this.local.get(userId);
+    if (user) user.hidden = hidden;
+    try {
+      const result = (await (this.redis as unknown as Scripts).parleyPresenceSetHidden(
+        this.options.keys.presence(userId),
+        hidden ? '1' : '0',
+        this.retentionMs,
+      )) as number;
+      if (result === 1) this.report(userId, UNKNOWN);
+      else if (result === 2) this.report(userId, ONLINE);
+    } catch (error) {
+      this.options.logger.debug({ err: error, userId }, 'presence setting not written to Redis');
+    }
+  }
+
+  /**
+   * Claims and reports, at most `sweepBatch` users a round, the users whose leases all expired (their
+   * node died or was cut off). Every node sweeps; a user is removed and reported by exactly one. Returns
+   * how many this call reported. Runs on a timer; concurrent calls share one run.
+   */
+  sweep(): Promise<number> {
+    this.sweeping ??= this.sweepRounds().finally(() => (this.sweeping = undefined));
+    return this.sweeping;
   }
 
   /** What every live node last reported in its lease (id, start time, sessions), for the cluster view. */
@@ -169,27 +267,59 @@ export class RedisPresence implements Presence {
     return this.redis.zrange(this.options.keys.nodes, 0, -1);
   }
 
+  /** Device leases held by this node's sessions. */
   get localCount(): number {
-    return this.local.size;
+    let count = 0;
+    for (const user of this.local.values()) count += user.devices.size;
+    return count;
   }
 
+  /** Releases every lease of this node (reporting the users it takes offline) and disconnects. */
   async close(): Promise<void> {
-    clearInterval(this.timer);
+    if (this.closed) return;
+    this.closed = true;
+    this.stopTimers();
+    const leases = this.leases();
+    this.local.clear();
     try {
       const pipeline = this.redis.pipeline();
-      for (const [userId, { sessionId }] of this.local)
-        (pipeline as unknown as PipelinedLeaseScripts).parleyReleaseIfMine(
+      for (const [userId, device, { sessionId }] of leases)
+        (pipeline as unknown as PipelinedScripts).parleyPresenceRelease(
           this.options.keys.presence(userId),
+          this.options.keys.presenceExpiry,
+          deviceField(device),
           this.owner(sessionId),
+          userId,
+          this.retentionMs,
         );
       pipeline.del(this.options.keys.node(this.options.nodeId));
       pipeline.zrem(this.options.keys.nodes, this.options.nodeId);
-      await pipeline.exec();
+      const results = (await pipeline.exec()) ?? [];
+      leases.forEach(([userId], i) => {
+        const [error, result] = results[i] ?? [null, 0];
+        if (!error && typeof result === 'number' && result > 1)
+          this.report(userId, { state: 'offline', lastSeen: result });
+      });
     } catch {
-      // Leases expire on their own.
+      // Leases expire on their own, and another node's sweep reports their users.
     }
+    this.redis.disconnect();
+  }
+
+  /**
+   * Stops as a crashed node would: timers stopped and the connection dropped, nothing released. Its
+   * leases expire and other nodes' sweeps report the users offline (for tests and drills).
+   */
+  abandon(): void {
+    this.closed = true;
+    this.stopTimers();
     this.local.clear();
     this.redis.disconnect();
+  }
+
+  private stopTimers(): void {
+    clearInterval(this.heartbeatTimer);
+    clearInterval(this.sweepTimer);
   }
 
   /** The lease prefix that says "this node's session". */
@@ -197,38 +327,86 @@ export class RedisPresence implements Presence {
     return `${encodeURIComponent(this.options.nodeId)}/${sessionId}/`;
   }
 
-  /** Re-asserts every local lease and the node lease, in pipelines of 1000. */
+  private forget(userId: UserId, device: DeviceId, sessionId: string): void {
+    const user = this.local.get(userId);
+    if (user?.devices.get(device)?.sessionId !== sessionId) return;
+    user.devices.delete(device);
+    if (user.devices.size === 0) this.local.delete(userId);
+  }
+
+  /** The same checks as the claim script, against this node's sessions only (Redis is away). */
+  private refusedLocally(
+    userId: UserId,
+    device: DeviceId,
+    origin: SessionOrigin | undefined,
+    maxDevices: number,
+  ): AttachOutcome | undefined {
+    const devices = this.local.get(userId)?.devices;
+    if (!devices) return undefined;
+    const holder = devices.get(device)?.origin;
+    if (origin && holder && holder.cid === origin.cid && holder.attempt > origin.attempt) return 'stale';
+    const others = devices.size - (devices.has(device) ? 1 : 0);
+    return others >= maxDevices ? 'too-many-devices' : undefined;
+  }
+
+  private leases(): [UserId, DeviceId, LocalLease][] {
+    const all: [UserId, DeviceId, LocalLease][] = [];
+    for (const [userId, user] of this.local)
+      for (const [device, lease] of user.devices) all.push([userId, device, lease]);
+    return all;
+  }
+
+  private report(userId: UserId, view: PresenceView): void {
+    try {
+      this.changed?.({ userId, view });
+    } catch (error) {
+      this.options.logger.error({ err: error, userId }, 'presence change handler failed');
+    }
+  }
+
+  /** Re-asserts every local lease and the node lease, in pipelines of RENEW_CHUNK. */
   private async heartbeat(): Promise<void> {
-    if (this.redis.status !== 'ready') return;
+    if (this.redis.status !== 'ready' || this.closed) return;
     const { keys, ttlMs, nodeId } = this.options;
     try {
-      const entries = [...this.local];
-      for (let i = 0; i < entries.length; i += 1000) {
-        const batch = entries.slice(i, i + 1000);
+      const leases = this.leases();
+      for (let i = 0; i < leases.length; i += RENEW_CHUNK) {
+        const batch = leases.slice(i, i + RENEW_CHUNK);
         const pipeline = this.redis.pipeline();
-        for (const [userId, { sessionId, lease, attachedAt }] of batch)
-          (pipeline as unknown as PipelinedLeaseScripts).parleyRenewUnlessNewer(
+        for (const [userId, device, lease] of batch)
+          (pipeline as unknown as PipelinedScripts).parleyPresenceRenew(
             keys.presence(userId),
-            this.owner(sessionId),
-            lease,
+            keys.presenceExpiry,
+            deviceField(device),
+            this.owner(lease.sessionId),
+            lease.lease,
             ttlMs,
-            attachedAt,
+            lease.attachedAt,
+            this.local.get(userId)?.hidden ? '1' : '0',
+            userId,
+            this.retentionMs,
+            lease.written ? '1' : '0',
           );
         const results = (await pipeline.exec()) ?? [];
-        // A lease held by another session: that user logged in again elsewhere while we did not hear it.
         results.forEach(([error, renewed], j) => {
-          const [userId, { sessionId }] = batch[j]!;
-          if (!error && renewed === 0 && this.local.get(userId)?.sessionId === sessionId) {
-            this.local.delete(userId);
-            this.superseded?.(userId, sessionId);
+          const [userId, device, lease] = batch[j]!;
+          // Only if the session still holds the device here (it may have detached meanwhile).
+          if (error || this.local.get(userId)?.devices.get(device) !== lease) return;
+          if (renewed === 0) {
+            // Another session holds the device: it logged in again elsewhere while we did not hear it.
+            this.forget(userId, device, lease.sessionId);
+            this.superseded?.(userId, device, lease.sessionId);
+            return;
           }
+          lease.written = true;
+          if (renewed === 2) this.report(userId, ONLINE);
         });
       }
       await this.redis
         .pipeline()
         .set(
           keys.node(nodeId),
-          JSON.stringify({ nodeId, startedAt: this.startedAt, sessions: this.local.size }),
+          JSON.stringify({ nodeId, startedAt: this.startedAt, sessions: this.localCount }),
           'PX',
           ttlMs,
         )
@@ -238,4 +416,46 @@ export class RedisPresence implements Presence {
       this.options.logger.debug({ err: error }, 'presence heartbeat failed');
     }
   }
+
+  private async sweepRounds(): Promise<number> {
+    if (this.redis.status !== 'ready' || this.closed) return 0;
+    const { keys, ttlMs } = this.options;
+    let reported = 0;
+    try {
+      for (let round = 0; round < SWEEP_ROUNDS; round++) {
+        const candidates = (await (this.redis as unknown as Scripts).parleyPresenceSweepCandidates(
+          keys.presenceExpiry,
+          this.sweepBatch,
+        )) as string[];
+        if (candidates.length === 0) break;
+        const pipeline = this.redis.pipeline();
+        for (const member of candidates)
+          (pipeline as unknown as PipelinedScripts).parleyPresenceSweepUser(
+            keys.presence(Number(member)),
+            keys.presenceExpiry,
+            Number(member),
+            ttlMs,
+            this.retentionMs,
+          );
+        const results = (await pipeline.exec()) ?? [];
+        results.forEach(([error, seen], i) => {
+          if (error || typeof seen !== 'number' || seen <= 0) return;
+          reported++;
+          this.report(Number(candidates[i]), { state: 'offline', lastSeen: seen });
+        });
+        if (candidates.length < this.sweepBatch) break;
+      }
+    } catch (error) {
+      this.options.logger.debug({ err: error }, 'presence sweep failed');
+    }
+    return reported;
+  }
+}
+
+const ONLINE: PresenceView = { state: 'online', lastSeen: null };
+const UNKNOWN: PresenceView = { state: 'offline', lastSeen: null };
+
+/** The hash field of a device's lease (prefixed: the hash also holds the user's `h` and `s`). */
+function deviceField(device: DeviceId): string {
+  return `d:${device}`;
 }

@@ -3,5 +3,5 @@ import { presenceContract } from '../../contract/presence-contract.js';
 
 presenceContract('local', () => {
   const presence = new LocalPresence();
-  return Promise.resolve([presence, presence]);
+  return Promise.resolve({ a: presence, b: presence });
 });
