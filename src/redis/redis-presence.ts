@@ -429,19 +429,24 @@ export class RedisPresence implements Presence {
         )) as string[];
         if (candidates.length === 0) break;
         const pipeline = this.redis.pipeline();
-        for (const member of candidates)
-          (pipeline as unknown as PipelinedScripts).parleyPresenceSweepUser(
-            keys.presence(Number(member)),
-            keys.presenceExpiry,
-            Number(member),
-            ttlMs,
-            this.retentionMs,
-          );
+        const users = candidates.map(Number);
+        users.forEach((userId, i) => {
+          // Not a user id (written by something else): dropped, so it cannot block every round.
+          if (!Number.isSafeInteger(userId)) pipeline.zrem(keys.presenceExpiry, candidates[i]!);
+          else
+            (pipeline as unknown as PipelinedScripts).parleyPresenceSweepUser(
+              keys.presence(userId),
+              keys.presenceExpiry,
+              userId,
+              ttlMs,
+              this.retentionMs,
+            );
+        });
         const results = (await pipeline.exec()) ?? [];
         results.forEach(([error, seen], i) => {
-          if (error || typeof seen !== 'number' || seen <= 0) return;
+          if (error || typeof seen !== 'number' || seen <= 0 || !Number.isSafeInteger(users[i])) return;
           reported++;
-          this.report(Number(candidates[i]), { state: 'offline', lastSeen: seen });
+          this.report(users[i]!, { state: 'offline', lastSeen: seen });
         });
         if (candidates.length < this.sweepBatch) break;
       }

@@ -169,13 +169,20 @@ describe('Redis presence leases', () => {
   });
 
   it('sweeps in bounded rounds: every expired user reported once by one call', async () => {
-    const { node, changes } = cluster({ ttlMs: 1000, sweepBatch: 10, sweepIntervalMs: 3_600_000 });
+    const { keys, node, probe, changes } = cluster({
+      ttlMs: 1000,
+      sweepBatch: 10,
+      sweepIntervalMs: 3_600_000,
+    });
     const [a, dead] = await Promise.all([node('a'), node('dead')]);
     const users = Array.from({ length: 35 }, (_, i) => 100 + i);
     await Promise.all(users.map((id) => dead.attach(id, 'd', `s${id}`, attachOptions)));
     dead.abandon();
+    // Something that is no user id in the set must not block the rounds: it is dropped.
+    await probe.zadd(keys.presenceExpiry, 0, 'junk');
     await new Promise((resolve) => setTimeout(resolve, 1050));
     expect(await a.sweep()).toBe(35);
+    expect(await probe.zcard(keys.presenceExpiry)).toBe(0);
     expect(await a.sweep()).toBe(0);
     expect(
       changes
