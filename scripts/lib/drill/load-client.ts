@@ -6,6 +6,7 @@
 import { connect } from 'node:net';
 import { Redis } from 'ioredis';
 import type { ParleyClient } from '../../../src/client/parley-client.js';
+import { RedisKeys } from '../../../src/redis/redis-keys.js';
 import { Traffic } from '../traffic.js';
 import type { DrillCommand, DrillReply, FinishResult, LoadSettings, SettleResult } from './protocol.js';
 
@@ -188,8 +189,8 @@ class LoadClient {
     let ghosts = 0;
     try {
       for (;;) {
-        const keys = await redis.keys(`${command.redisPrefix}presence:*`);
-        ghosts = keys.length;
+        // Users still online in Redis (presence keeps a record per user after they leave: lastSeen).
+        ghosts = await redis.zcard(new RedisKeys(command.redisPrefix).presenceExpiry);
         if (ghosts === 0 || performance.now() - startedAt > command.ghostTimeoutMs) break;
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
