@@ -371,7 +371,12 @@ export class RedisPresence implements Presence {
     try {
       const leases = this.leases();
       for (let i = 0; i < leases.length; i += RENEW_CHUNK) {
-        const batch = leases.slice(i, i + RENEW_CHUNK);
+        // Only the leases still held: one released while an earlier chunk was out must not be re-written
+        // (its release already ran in Redis; the renewal would bring the device back as a ghost).
+        const batch = leases
+          .slice(i, i + RENEW_CHUNK)
+          .filter(([userId, device, lease]) => this.local.get(userId)?.devices.get(device) === lease);
+        if (batch.length === 0) continue;
         const pipeline = this.redis.pipeline();
         for (const [userId, device, lease] of batch)
           (pipeline as unknown as PipelinedScripts).parleyPresenceRenew(
