@@ -62,7 +62,7 @@ describe('Redis over TLS (rediss://)', () => {
       systemClock,
     );
     try {
-      expect(await presence.attach(7, 's7')).toBe(true);
+      expect(await presence.attach(7, 'd', 's7', { hidden: false, maxDevices: 10 })).toBe('attached');
       expect([...(await presence.onlineAmong([7, 8]))]).toEqual([7]);
       // The attempt limits use TLS too: they count (a limiter that cannot reach Redis lets everything through).
       const window = attempts.window(`tls-${Date.now()}`, 2, 60);
@@ -89,7 +89,7 @@ describe('Redis over TLS (rediss://)', () => {
       logger,
       systemClock,
     );
-    expect(await presence.attach(1, 's1')).toBe(true);
+    expect(await presence.attach(1, 'd', 's1', { hidden: false, maxDevices: 10 })).toBe('attached');
     await Promise.all([bus.close(), presence.close(), attempts.close()]);
   });
 
