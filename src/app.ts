@@ -56,6 +56,15 @@ export interface AppPorts {
   readonly attempts?: AttemptLimits;
   /** Every live node of the cluster (only a shared presence store knows them). */
   readonly nodeInfos?: () => Promise<readonly ClusterNodeInfo[]>;
+  /**
+   * Awaited by the bus's closer: closing presence releases this node's leases and reports the users who went
+   * offline, whose friends must hear it over the bus before it closes (set by `buildServices`).
+   */
+  readonly beforeBusClose: { settle: () => Promise<void> };
+}
+
+function noticesHolder(): AppPorts['beforeBusClose'] {
+  return { settle: () => Promise.resolve() };
 }
 
 export interface RunningApp {
@@ -75,8 +84,9 @@ export function createEmbeddedPorts(config: Config, clock: Clock): AppPorts {
   return {
     store: createMemoryStore(clock, config.EMBEDDED_HISTORY_LIMIT),
     bus: new LocalBus(),
-    presence: new LocalPresence(),
+    presence: new LocalPresence(clock),
     mode: 'single node, data kept in memory',
+    beforeBusClose: noticesHolder(),
   };
 }
 
@@ -99,7 +109,7 @@ export async function createPorts(
   if (config.MYSQL_URL === undefined) {
     const ports = createEmbeddedPorts(config, clock);
     closers.add('memory store', () => ports.store.close());
-    closers.add('in-process bus', () => ports.bus.close());
+    closers.add('in-process bus', () => ports.beforeBusClose.settle().then(() => ports.bus.close()));
     closers.add('local presence', () => ports.presence.close());
     return ports;
   }
@@ -108,13 +118,15 @@ export async function createPorts(
   store.observe?.(telemetry);
   if (config.REDIS_URL === undefined) {
     const bus = new LocalBus();
-    closers.add('in-process bus', () => bus.close());
-    const presence = new LocalPresence();
+    const beforeBusClose = noticesHolder();
+    closers.add('in-process bus', () => beforeBusClose.settle().then(() => bus.close()));
+    const presence = new LocalPresence(clock);
     closers.add('local presence', () => presence.close());
-    return { store, bus, presence, mode: 'single node, data in MySQL' };
+    return { store, bus, presence, mode: 'single node, data in MySQL', beforeBusClose };
   }
   const { bus, presence, attempts } = await openRedis(config, logger, clock, telemetry);
-  closers.add('Redis bus', () => bus.close());
+  const beforeBusClose = noticesHolder();
+  closers.add('Redis bus', () => beforeBusClose.settle().then(() => bus.close()));
   closers.add('Redis attempt limits', () => attempts.close());
   closers.add('Redis presence', () => presence.close());
   return {
@@ -124,6 +136,7 @@ export async function createPorts(
     mode: `cluster node ${config.NODE_ID}, data in MySQL, bus on Redis`,
     attempts,
     nodeInfos: () => presence.nodeInfos(),
+    beforeBusClose,
   };
 }
 
@@ -146,6 +159,12 @@ export function buildServices(
   const live = new LiveStateService(ports.store, ports.bus, ports.presence, clock);
   // Friends hear of a user's presence changes (each reported once in the cluster, by one node).
   const presenceNotifier = new PresenceNotifier(ports.presence, ports.store.friends, ports.bus, logger);
+  // Bounded: friends not told within 2 s learn it from the friend list (a bus that hangs must not hold up a stop).
+  ports.beforeBusClose.settle = () =>
+    Promise.race([
+      presenceNotifier.settled(),
+      new Promise<void>((resolve) => setTimeout(resolve, 2000).unref()),
+    ]);
   return {
     auth: new AuthService(
       ports.store.users,

@@ -44,7 +44,7 @@ export function busContract(name: string, makeBuses: () => Promise<[MessageBus, 
       await sender.publish([
         { type: 'deliver', userId: 2, seq: 1, message },
         { type: 'deliver', userId: 2, seq: 2, message: { ...message, id: 2, body: 'again' } },
-        { type: 'kick', userId: 2, sessionId: 's-1' },
+        { type: 'kick', userId: 2, device: 'd', sessionId: 's-1' },
       ]);
       await until(() => received.length === 3);
       expect(received.map((e) => e.type)).toEqual(['deliver', 'deliver', 'kick']);
@@ -57,22 +57,22 @@ export function busContract(name: string, makeBuses: () => Promise<[MessageBus, 
     it('does not deliver events for users nobody subscribed to', async () => {
       await receiver.subscribe(3);
       await sender.publish([{ type: 'deliver', userId: 2, seq: 1, message }]);
-      await sender.publish([{ type: 'kick', userId: 3, sessionId: 'marker' }]);
+      await sender.publish([{ type: 'kick', userId: 3, device: 'd', sessionId: 'marker' }]);
       await until(() => received.length === 1);
-      expect(received).toEqual([{ type: 'kick', userId: 3, sessionId: 'marker' }]);
+      expect(received).toEqual([{ type: 'kick', userId: 3, device: 'd', sessionId: 'marker' }]);
     });
 
     it('keeps a subscription until the last reference is released', async () => {
       await receiver.subscribe(2);
       await receiver.subscribe(2);
       await receiver.unsubscribe(2);
-      await sender.publish([{ type: 'kick', userId: 2, sessionId: 'still' }]);
+      await sender.publish([{ type: 'kick', userId: 2, device: 'd', sessionId: 'still' }]);
       await until(() => received.length === 1);
       await receiver.unsubscribe(2);
       await receiver.subscribe(4);
       await sender.publish([
-        { type: 'kick', userId: 2, sessionId: 'gone' },
-        { type: 'kick', userId: 4, sessionId: 'marker' },
+        { type: 'kick', userId: 2, device: 'd', sessionId: 'gone' },
+        { type: 'kick', userId: 4, device: 'd', sessionId: 'marker' },
       ]);
       await until(() => received.length === 2);
       expect(received.map((e) => (e.type === 'kick' ? e.sessionId : ''))).toEqual(['still', 'marker']);
