@@ -541,3 +541,8 @@ function checkTlsSettings(raw: RawConfig): string | undefined {
   }
   return undefined;
 }
+
+/** DEVICE_RETENTION_DAYS in milliseconds, as the store factories take it. */
+export function deviceRetentionMs(config: Pick<Config, 'DEVICE_RETENTION_DAYS'>): number {
+  return Math.round(config.DEVICE_RETENTION_DAYS * 86_400_000);
+}

@@ -20,6 +20,11 @@ export class MemoryFriendStore implements FriendStore {
     return this.users.findSummaries(ids);
   }
 
+  /** Synchronous: the user's friends' ids (for the read store's conversation list). */
+  idsOf(userId: UserId): readonly UserId[] {
+    return [...(this.friends.get(userId) ?? [])];
+  }
+
   private setOf(userId: UserId): Set<UserId> {
     let set = this.friends.get(userId);
     if (!set) this.friends.set(userId, (set = new Set()));

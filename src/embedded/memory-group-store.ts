@@ -71,6 +71,16 @@ export class MemoryGroupStore implements GroupStore {
     );
   }
 
+  /** Synchronous: the ids of the user's groups (for the read store's conversation list). */
+  idsFor(userId: UserId): readonly GroupId[] {
+    return [...(this.byUser.get(userId) ?? [])];
+  }
+
+  /** Synchronous membership check (for the read store's markers). */
+  hasMember(groupId: GroupId, userId: UserId): boolean {
+    return this.groups.get(groupId)?.members.has(userId) ?? false;
+  }
+
   nameOf(id: GroupId): string {
     return this.groups.get(id)?.name ?? '';
   }

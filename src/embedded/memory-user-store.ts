@@ -10,7 +10,13 @@ export class MemoryUserStore implements UserStore {
   create(name: string, passwordHash: string): Promise<UserRecord> {
     const key = nameKey(name);
     if (this.byName.has(key)) return Promise.reject(new AppError('USER_EXISTS'));
-    const user: UserRecord = { id: this.nextId++, name, passwordHash, sessionEpoch: 0 };
+    const user: UserRecord = {
+      id: this.nextId++,
+      name,
+      passwordHash,
+      sessionEpoch: 0,
+      presenceHidden: false,
+    };
     this.byId.set(user.id, user);
     this.byName.set(key, user.id);
     return Promise.resolve(user);
@@ -40,6 +46,13 @@ export class MemoryUserStore implements UserStore {
     const updated = { ...user, sessionEpoch: user.sessionEpoch + 1 };
     this.byId.set(id, updated);
     return Promise.resolve(updated.sessionEpoch);
+  }
+
+  setPresenceHidden(id: UserId, hidden: boolean): Promise<void> {
+    const user = this.byId.get(id);
+    if (!user) return Promise.reject(new AppError('USER_NOT_FOUND'));
+    this.byId.set(id, { ...user, presenceHidden: hidden });
+    return Promise.resolve();
   }
 
   /** Synchronous lookup for the other memory stores (names are denormalised into messages). */

@@ -1,24 +1,94 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
-import type { ChatStore, MessageDraft, UserId } from '../../src/service/ports.js';
+import type { ChatStore, MessageDraft, Target, UserId } from '../../src/service/ports.js';
+import type { Clock } from '../../src/util/clock.js';
+import { deviceContract } from './store-device-contract.js';
+import { readContract } from './store-read-contract.js';
+
+/** What a store under test is built with: a clock the suite moves by hand, and the device retention. */
+export interface StoreEnv {
+  readonly clock: Clock;
+  readonly deviceRetentionMs: number;
+}
+
+/** Hooks for work a store defers (MySQL: the floor and pruning, about a second after acks). */
+export interface StoreContractOptions {
+  /** Finishes deferred maintenance now, so its effects can be asserted. */
+  readonly settle?: (store: ChatStore) => Promise<void>;
+}
+
+/** The retention every contract store is built with. */
+export const CONTRACT_RETENTION_MS = 30 * 86_400_000;
+
+/** A hand-driven clock: `advance` moves it. */
+export class ManualClock implements Clock {
+  private ms = Date.UTC(2026, 0, 1);
+  now(): number {
+    return this.ms;
+  }
+  advance(ms: number): void {
+    this.ms += ms;
+  }
+}
+
+/** The users and helpers every part of the contract works with, fresh per test. */
+export interface ContractContext {
+  readonly store: ChatStore;
+  readonly clock: ManualClock;
+  readonly alice: UserId;
+  readonly bob: UserId;
+  readonly carol: UserId;
+  /** The store's deferred work, done (a no-op for stores without any). */
+  settle(): Promise<void>;
+  /** Appends a 1:1 message from `from` to `to`, delivered to `to`'s inbox only; resolves to its id. */
+  send(from: UserId, to: UserId, body?: string): Promise<number>;
+  /** Appends a group message, delivered to `recipients`; resolves to its id. */
+  sendToGroup(from: UserId, groupId: number, recipients: readonly UserId[], body?: string): Promise<number>;
+}
 
 /**
- * The behaviour every ChatStore must have. Run by the embedded store's tests now and by the MySQL
- * store's tests later: `storeContract('memory', () => createMemoryStore(...))`.
+ * The behaviour every ChatStore must have, run by the embedded store's unit tests and the MySQL store's
+ * integration tests: `storeContract('memory', (env) => Promise.resolve(createMemoryStore(env.clock, …)))`.
  */
-export function storeContract(name: string, makeStore: () => Promise<ChatStore>): void {
+export function storeContract(
+  name: string,
+  makeStore: (env: StoreEnv) => Promise<ChatStore>,
+  options: StoreContractOptions = {},
+): void {
   describe(`ChatStore contract: ${name}`, () => {
     let store: ChatStore;
     let alice: UserId;
     let bob: UserId;
     let carol: UserId;
+    let clock: ManualClock;
+    let context: ContractContext;
 
     beforeEach(async () => {
-      store = await makeStore();
+      clock = new ManualClock();
+      store = await makeStore({ clock, deviceRetentionMs: CONTRACT_RETENTION_MS });
       const tag = Math.random().toString(36).slice(2, 8);
       alice = (await store.users.create(`alice-${tag}`, 'hash-a')).id;
       bob = (await store.users.create(`bob-${tag}`, 'hash-b')).id;
       carol = (await store.users.create(`carol-${tag}`, 'hash-c')).id;
+      const current = store;
+      const append = async (from: UserId, target: Target, recipients: readonly UserId[], body: string) =>
+        (
+          await current.messages.append(
+            { senderId: from, target, body, clientTime: 't', cmid: null },
+            recipients,
+          )
+        ).message.id;
+      context = {
+        store,
+        clock,
+        alice,
+        bob,
+        carol,
+        settle: () => options.settle?.(current) ?? Promise.resolve(),
+        send: (from, to, body = 'hi') => append(from, { kind: 'user', id: to }, [to], body),
+        sendToGroup: (from, groupId, recipients, body = 'hi all') =>
+          append(from, { kind: 'group', id: groupId }, recipients, body),
+      };
     });
 
     afterEach(() => store.close());
@@ -48,6 +118,23 @@ export function storeContract(name: string, makeStore: () => Promise<ChatStore>)
         await store.users.create('Eve', 'h');
         await expect(store.users.create('eve', 'h')).rejects.toMatchObject({ code: 'USER_EXISTS' });
         await expect(store.users.create('Eve', 'h')).rejects.toBeInstanceOf(AppError);
+      });
+
+      it('stores the presence setting: visible by default, hidden once set, visible again', async () => {
+        expect((await store.users.findById(alice))!.presenceHidden).toBe(false);
+        await store.users.setPresenceHidden(alice, true);
+        expect((await store.users.findById(alice))!.presenceHidden).toBe(true);
+        expect(
+          (await store.users.findByName((await store.users.findById(alice))!.name))!.presenceHidden,
+        ).toBe(true);
+        expect((await store.users.findById(bob))!.presenceHidden).toBe(false);
+        await store.users.setPresenceHidden(alice, true);
+        expect((await store.users.findById(alice))!.presenceHidden).toBe(true);
+        await store.users.setPresenceHidden(alice, false);
+        expect((await store.users.findById(alice))!.presenceHidden).toBe(false);
+        await expect(store.users.setPresenceHidden(999_999_999, true)).rejects.toMatchObject({
+          code: 'USER_NOT_FOUND',
+        });
       });
 
       it('bumps the session epoch monotonically', async () => {
@@ -119,7 +206,7 @@ export function storeContract(name: string, makeStore: () => Promise<ChatStore>)
           target: { kind: 'user', id: bob },
         });
         expect(first.message.senderName).toMatch(/^alice-/);
-        expect(await store.messages.cursor(bob)).toEqual({ ackedSeq: 0, lastSeq: 2 });
+        expect(await store.messages.cursor(bob, 'phone')).toEqual({ ackedSeq: 0, lastSeq: 2 });
       });
 
       it('fans a group message out to many inboxes in one append', async () => {
@@ -148,7 +235,7 @@ export function storeContract(name: string, makeStore: () => Promise<ChatStore>)
         expect(again.duplicate).toBe(true);
         expect(again.deliveries).toEqual([]);
         expect(again.message.id).toBe(first.message.id);
-        expect((await store.messages.cursor(bob)).lastSeq).toBe(1);
+        expect((await store.messages.cursor(bob, 'phone')).lastSeq).toBe(1);
         // The same cmid from another sender is another message.
         const other = await store.messages.append(draft(carol, bob, 'other', 'c-1'), [bob]);
         expect(other.duplicate).toBe(false);
@@ -163,19 +250,22 @@ export function storeContract(name: string, makeStore: () => Promise<ChatStore>)
         expect(await store.messages.readInbox(carol, 0, 10)).toEqual([]);
       });
 
-      it('moves the ack cursor forward only, never past the last sequence', async () => {
+      it("moves a device's ack cursor forward only, never past the last sequence", async () => {
         for (let i = 1; i <= 3; i++) await store.messages.append(draft(alice, bob, `m${i}`), [bob]);
-        await store.messages.ack(bob, 2);
-        await store.messages.ack(bob, 1);
-        expect(await store.messages.cursor(bob)).toEqual({ ackedSeq: 2, lastSeq: 3 });
-        await store.messages.ack(bob, 99);
-        expect(await store.messages.cursor(bob)).toEqual({ ackedSeq: 3, lastSeq: 3 });
-        expect(await store.messages.cursor(carol)).toEqual({ ackedSeq: 0, lastSeq: 0 });
+        await store.messages.openDevice(bob, 'phone');
+        await store.messages.ack(bob, 'phone', 2);
+        await store.messages.ack(bob, 'phone', 1);
+        expect(await store.messages.cursor(bob, 'phone')).toEqual({ ackedSeq: 2, lastSeq: 3 });
+        await store.messages.ack(bob, 'phone', 99);
+        expect(await store.messages.cursor(bob, 'phone')).toEqual({ ackedSeq: 3, lastSeq: 3 });
+        expect(await store.messages.cursor(carol, 'phone')).toEqual({ ackedSeq: 0, lastSeq: 0 });
       });
 
       it('keeps unacked messages readable however many arrive', async () => {
+        await store.messages.openDevice(bob, 'phone');
         for (let i = 1; i <= 2500; i++) await store.messages.append(draft(alice, bob, `m${i}`), [bob]);
-        await store.messages.ack(bob, 2000);
+        await store.messages.ack(bob, 'phone', 2000);
+        await context.settle();
         const rest = await store.messages.readInbox(bob, 2000, 1000);
         expect(rest.map((e) => e.seq)).toEqual(Array.from({ length: 500 }, (_, i) => 2001 + i));
       });
@@ -236,5 +326,8 @@ export function storeContract(name: string, makeStore: () => Promise<ChatStore>)
         expect(seqs).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
       });
     });
+
+    deviceContract(() => context);
+    readContract(() => context);
   });
 }

@@ -5,7 +5,9 @@ import { systemClock } from '../../../src/util/clock.js';
 import { busContract } from '../../contract/bus-contract.js';
 import { storeContract } from '../../contract/store-contract.js';
 
-storeContract('memory', () => Promise.resolve(createMemoryStore(systemClock, 10_000)));
+storeContract('memory', ({ clock, deviceRetentionMs }) =>
+  Promise.resolve(createMemoryStore(clock, 10_000, deviceRetentionMs)),
+);
 
 busContract('local', () => {
   const bus = new LocalBus();
