@@ -124,11 +124,11 @@ export class MemoryMessageStore implements MessageStore {
     });
   }
 
-  /** An unknown device's ack is ignored: devices join through openDevice (at the floor). */
+  /** The ack of a device that never opened a session is ignored: devices join through openDevice. */
   ack(userId: UserId, device: DeviceId, seq: number): Promise<void> {
     const inbox = this.inboxes.get(userId);
     const state = inbox?.devices.get(device);
-    if (!inbox || !state) return Promise.resolve();
+    if (!inbox || !state || state.activeAt === NEVER_ACTIVE) return Promise.resolve();
     const now = this.clock.now();
     state.acked = Math.max(state.acked, Math.min(seq, inbox.last));
     state.activeAt = now;

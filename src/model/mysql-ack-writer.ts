@@ -1,37 +1,59 @@
-import type { UserId } from '../service/ports.js';
+import type { DeviceId, UserId } from '../service/ports.js';
+import type { Clock } from '../util/clock.js';
 import type { Database } from './mysql-database.js';
-import { byUserId, CHUNK, userSeqPairs } from './mysql-message-rows.js';
+import { CHUNK } from './mysql-message-rows.js';
+import { byUserThenDevice, NEVER_ACTIVE, userDeviceSeqTriples } from './mysql-device-rows.js';
 
 interface PendingAck {
+  readonly userId: UserId;
+  readonly device: DeviceId;
   seq: number;
+  /** False while the entry is only a touch (a session opening): no position moved, nothing to prune. */
+  acked: boolean;
   readonly waiters: { readonly resolve: () => void; readonly reject: (error: unknown) => void }[];
 }
 
 /**
  * Node-wide ack writer: acks from every session of this node are coalesced into one UPDATE (and one
- * commit) per flush instead of one per client ack. One flush runs at a time; acks arriving meanwhile
- * wait for the next one, where a user's acks collapse into the highest.
+ * commit) per flush instead of one per client ack. One flush runs at a time; acks arriving meanwhile wait
+ * for the next one, where a device's acks collapse into the highest. Every write also marks the device
+ * active (`active_at`), so an opening session's "touch" rides along with the acks of the same moment.
  */
 export class MysqlAckWriter {
-  /** At most one entry per user, so this is bounded by the users with sessions on this node. */
-  private readonly pending = new Map<UserId, PendingAck>();
+  /** At most one entry per (user, device), so this is bounded by the sessions on this node. */
+  private readonly pending = new Map<string, PendingAck>();
   private flushing = false;
 
-  /** `onWritten` learns the users whose acks were stored (their acked inbox rows may now be pruned). */
+  /** `onWritten` learns the users whose acks were stored (their floor may rise, rows below it go). */
   constructor(
     private readonly db: Database,
+    private readonly clock: Clock,
     private readonly onWritten: (userIds: readonly UserId[]) => void,
   ) {}
 
-  /** Moves the user's acked cursor to min(seq, last_seq), never back; resolves once written. */
-  ack(userId: UserId, seq: number): Promise<void> {
+  /**
+   * Moves the device's acked position to min(seq, last_seq), never back, and marks it active; resolves
+   * once written. A device that never opened a session (no row, or created by a logout) is left alone.
+   */
+  ack(userId: UserId, device: DeviceId, seq: number): Promise<void> {
+    return this.enqueue(userId, device, seq, true);
+  }
+
+  /** Marks the device active now without moving its position (a session opened on it). */
+  touch(userId: UserId, device: DeviceId): Promise<void> {
+    return this.enqueue(userId, device, 0, false);
+  }
+
+  private enqueue(userId: UserId, device: DeviceId, seq: number, acked: boolean): Promise<void> {
     return new Promise((resolve, reject) => {
-      const entry = this.pending.get(userId);
+      const key = `${userId}\u0000${device}`;
+      const entry = this.pending.get(key);
       if (entry) {
         entry.seq = Math.max(entry.seq, seq);
+        entry.acked ||= acked;
         entry.waiters.push({ resolve, reject });
       } else {
-        this.pending.set(userId, { seq, waiters: [{ resolve, reject }] });
+        this.pending.set(key, { userId, device, seq, acked, waiters: [{ resolve, reject }] });
       }
       if (!this.flushing) void this.flush();
     });
@@ -41,20 +63,35 @@ export class MysqlAckWriter {
     this.flushing = true;
     try {
       while (this.pending.size > 0) {
-        const batch = [...this.pending].slice(0, CHUNK);
-        for (const [userId] of batch) this.pending.delete(userId);
+        const batch = [...this.pending.values()].slice(0, CHUNK);
+        for (const entry of batch) this.pending.delete(`${entry.userId}\u0000${entry.device}`);
         try {
+          // The cursor row is read for the clamp and the device row written, user by user in user id
+          // order (then device): appends lock cursor rows in user id order too (sql/004), and a device
+          // joining locks its user's cursor row before its device row (mysql-devices.ts) — any other
+          // order could deadlock with them. Devices that never opened a session are skipped.
           await this.db.query(
-            `UPDATE ${userSeqPairs('?')} a STRAIGHT_JOIN inbox_cursor c FORCE INDEX (PRIMARY) ON c.user_id = a.user_id
-             SET c.acked_seq = GREATEST(c.acked_seq, LEAST(c.last_seq, a.seq))`,
-            // In user id order: the join locks the cursor rows in array order, and appends lock them in
-            // user id order too (sql/004) — any other order deadlocks against concurrent appends.
-            [JSON.stringify(batch.map(([userId, entry]) => [userId, entry.seq]).sort(byUserId))],
+            `UPDATE ${userDeviceSeqTriples('?')} a
+             STRAIGHT_JOIN inbox_cursor c FORCE INDEX (PRIMARY) ON c.user_id = a.user_id
+             STRAIGHT_JOIN inbox_device d FORCE INDEX (PRIMARY) ON d.user_id = a.user_id AND d.device = a.device
+             SET d.acked_seq = GREATEST(d.acked_seq, LEAST(c.last_seq, a.seq)),
+                 d.active_at = GREATEST(d.active_at, ?)
+             WHERE d.active_at <> ?`,
+            [
+              JSON.stringify(
+                batch
+                  .map((entry): [UserId, DeviceId, number] => [entry.userId, entry.device, entry.seq])
+                  .sort(byUserThenDevice),
+              ),
+              this.clock.now(),
+              NEVER_ACTIVE,
+            ],
           );
-          for (const [, entry] of batch) for (const waiter of entry.waiters) waiter.resolve();
-          this.onWritten(batch.map(([userId]) => userId));
+          for (const entry of batch) for (const waiter of entry.waiters) waiter.resolve();
+          const acked = new Set(batch.filter((entry) => entry.acked).map((entry) => entry.userId));
+          if (acked.size > 0) this.onWritten([...acked]);
         } catch (error) {
-          for (const [, entry] of batch) for (const waiter of entry.waiters) waiter.reject(error);
+          for (const entry of batch) for (const waiter of entry.waiters) waiter.reject(error);
         }
       }
     } finally {

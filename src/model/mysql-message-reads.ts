@@ -1,17 +1,8 @@
-import DataLoader from 'dataloader';
 import { AppError } from '../errors.js';
 import { conversationKey } from '../service/conversation.js';
-import type {
-  AppendResult,
-  HistoryQuery,
-  InboxCursor,
-  InboxEntry,
-  StoredMessage,
-  UserId,
-} from '../service/ports.js';
-import { type Database, nextLoopTurn } from './mysql-database.js';
+import type { AppendResult, HistoryQuery, InboxEntry, StoredMessage, UserId } from '../service/ports.js';
+import type { Database } from './mysql-database.js';
 import {
-  CHUNK,
   type InboxRow,
   MESSAGE_COLUMNS,
   MESSAGE_JOINS,
@@ -19,24 +10,8 @@ import {
   toMessage,
 } from './mysql-message-rows.js';
 
-/** The read side of the MySQL message store: inbox pages, cursors, history, and a resend's stored message. */
+/** The read side of the MySQL message store: inbox pages, history, and a resend's stored message. */
 export class MysqlMessageReads {
-  /** Cursor reads of one tick (a reconnect storm's resumes) go out as one `IN (…)` query; not a cache. */
-  private readonly cursors = new DataLoader<UserId, InboxCursor>(
-    async (userIds) => {
-      const rows = await this.db.query<{ user_id: number; last_seq: number; acked_seq: number }[]>(
-        `SELECT user_id, last_seq, acked_seq FROM inbox_cursor WHERE user_id IN (${userIds.map(() => '?').join(',')})`,
-        userIds,
-      );
-      const found = new Map(rows.map((row) => [row.user_id, row]));
-      return userIds.map((userId) => {
-        const row = found.get(userId);
-        return { ackedSeq: Number(row?.acked_seq ?? 0), lastSeq: Number(row?.last_seq ?? 0) };
-      });
-    },
-    { cache: false, batchScheduleFn: nextLoopTurn, maxBatchSize: CHUNK },
-  );
-
   constructor(private readonly db: Database) {}
 
   /** Inbox entries after `afterSeq`, ascending: one range scan of the recipient-clustered inbox. */
@@ -47,11 +22,6 @@ export class MysqlMessageReads {
       [userId, afterSeq, String(limit)],
     );
     return rows.map((row) => ({ seq: Number(row.seq), message: toMessage(row) }));
-  }
-
-  /** The user's inbox cursor (zeros before the first message); batched per event-loop turn. */
-  cursor(userId: UserId): Promise<InboxCursor> {
-    return this.cursors.load(userId);
   }
 
   /** A conversation's messages, newest first, from the message table (pruned inbox rows do not shorten it). */

@@ -1,5 +1,7 @@
 import type {
   AppendResult,
+  DeviceCursor,
+  DeviceId,
   HistoryQuery,
   InboxCursor,
   InboxEntry,
@@ -14,6 +16,7 @@ import { type AppendBatchLimits, AppendBatcher } from './append-batcher.js';
 import { MysqlAckWriter } from './mysql-ack-writer.js';
 import { MysqlAppendWriter } from './mysql-append-sql.js';
 import type { Database } from './mysql-database.js';
+import { MysqlDevices } from './mysql-devices.js';
 import { MysqlInboxPruner } from './mysql-inbox-pruner.js';
 import { MysqlMessageReads } from './mysql-message-reads.js';
 import { MysqlNameCache } from './mysql-name-cache.js';
@@ -21,26 +24,38 @@ import { MysqlNameCache } from './mysql-name-cache.js';
 /** Batching and queue limits of the MySQL message store (see AppendBatchLimits for each default). */
 export type MessageStoreTuning = AppendBatchLimits;
 
+/** DEVICE_RETENTION_DAYS' default (30 days), for callers that do not configure it. */
+export const DEFAULT_DEVICE_RETENTION_MS = 30 * 86_400_000;
+
 /**
  * Messages, per-user inboxes and cursors in MySQL: the `MessageStore` port over parts with one job each.
  * Appends go through the group-commit batcher (append-batcher.ts) into one stored-procedure call per batch
- * (mysql-append-sql.ts); acks of the whole node are coalesced (mysql-ack-writer.ts) and the rows they
- * cover pruned shortly after (mysql-inbox-pruner.ts); reads are plain queries (mysql-message-reads.ts).
+ * (mysql-append-sql.ts); devices open sessions through mysql-devices.ts; acks of the whole node are
+ * coalesced (mysql-ack-writer.ts), and shortly after, the floors of the users who acked are raised and the
+ * rows below them pruned (mysql-inbox-pruner.ts); reads are plain queries (mysql-message-reads.ts).
  */
 export class MysqlMessageStore implements MessageStore {
   private readonly reads: MysqlMessageReads;
   private readonly appends: AppendBatcher;
   private readonly acks: MysqlAckWriter;
   private readonly pruner: MysqlInboxPruner;
+  private readonly devices: MysqlDevices;
 
-  constructor(db: Database, clock: Clock, tuning: Partial<MessageStoreTuning> = {}) {
+  /** `deviceRetentionMs`: how long an idle device holds back pruning (DEVICE_RETENTION_DAYS). */
+  constructor(
+    db: Database,
+    clock: Clock,
+    tuning: Partial<MessageStoreTuning> = {},
+    deviceRetentionMs: number = DEFAULT_DEVICE_RETENTION_MS,
+  ) {
     this.reads = new MysqlMessageReads(db);
     this.appends = new AppendBatcher(
       new MysqlAppendWriter(db, clock, new MysqlNameCache(), this.reads),
       tuning,
     );
-    this.pruner = new MysqlInboxPruner(db);
-    this.acks = new MysqlAckWriter(db, (userIds) => this.pruner.mark(userIds));
+    this.pruner = new MysqlInboxPruner(db, clock, deviceRetentionMs);
+    this.acks = new MysqlAckWriter(db, clock, (userIds) => this.pruner.mark(userIds));
+    this.devices = new MysqlDevices(db, clock, deviceRetentionMs, this.acks);
   }
 
   append(draft: MessageDraft, recipients: readonly UserId[]): Promise<AppendResult> {
@@ -51,20 +66,28 @@ export class MysqlMessageStore implements MessageStore {
     return this.reads.readInbox(userId, afterSeq, limit);
   }
 
-  cursor(userId: UserId): Promise<InboxCursor> {
-    return this.reads.cursor(userId);
+  openDevice(userId: UserId, device: DeviceId): Promise<DeviceCursor> {
+    return this.devices.open(userId, device);
+  }
+
+  cursor(userId: UserId, device: DeviceId): Promise<InboxCursor> {
+    return this.devices.cursor(userId, device);
   }
 
   /** Coalesced with the acks of every session of this node; resolves once the ack is written. */
-  ack(userId: UserId, seq: number): Promise<void> {
-    return this.acks.ack(userId, seq);
+  ack(userId: UserId, device: DeviceId, seq: number): Promise<void> {
+    return this.acks.ack(userId, device, seq);
+  }
+
+  bumpDeviceEpoch(userId: UserId, device: DeviceId): Promise<number> {
+    return this.devices.bumpEpoch(userId, device);
   }
 
   history(query: HistoryQuery): Promise<StoredMessage[]> {
     return this.reads.history(query);
   }
 
-  /** Prunes the acked inbox rows of recently acked users now instead of after the usual delay. */
+  /** Raises the floors of recently acked users and prunes below them now instead of after the usual delay. */
   pruneAcked(): Promise<void> {
     return this.pruner.pruneAcked();
   }

@@ -10,13 +10,17 @@ interface UserRow {
   name: string;
   password: string;
   session_epoch: number;
+  presence_hidden: number;
 }
+
+const USER_COLUMNS = 'id, name, password, session_epoch, presence_hidden';
 
 const toUser = (row: UserRow): UserRecord => ({
   id: row.id,
   name: row.name,
   passwordHash: row.password,
   sessionEpoch: row.session_epoch,
+  presenceHidden: Boolean(row.presence_hidden),
 });
 
 /** Most ids in one IN (…) list. */
@@ -30,7 +34,7 @@ export class MysqlUserStore implements UserStore {
   private readonly byId = new DataLoader<UserId, UserRecord | undefined>(
     async (ids) => {
       const rows = await this.db.query<UserRow[]>(
-        `SELECT id, name, password, session_epoch FROM user WHERE id IN (${ids.map(() => '?').join(',')})`,
+        `SELECT ${USER_COLUMNS} FROM user WHERE id IN (${ids.map(() => '?').join(',')})`,
         ids,
       );
       const found = new Map(rows.map((row) => [row.id, toUser(row)]));
@@ -47,7 +51,7 @@ export class MysqlUserStore implements UserStore {
         'INSERT INTO user (name, name_key, password) VALUES (?, ?, ?)',
         [name, nameKey(name), passwordHash],
       );
-      return { id: result.insertId, name, passwordHash, sessionEpoch: 0 };
+      return { id: result.insertId, name, passwordHash, sessionEpoch: 0, presenceHidden: false };
     } catch (error) {
       if (isDuplicate(error, 'uq_user_name')) throw new AppError('USER_EXISTS');
       throw error;
@@ -59,10 +63,9 @@ export class MysqlUserStore implements UserStore {
   }
 
   async findByName(name: string): Promise<UserRecord | undefined> {
-    const rows = await this.db.execute<UserRow[]>(
-      'SELECT id, name, password, session_epoch FROM user WHERE name_key = ?',
-      [nameKey(name)],
-    );
+    const rows = await this.db.execute<UserRow[]>(`SELECT ${USER_COLUMNS} FROM user WHERE name_key = ?`, [
+      nameKey(name),
+    ]);
     return rows[0] && toUser(rows[0]);
   }
 
@@ -92,5 +95,14 @@ export class MysqlUserStore implements UserStore {
       );
       return rows[0]!.session_epoch;
     });
+  }
+
+  async setPresenceHidden(id: UserId, hidden: boolean): Promise<void> {
+    // affectedRows counts matched rows (mysql2 sets CLIENT_FOUND_ROWS), so 0 means no such user.
+    const result = await this.db.execute<ResultSetHeader>(
+      'UPDATE user SET presence_hidden = ? WHERE id = ?',
+      [hidden ? 1 : 0, id],
+    );
+    if (result.affectedRows === 0) throw new AppError('USER_NOT_FOUND');
   }
 }

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { StartupError } from '../errors.js';
-import type { Config } from '../config.js';
+import { type Config, deviceRetentionMs } from '../config.js';
 import type { Logger } from '../logger.js';
 import { PACKAGE_ROOT } from '../package-info.js';
 import type { ChatStore } from '../service/ports.js';
@@ -70,10 +70,12 @@ export async function openMysqlStore(config: Config, clock: Clock, logger: Logge
     throw new StartupError(`MYSQL_URL: cannot use the database at ${redact(url)} (${reason})`);
   }
   // A full append queue makes callers wait as long as they would for a pooled connection.
-  return createMysqlStore(db, clock, {
-    maxQueued: config.MYSQL_APPEND_QUEUE_MAX,
-    queueWaitMs: config.MYSQL_ACQUIRE_TIMEOUT_MS,
-  });
+  return createMysqlStore(
+    db,
+    clock,
+    { maxQueued: config.MYSQL_APPEND_QUEUE_MAX, queueWaitMs: config.MYSQL_ACQUIRE_TIMEOUT_MS },
+    deviceRetentionMs(config),
+  );
 }
 
 function redact(url: string): string {

@@ -13,7 +13,12 @@ import { RecordingTelemetry } from '../helpers/recording-telemetry.js';
 
 const rootUrl = inject('mariadbUrl');
 
-storeContract('mysql', async () => (await freshMysqlStore(rootUrl)).store);
+storeContract(
+  'mysql',
+  async ({ clock, deviceRetentionMs }) =>
+    (await freshMysqlStore(rootUrl, { clock, deviceRetentionMs })).store,
+  { settle: (store) => (store.messages as MysqlMessageStore).pruneAcked() },
+);
 
 describe('MySQL store beyond the contract', () => {
   it('allocates gap-free sequences under concurrent senders on two "nodes" (separate pools)', async () => {
@@ -86,7 +91,7 @@ describe('MySQL store beyond the contract', () => {
       expect(new Set(results.map((r) => r.message.id)).size).toBe(1);
       expect(results.find((r) => !r.duplicate)!.deliveries).toHaveLength(49);
       for (const id of recipients.slice(0, 5))
-        expect(await store.messages.cursor(id)).toEqual({ ackedSeq: 0, lastSeq: 1 });
+        expect(await store.messages.cursor(id, 'phone')).toEqual({ ackedSeq: 0, lastSeq: 1 });
     } finally {
       await store.close();
     }
@@ -126,7 +131,7 @@ describe('MySQL store beyond the contract', () => {
         [3, 'two'],
       ]);
       // The failed attempts rolled back whole: no counter bump, no stray message or inbox row.
-      expect(await store.messages.cursor(b.id)).toEqual({ ackedSeq: 0, lastSeq: 3 });
+      expect(await store.messages.cursor(b.id, 'phone')).toEqual({ ackedSeq: 0, lastSeq: 3 });
       const counts = await db.query<{ messages: number; inboxRows: number }[]>(
         'SELECT (SELECT COUNT(*) FROM message) AS messages, (SELECT COUNT(*) FROM inbox) AS inboxRows',
       );
@@ -283,19 +288,26 @@ describe('MySQL store beyond the contract', () => {
     }
   });
 
-  it('acks never deadlock with appends to the same inboxes on two "nodes"', async () => {
-    // Acks lock cursor rows just as appends do; if the two took them in different orders, InnoDB would
-    // pick one as a deadlock victim under this load within moments (and fail the ack).
+  it('acks, device joins and prunes never deadlock with appends to the same inboxes on two "nodes"', async () => {
+    // Appends lock cursor rows in user id order; acks read them (and write device rows) in that order, a
+    // joining device locks its cursor row before its device row, the pruner raises floors in user id
+    // order. If any two took them in different orders, InnoDB would pick deadlock victims under this load
+    // within moments (and fail the ack or the open).
     const { store, url } = await freshMysqlStore(rootUrl);
     const other = createMysqlStore(openDatabase(url, 8), systemClock);
+    const nodes = [store, other];
     try {
       const users: { id: number }[] = [];
       for (let i = 0; i < 40; i++) users.push(await store.users.create(`u${i}`, 'h'));
+      for (const user of users) {
+        await store.messages.openDevice(user.id, 'a');
+        await other.messages.openDevice(user.id, 'b');
+      }
       const failures: unknown[] = [];
       let acks = 0;
       await Promise.all(
         Array.from({ length: 120 }, async (_, worker) => {
-          const node = worker % 2 ? store : other;
+          const node = nodes[worker % 2]!;
           for (let i = 0; i < 12; i++) {
             const from = users[worker % users.length]!.id;
             const to = users[(worker * 7 + i + 1) % users.length]!.id;
@@ -305,10 +317,16 @@ describe('MySQL store beyond the contract', () => {
             );
             // Not awaited, as a session's acks are not: they pile up and flush together.
             for (const delivery of result.deliveries)
-              void node.messages.ack(delivery.userId, delivery.seq).then(
+              void node.messages.ack(delivery.userId, worker % 2 ? 'a' : 'b', delivery.seq).then(
                 () => acks++,
                 (error: unknown) => failures.push(error),
               );
+            // Now and then a device joins (a transaction on the cursor row) and a node prunes.
+            if (i % 4 === worker % 4)
+              await node.messages
+                .openDevice(to, `w${worker}-${i}`)
+                .catch((error: unknown) => failures.push(error));
+            if (i % 6 === 0) void (node.messages as MysqlMessageStore).pruneAcked();
           }
         }),
       );
@@ -320,14 +338,83 @@ describe('MySQL store beyond the contract', () => {
     }
   });
 
-  it('writes the acks of many users in one flush and prunes each to its own cursor in one statement', async () => {
+  it('never prunes a row some device still needs while devices join, ack and prune on two nodes', async () => {
+    const { store, url, db } = await freshMysqlStore(rootUrl);
+    const other = createMysqlStore(openDatabase(url, 8), systemClock);
+    const nodes = [store, other];
+    try {
+      const sender = await store.users.create('sender', 'h');
+      const users: { id: number }[] = [];
+      for (let i = 0; i < 8; i++) users.push(await store.users.create(`r${i}`, 'h'));
+      for (const user of users) await store.messages.openDevice(user.id, 'first');
+      const joined = new Map<number, string[]>(users.map((user) => [user.id, ['first']]));
+      await Promise.all(
+        Array.from({ length: 16 }, async (_, worker) => {
+          const node = nodes[worker % 2]!;
+          const user = users[worker % users.length]!.id;
+          for (let round = 0; round < 15; round++) {
+            const result = await node.messages.append(
+              {
+                senderId: sender.id,
+                target: { kind: 'user', id: user },
+                body: 'x',
+                clientTime: 't',
+                cmid: null,
+              },
+              [user],
+            );
+            const devices = joined.get(user)!;
+            // Every device acks everything so far; the floor rises and rows go as fast as they can.
+            await Promise.all(
+              devices.map((device) => node.messages.ack(user, device, result.deliveries[0]!.seq)),
+            );
+            const prune = (node.messages as MysqlMessageStore).pruneAcked();
+            if (round % 3 === worker % 3) {
+              const device = `j${worker}-${round}`;
+              devices.push(device);
+              const cursor = await node.messages.openDevice(user, device);
+              // What the device is owed from its starting position is all there, without a gap.
+              const owed = await node.messages.readInbox(user, cursor.ackedSeq, 1000);
+              // (Later appends may have come in meanwhile: only up to the reply's lastSeq.)
+              expect(owed.map((e) => e.seq).filter((seq) => seq <= cursor.lastSeq)).toEqual(
+                Array.from({ length: cursor.lastSeq - cursor.ackedSeq }, (_, k) => cursor.ackedSeq + 1 + k),
+              );
+            }
+            await prune;
+          }
+        }),
+      );
+      // Every device's position is at or above its user's floor, and the rows after it are all kept.
+      const below = await db.query<{ n: number }[]>(
+        'SELECT COUNT(*) AS n FROM inbox_device d JOIN inbox_cursor c ON c.user_id = d.user_id WHERE d.acked_seq < c.acked_seq',
+      );
+      expect(Number(below[0]!.n)).toBe(0);
+      for (const user of users) {
+        for (const device of joined.get(user.id)!) {
+          const cursor = await store.messages.cursor(user.id, device);
+          const owed = await store.messages.readInbox(user.id, cursor.ackedSeq, 1000);
+          expect(owed.length).toBe(cursor.lastSeq - cursor.ackedSeq);
+        }
+      }
+    } finally {
+      await other.close();
+      await store.close();
+    }
+  });
+
+  it('writes the acks of many devices in one flush and prunes each user to its floor in one round', async () => {
     const { store, db } = await freshMysqlStore(rootUrl);
     const messages = store.messages as MysqlMessageStore;
     try {
       const sender = await store.users.create('sender', 'h');
       const users: { id: number }[] = [];
       for (let i = 0; i < 6; i++) users.push(await store.users.create(`r${i}`, 'h'));
-      // User i gets i + 2 messages and acks i + 1 of them (the last user claims more than it has).
+      for (const user of users) {
+        await messages.openDevice(user.id, 'laptop');
+        await messages.openDevice(user.id, 'phone');
+      }
+      // User i gets i + 2 messages; the laptop acks i + 1 of them (the last user's claims more than it
+      // has), the phone one fewer.
       for (const [i, user] of users.entries())
         for (let n = 0; n < i + 2; n++)
           await messages.append(
@@ -340,18 +427,25 @@ describe('MySQL store beyond the contract', () => {
             },
             [user.id],
           );
-      await Promise.all(users.map((user, i) => messages.ack(user.id, i === 5 ? 99 : i + 1)));
+      await Promise.all(
+        users.flatMap((user, i) => [
+          messages.ack(user.id, 'laptop', i === 5 ? 99 : i + 1),
+          messages.ack(user.id, 'phone', i),
+        ]),
+      );
       await messages.pruneAcked();
       for (const [i, user] of users.entries()) {
-        const acked = i === 5 ? i + 2 : i + 1;
-        expect(await messages.cursor(user.id)).toEqual({ ackedSeq: acked, lastSeq: i + 2 });
+        const laptop = i === 5 ? i + 2 : i + 1;
+        expect(await messages.cursor(user.id, 'laptop')).toEqual({ ackedSeq: laptop, lastSeq: i + 2 });
+        expect(await messages.cursor(user.id, 'phone')).toEqual({ ackedSeq: i, lastSeq: i + 2 });
         const rows = await db.query<{ seq: number }[]>(
           'SELECT seq FROM inbox WHERE user_id = ? ORDER BY seq',
           [user.id],
         );
-        // Everything below the acked row is gone; the acked row and what is still owed stay.
+        // Everything below the floor (the phone's position) is gone; the floor row and the rest stay.
+        const floor = Math.max(i, 1);
         expect(rows.map((row) => Number(row.seq))).toEqual(
-          Array.from({ length: i + 2 - acked + 1 }, (_, k) => acked + k),
+          Array.from({ length: i + 2 - floor + 1 }, (_, k) => floor + k),
         );
       }
     } finally {
@@ -359,7 +453,7 @@ describe('MySQL store beyond the contract', () => {
     }
   });
 
-  it('prunes acked inbox rows below the stored cursor, never past the last stored sequence', async () => {
+  it('prunes below the stored floor, never past the last stored sequence', async () => {
     const { store, db } = await freshMysqlStore(rootUrl);
     const messages = store.messages as MysqlMessageStore;
     const rowsOf = async (userId: number) =>
@@ -370,6 +464,8 @@ describe('MySQL store beyond the contract', () => {
       const a = await store.users.create('a', 'h');
       const b = await store.users.create('b', 'h');
       const c = await store.users.create('c', 'h');
+      await messages.openDevice(b.id, 'laptop');
+      await messages.openDevice(c.id, 'laptop');
       const send = (to: number, body: string) =>
         messages.append(
           { senderId: a.id, target: { kind: 'user', id: to }, body, clientTime: 't', cmid: null },
@@ -378,19 +474,19 @@ describe('MySQL store beyond the contract', () => {
       for (let i = 1; i <= 5; i++) await send(b.id, `b${i}`);
       await send(c.id, 'c1');
 
-      await messages.ack(b.id, 3);
+      await messages.ack(b.id, 'laptop', 3);
       await messages.pruneAcked();
-      expect(await rowsOf(b.id)).toEqual([3, 4, 5]); // the acked row itself stays (see pruneAcked)
+      expect(await rowsOf(b.id)).toEqual([3, 4, 5]); // the floor row itself stays (see pruneAcked)
       expect((await messages.readInbox(b.id, 3, 10)).map((e) => e.message.body)).toEqual(['b4', 'b5']);
       expect(await rowsOf(c.id)).toEqual([1]); // not acked: untouched
 
       // A client claiming more than was stored moves the cursor only to the last sequence, so a message
       // stored after the claim is still owed and kept.
-      await messages.ack(b.id, 100);
+      await messages.ack(b.id, 'laptop', 100);
       await send(b.id, 'b6');
       await messages.pruneAcked();
       expect(await rowsOf(b.id)).toEqual([5, 6]);
-      expect(await messages.cursor(b.id)).toEqual({ ackedSeq: 5, lastSeq: 6 });
+      expect(await messages.cursor(b.id, 'laptop')).toEqual({ ackedSeq: 5, lastSeq: 6 });
       expect((await messages.readInbox(b.id, 5, 10)).map((e) => e.message.body)).toEqual(['b6']);
       // History comes from the message table, so pruned inbox rows do not shorten it.
       expect(
@@ -401,6 +497,52 @@ describe('MySQL store beyond the contract', () => {
           beforeId: undefined,
         }),
       ).toHaveLength(6);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('lists the conversations of a user with a thousand friends in a few queries', async () => {
+    const { store, db } = await freshMysqlStore(rootUrl);
+    try {
+      const me = await store.users.create('me', 'h');
+      await db.query(
+        `INSERT INTO user (name, name_key, password) SELECT CONCAT('f', seq), CONCAT('f', seq), 'h' FROM seq_1_to_1000`,
+      );
+      await db.query(
+        `INSERT INTO friend (userid, friendid) SELECT ?, id FROM user WHERE name LIKE 'f%'
+         UNION ALL SELECT id, ? FROM user WHERE name LIKE 'f%'`,
+        [me.id, me.id],
+      );
+      const friends = (await store.friends.list(me.id)).map((f) => f.id);
+      expect(friends).toHaveLength(1000);
+      // Every tenth friend wrote; the newest first.
+      const ids: number[] = [];
+      for (let i = 0; i < friends.length; i += 10) {
+        const from = friends[i]!;
+        ids.push(
+          (
+            await store.messages.append(
+              {
+                senderId: from,
+                target: { kind: 'user', id: me.id },
+                body: `m${i}`,
+                clientTime: 't',
+                cmid: null,
+              },
+              [me.id],
+            )
+          ).message.id,
+        );
+      }
+      const started = performance.now();
+      const page = await store.reads.conversations(me.id, undefined, 20);
+      const elapsed = performance.now() - started;
+      expect(page.items.map((c) => c.last.id)).toEqual([...ids].reverse().slice(0, 20));
+      expect(page.items.every((c) => c.unread === 1)).toBe(true);
+      expect(page.more).toBe(true);
+      // Generous: a plan that scanned every conversation would take far longer than this on 1000 friends.
+      expect(elapsed).toBeLessThan(2000);
     } finally {
       await store.close();
     }
