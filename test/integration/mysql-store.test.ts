@@ -566,6 +566,70 @@ describe('migrations', () => {
     }
   });
 
+  it('migrates a deployment from before devices: each acked cursor becomes the floor, nothing owed is lost', async () => {
+    const url = await createDatabase(rootUrl);
+    const db = openDatabase(url);
+    const clock = { now: () => Date.UTC(2026, 0, 1) };
+    try {
+      const migrations = await loadMigrations(SQL_DIR);
+      await migrate(
+        db,
+        migrations.filter((m) => m.version < 5),
+      );
+      // The schema of issue 19: users, a friendship, messages appended by the procedure, acked cursors,
+      // and the rows the old pruner removed below them already gone.
+      await db.query(
+        `INSERT INTO user (id, name, name_key, password, session_epoch) VALUES
+         (1, 'ann', 'ann', 'h1', 2), (2, 'ben', 'ben', 'h2', 0), (3, 'cat', 'cat', 'h3', 0)`,
+      );
+      await db.query('INSERT INTO friend (userid, friendid) VALUES (1, 2), (2, 1)');
+      const batch = Array.from({ length: 6 }, (_, i) => ({
+        s: 1,
+        u: 2,
+        c: 'u:1:2',
+        b: `m${i + 1}`,
+        t: 't',
+        r: [2],
+      }));
+      await db.execute('CALL parley_append_batch(?, ?)', [JSON.stringify(batch), 1]);
+      await db.query('UPDATE inbox_cursor SET acked_seq = 4 WHERE user_id = 2');
+      await db.query('DELETE FROM inbox WHERE user_id = 2 AND seq < 4');
+
+      const applied = await migrate(db, migrations);
+      expect(applied.map((m) => m.version)).toEqual(
+        migrations.filter((m) => m.version >= 5).map((m) => m.version),
+      );
+      const store = createMysqlStore(db, clock);
+      const messages = store.messages as MysqlMessageStore;
+      expect(await store.users.findById(1)).toMatchObject({
+        name: 'ann',
+        sessionEpoch: 2,
+        presenceHidden: false,
+      });
+      // Ben's first device after the upgrade starts at his old acked cursor, and everything after it is there.
+      const laptop = await messages.openDevice(2, 'laptop');
+      expect(laptop).toEqual({ ackedSeq: 4, lastSeq: 6, reset: true, epoch: 0, activeDevices: 1 });
+      expect((await messages.readInbox(2, laptop.ackedSeq, 10)).map((e) => e.message.body)).toEqual([
+        'm5',
+        'm6',
+      ]);
+      // The floor holds until a device acks past it; a second device also starts there.
+      await messages.pruneAcked();
+      expect((await messages.openDevice(2, 'phone')).ackedSeq).toBe(4);
+      await messages.ack(2, 'laptop', 6);
+      await messages.ack(2, 'phone', 5);
+      await messages.pruneAcked();
+      expect((await messages.readInbox(2, 0, 10)).map((e) => e.seq)).toEqual([5, 6]);
+      // Old messages take part in the conversation list and read markers.
+      const [withAnn] = (await store.reads.conversations(2, undefined, 10)).items;
+      expect(withAnn).toMatchObject({ target: { kind: 'user', id: 1 }, name: 'ann', unread: 6, readUpTo: 0 });
+      expect(await store.reads.markRead(2, { kind: 'user', id: 1 }, withAnn!.last.id)).toBe(withAnn!.last.id);
+      await store.close();
+    } finally {
+      await db.close().catch(() => undefined);
+    }
+  });
+
   it('refuses to run when an applied migration file was changed', async () => {
     const url = await createDatabase(rootUrl);
     const db = openDatabase(url);
