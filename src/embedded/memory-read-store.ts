@@ -32,7 +32,7 @@ export class MemoryReadStore implements ReadStore {
     const current = this.markersByConversation.get(key)?.get(userId) ?? 0;
     const newest = this.messages.newestIn(key)?.id ?? 0;
     const upTo = Math.min(messageId, newest);
-    if (upTo <= current) return Promise.resolve(current);
+    if (!(upTo > current)) return Promise.resolve(current); // (also when messageId is not a number)
     let markers = this.markersByConversation.get(key);
     if (!markers) this.markersByConversation.set(key, (markers = new Map<UserId, number>()));
     markers.set(userId, upTo);

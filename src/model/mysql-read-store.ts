@@ -61,7 +61,7 @@ export class MysqlReadStore implements ReadStore {
     );
     const current = Number(state?.current ?? 0);
     const upTo = Math.min(messageId, Number(state?.newest ?? 0));
-    if (upTo <= current) return current;
+    if (!(upTo > current)) return current; // (also when messageId is not a number)
     await this.db.execute<ResultSetHeader>(
       `INSERT INTO read_marker (user_id, conversation, up_to) VALUES (?, ?, ?)
        ON DUPLICATE KEY UPDATE up_to = GREATEST(up_to, VALUES(up_to))`,

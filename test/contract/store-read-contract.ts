@@ -18,6 +18,7 @@ export function readContract(ctx: () => ContractContext): void {
       expect(await store.reads.markRead(bob, user(alice), m2)).toBe(m2);
       expect(await store.reads.markRead(bob, user(alice), m1)).toBe(m2);
       expect(await store.reads.markRead(bob, user(alice), 0)).toBe(m2);
+      expect(await store.reads.markRead(bob, user(alice), Number.NaN)).toBe(m2);
       expect(await store.reads.markRead(bob, user(alice), m3 + 1000)).toBe(m3);
       expect(await store.reads.markRead(alice, user(bob), m1)).toBe(m1);
       // Both sides of the 1:1, from either side.
