@@ -2,7 +2,7 @@ import type { DeviceId, UserId } from '../service/ports.js';
 import type { Clock } from '../util/clock.js';
 import type { Database } from './mysql-database.js';
 import { CHUNK } from './mysql-message-rows.js';
-import { byUserThenDevice, NEVER_ACTIVE, userDeviceSeqTriples } from './mysql-device-rows.js';
+import { byUserThenDevice, NEVER_ACTIVE, retryDeadlocks, userDeviceSeqTriples } from './mysql-device-rows.js';
 
 interface PendingAck {
   readonly userId: UserId;
@@ -70,22 +70,22 @@ export class MysqlAckWriter {
           // order (then device): appends lock cursor rows in user id order too (sql/004), and a device
           // joining locks its user's cursor row before its device row (mysql-devices.ts) — any other
           // order could deadlock with them. Devices that never opened a session are skipped.
-          await this.db.query(
-            `UPDATE ${userDeviceSeqTriples('?')} a
-             STRAIGHT_JOIN inbox_cursor c FORCE INDEX (PRIMARY) ON c.user_id = a.user_id
-             STRAIGHT_JOIN inbox_device d FORCE INDEX (PRIMARY) ON d.user_id = a.user_id AND d.device = a.device
-             SET d.acked_seq = GREATEST(d.acked_seq, LEAST(c.last_seq, a.seq)),
-                 d.active_at = GREATEST(d.active_at, ?)
-             WHERE d.active_at <> ?`,
-            [
-              JSON.stringify(
-                batch
-                  .map((entry): [UserId, DeviceId, number] => [entry.userId, entry.device, entry.seq])
-                  .sort(byUserThenDevice),
-              ),
-              this.clock.now(),
-              NEVER_ACTIVE,
-            ],
+          const now = this.clock.now();
+          const triples = JSON.stringify(
+            batch
+              .map((entry): [UserId, DeviceId, number] => [entry.userId, entry.device, entry.seq])
+              .sort(byUserThenDevice),
+          );
+          await retryDeadlocks(() =>
+            this.db.query(
+              `UPDATE ${userDeviceSeqTriples('?')} a
+               STRAIGHT_JOIN inbox_cursor c FORCE INDEX (PRIMARY) ON c.user_id = a.user_id
+               STRAIGHT_JOIN inbox_device d FORCE INDEX (PRIMARY) ON d.user_id = a.user_id AND d.device = a.device
+               SET d.acked_seq = GREATEST(d.acked_seq, LEAST(c.last_seq, a.seq)),
+                   d.active_at = GREATEST(d.active_at, ?)
+               WHERE d.active_at <> ?`,
+              [triples, now, NEVER_ACTIVE],
+            ),
           );
           for (const entry of batch) for (const waiter of entry.waiters) waiter.resolve();
           const acked = new Set(batch.filter((entry) => entry.acked).map((entry) => entry.userId));

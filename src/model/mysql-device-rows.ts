@@ -28,3 +28,22 @@ export const byUserThenDevice = (
   a: readonly [UserId, DeviceId, ...unknown[]],
   b: readonly [UserId, DeviceId, ...unknown[]],
 ): number => a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0);
+
+/** Deadlock victims among device writes are retried this many times (InnoDB rolled them back whole). */
+const DEADLOCK_RETRIES = 3;
+
+/**
+ * Runs `write` again when InnoDB picked it as a deadlock victim. Device writes lock rows in the same order
+ * as appends, so this is for the rare gap-lock collision (say an ack for a device whose row is still being
+ * inserted), not a steady state.
+ */
+export async function retryDeadlocks<T>(write: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await write();
+    } catch (error) {
+      const deadlock = (error as { code?: string } | null)?.code === 'ER_LOCK_DEADLOCK';
+      if (!deadlock || attempt >= DEADLOCK_RETRIES) throw error;
+    }
+  }
+}

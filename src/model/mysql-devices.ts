@@ -4,7 +4,7 @@ import type { DeviceCursor, DeviceId, InboxCursor, UserId } from '../service/por
 import type { Clock } from '../util/clock.js';
 import type { MysqlAckWriter } from './mysql-ack-writer.js';
 import { type Database, nextLoopTurn } from './mysql-database.js';
-import { NEVER_ACTIVE } from './mysql-device-rows.js';
+import { NEVER_ACTIVE, retryDeadlocks } from './mysql-device-rows.js';
 import { CHUNK } from './mysql-message-rows.js';
 
 interface DeviceState {
@@ -132,6 +132,10 @@ export class MysqlDevices {
    * device row — the order the ack writer uses too.
    */
   private join(userId: UserId, device: DeviceId, now: number): Promise<DeviceCursor> {
+    return retryDeadlocks(() => this.joinOnce(userId, device, now));
+  }
+
+  private joinOnce(userId: UserId, device: DeviceId, now: number): Promise<DeviceCursor> {
     return this.db.transaction(async (connection) => {
       await connection.execute(
         'INSERT INTO inbox_cursor (user_id) VALUES (?) ON DUPLICATE KEY UPDATE device_gen = device_gen + 1',
