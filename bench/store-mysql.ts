@@ -88,6 +88,7 @@ async function benchPool(
     new PasswordAdmission({ concurrency: 4, queue: 1e6, perIp: 1e6 }),
     // Off: this phase measures bcrypt-bound logins.
     new CredentialCache({ ttlMs: 0, max: 1 }, systemClock),
+    store.messages,
   );
 
   const users: UserRecord[] = [];
@@ -119,7 +120,7 @@ async function benchPool(
   const acked = await rate(async (worker, i) => {
     const result = await appendDirect(worker, i);
     for (const delivery of result.deliveries)
-      store.messages.ack(delivery.userId, delivery.seq).catch(() => ackFailures++);
+      store.messages.ack(delivery.userId, 'bench', delivery.seq).catch(() => ackFailures++);
     ackedMessages++;
   });
   ackedCosts.push({ pool, ackFailures, costs: costPer(await cost.stop(), Math.max(1, ackedMessages)) });
@@ -138,7 +139,11 @@ async function benchPool(
   const logins = await rate((worker) =>
     auth.login({ id: users[worker % users.length]!.id }, 'pw', '127.0.0.1'),
   );
-  const tokens = users.map((u) => auth.issueToken(u));
+  const tokens = await Promise.all(
+    users.map(async (u) =>
+      auth.issueToken(u, 'bench', (await store.messages.openDevice(u.id, 'bench')).epoch),
+    ),
+  );
   const resumes = await rate((worker, i) => auth.resume(tokens[(worker + i) % tokens.length]!));
   await store.close();
   return {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import type { Config } from './config.js';
+import { deviceRetentionMs, type Config } from './config.js';
 import { StartupError } from './errors.js';
 import { LocalBus } from './embedded/local-bus.js';
 import { LocalPresence } from './embedded/local-presence.js';
@@ -82,7 +82,7 @@ export interface RunningApp {
 /** The embedded adapters: in-memory store, in-process bus and presence. */
 export function createEmbeddedPorts(config: Config, clock: Clock): AppPorts {
   return {
-    store: createMemoryStore(clock, config.EMBEDDED_HISTORY_LIMIT),
+    store: createMemoryStore(clock, config.EMBEDDED_HISTORY_LIMIT, deviceRetentionMs(config)),
     bus: new LocalBus(),
     presence: new LocalPresence(clock),
     mode: 'single node, data kept in memory',
