@@ -326,14 +326,26 @@ export class ClientSession implements SessionSink {
     // The confirmer is captured here, so a late flush of an earlier session can never ack this one.
     const confirmer = version === 1 ? this.newConfirmer() : undefined;
     this.confirmer = confirmer;
-    const session = await this.services.sessions.attach(user.id, this, {
-      device,
-      hidden: user.presenceHidden,
-      origin,
-      onFlushed: confirmer && ((seq: number) => confirmer.flushed(seq)),
-      // The ancestor's client cannot tell a copy of its own send from a message to it.
-      skipOwn: version === 1,
-    });
+    let session: LiveSession;
+    try {
+      session = await this.services.sessions.attach(user.id, this, {
+        device,
+        hidden: user.presenceHidden,
+        origin,
+        onFlushed: confirmer && ((seq: number) => confirmer.flushed(seq)),
+        // The ancestor's client cannot tell a copy of its own send from a message to it.
+        skipOwn: version === 1,
+      });
+    } catch (error) {
+      // Refused (a device too many, a stale attempt): the connection stays, logged out.
+      if (this.confirmer === confirmer) {
+        this.user = undefined;
+        this.confirmer = undefined;
+        confirmer?.stop();
+        this.updateIdleTimeout();
+      }
+      throw error;
+    }
     confirmer?.bind((seq) => session.acks.ack(seq));
     // The connection may have closed while this login was in flight; then nobody will detach it later.
     if (this.channel.closed) await this.services.sessions.detach(session);

@@ -45,7 +45,11 @@ export function v2Delivery(entry: InboxEntry, recipient: number): Record<string,
   // Built in place rather than by spreading: this runs once per delivered message.
   const out = v2Message(entry.message);
   out.seq = entry.seq;
-  if (entry.message.senderId === recipient) out.own = true;
+  if (entry.message.senderId === recipient) {
+    out.own = true;
+    // The sending device recognises the copy of its own send by the id it chose.
+    if (entry.message.cmid !== null) out.cmid = entry.message.cmid;
+  }
   return out;
 }
 

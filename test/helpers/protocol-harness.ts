@@ -37,7 +37,10 @@ export interface FakeClient {
 }
 
 /** Real services on the embedded store, driven frame by frame without sockets. */
-export function protocolHarness(env: Record<string, string> = {}): {
+export function protocolHarness(
+  env: Record<string, string> = {},
+  policy: Partial<SessionPolicy> = {},
+): {
   services: ChatServices;
   /** A client connected from `ip`. */
   client(ip?: string): FakeClient;
@@ -50,7 +53,7 @@ export function protocolHarness(env: Record<string, string> = {}): {
     services,
     client(ip?: string): FakeClient {
       const out = new FakeChannel(ip);
-      const context = new ClientSession(out, services, UNLIMITED, logger, dispatcher);
+      const context = new ClientSession(out, services, { ...UNLIMITED, ...policy }, logger, dispatcher);
       const send = async (frame: Record<string, unknown> | string) => {
         await context.handle(typeof frame === 'string' ? frame : JSON.stringify(frame));
         // Let pushed deliveries (microtasks and store reads) land.

@@ -18,6 +18,17 @@ async function eventually(client: FakeClient, pattern: Frame): Promise<Frame> {
   });
 }
 
+/** Sends a request and returns its reply (by reqId); pushed frames that came with it stay in `out.sent`. */
+let requests = 0;
+async function request(client: FakeClient, frame: Frame): Promise<Frame> {
+  const reqId = `q${++requests}`;
+  const frames = await client.send({ ...frame, reqId });
+  const reply = frames.find((f) => f.reqId === reqId);
+  client.out.sent.push(...frames.filter((f) => f !== reply));
+  if (!reply) throw new Error(`no reply to ${JSON.stringify(frame)}: ${JSON.stringify(frames)}`);
+  return reply;
+}
+
 /** Lets every bus microtask and store read in flight land. */
 async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
@@ -33,7 +44,7 @@ describe('devices, presence, typing and read state (v2)', () => {
     extra: Frame = {},
   ): Promise<FakeClient & { token: string }> {
     const client = harness.client();
-    const reply = await client.ask({
+    const reply = await request(client, {
       msgid: MsgId.LOGIN,
       v: 2,
       id: ids[name],
@@ -49,7 +60,7 @@ describe('devices, presence, typing and read state (v2)', () => {
     harness = protocolHarness({ MAX_DEVICES_PER_USER: '3' });
     const setup = harness.client();
     for (const name of ['alice', 'bob', 'carol']) {
-      const reply = await setup.ask({ msgid: MsgId.REG, name, password: 'pw' });
+      const reply = await request(setup, { msgid: MsgId.REG, name, password: 'pw' });
       ids[name] = reply.id as number;
     }
     const alice = await login('alice', 'setup');
@@ -99,7 +110,13 @@ describe('devices, presence, typing and read state (v2)', () => {
   it('refuses one device more than MAX_DEVICES_PER_USER and keeps the connection open', async () => {
     for (const device of ['a', 'b', 'c']) await login('bob', device);
     const fourth = harness.client();
-    const reply = await fourth.ask({ msgid: MsgId.LOGIN, v: 2, id: ids.bob, password: 'pw', device: 'd' });
+    const reply = await request(fourth, {
+      msgid: MsgId.LOGIN,
+      v: 2,
+      id: ids.bob,
+      password: 'pw',
+      device: 'd',
+    });
     expect(reply).toMatchObject({ msgid: MsgId.LOGIN_ACK, code: 'TOO_MANY_DEVICES', errno: 52 });
     expect(fourth.out.closed).toBe(false);
     expect(fourth.context.user).toBeUndefined();
@@ -107,7 +124,13 @@ describe('devices, presence, typing and read state (v2)', () => {
 
   it('refuses a malformed device name', async () => {
     const client = harness.client();
-    const reply = await client.ask({ msgid: MsgId.LOGIN, v: 2, id: ids.bob, password: 'pw', device: 'a b' });
+    const reply = await request(client, {
+      msgid: MsgId.LOGIN,
+      v: 2,
+      id: ids.bob,
+      password: 'pw',
+      device: 'a b',
+    });
     expect(reply).toMatchObject({ msgid: MsgId.LOGIN_ACK, code: 'BAD_MESSAGE' });
   });
 
@@ -118,7 +141,7 @@ describe('devices, presence, typing and read state (v2)', () => {
     await laptop.send({ msgid: MsgId.ONE_CHAT, toid: ids.bob, msg: 'hi bob', cmid: 'm1' });
     await settle();
     const copy = await eventually(phone, { msgid: MsgId.ONE_CHAT, msg: 'hi bob' });
-    expect(copy).toMatchObject({ own: true, id: ids.alice, toid: ids.bob, cmid: undefined });
+    expect(copy).toMatchObject({ own: true, id: ids.alice, toid: ids.bob, cmid: 'm1' });
     expect(received(bob, { msgid: MsgId.ONE_CHAT })).toHaveLength(1);
     expect(received(bob, { msgid: MsgId.ONE_CHAT })[0]!.own).toBeUndefined();
   });
@@ -126,7 +149,9 @@ describe('devices, presence, typing and read state (v2)', () => {
   it('v1 and v2 devices coexist; the v1 client never sees copies of its own sends', async () => {
     const v2 = await login('alice', 'laptop');
     const v1 = harness.client();
-    expect(await v1.ask({ msgid: MsgId.LOGIN, id: ids.alice, password: 'pw' })).toMatchObject({ errno: 0 });
+    expect(await v1.send({ msgid: MsgId.LOGIN, id: ids.alice, password: 'pw' })).toContainEqual(
+      expect.objectContaining({ msgid: MsgId.LOGIN_ACK, errno: 0 }),
+    );
     await settle();
     expect(v2.out.closed).toBe(false);
     await v1.send({ msgid: MsgId.ONE_CHAT, id: ids.alice, toid: ids.bob, msg: 'from v1' });
@@ -135,7 +160,7 @@ describe('devices, presence, typing and read state (v2)', () => {
     expect(received(v1, { msgid: MsgId.ONE_CHAT })).toEqual([]);
     // A second v1 login takes over the first v1 session only.
     const v1b = harness.client();
-    await v1b.ask({ msgid: MsgId.LOGIN, id: ids.alice, password: 'pw' });
+    await v1b.send({ msgid: MsgId.LOGIN, id: ids.alice, password: 'pw' });
     await settle();
     expect(v1.out.closed).toBe(true);
     expect(v2.out.closed).toBe(false);
@@ -146,24 +171,26 @@ describe('devices, presence, typing and read state (v2)', () => {
     const phone = await login('bob', 'phone');
     await laptop.send({ msgid: MsgId.LOGINOUT });
     const retry = harness.client();
-    expect(await retry.ask({ msgid: MsgId.RESUME, v: 2, token: laptop.token })).toMatchObject({
+    expect(await request(retry, { msgid: MsgId.RESUME, v: 2, token: laptop.token })).toMatchObject({
       code: 'TOKEN_INVALID',
     });
     expect(phone.out.closed).toBe(false);
     const phoneAgain = harness.client();
     phone.context.disconnected('test');
     await settle();
-    const resumed = await phoneAgain.ask({ msgid: MsgId.RESUME, v: 2, token: phone.token });
+    const resumed = await request(phoneAgain, { msgid: MsgId.RESUME, v: 2, token: phone.token });
     expect(resumed).toMatchObject({ errno: 0, device: 'phone' });
     expect(
-      await harness.client().ask({ msgid: MsgId.RESUME, v: 2, token: resumed.token, device: 'laptop' }),
+      await request(harness.client(), { msgid: MsgId.RESUME, v: 2, token: resumed.token, device: 'laptop' }),
     ).toMatchObject({ code: 'TOKEN_INVALID' });
     const tablet = await login('bob', 'tablet');
     await tablet.send({ msgid: MsgId.LOGINOUT, everywhere: true });
     await settle();
     expect(phoneAgain.out.closed).toBe(true);
     expect(received(phoneAgain, { msgid: MsgId.KICKED })).toHaveLength(1);
-    expect(await harness.client().ask({ msgid: MsgId.RESUME, v: 2, token: resumed.token })).toMatchObject({
+    expect(
+      await request(harness.client(), { msgid: MsgId.RESUME, v: 2, token: resumed.token }),
+    ).toMatchObject({
       code: 'TOKEN_INVALID',
     });
   });
@@ -187,7 +214,13 @@ describe('devices, presence, typing and read state (v2)', () => {
     expect(typeof offline.lastSeen).toBe('number');
     // Friends' states in the login reply and the friend list.
     const fresh = harness.client();
-    const reply = await fresh.ask({ msgid: MsgId.LOGIN, v: 2, id: ids.alice, password: 'pw', device: 'x' });
+    const reply = await request(fresh, {
+      msgid: MsgId.LOGIN,
+      v: 2,
+      id: ids.alice,
+      password: 'pw',
+      device: 'x',
+    });
     expect(reply.friends).toEqual([
       { id: ids.bob, name: 'bob', online: true, state: 'online', lastSeen: null },
     ]);
@@ -198,7 +231,7 @@ describe('devices, presence, typing and read state (v2)', () => {
     const alice = await login('alice', 'laptop');
     await eventually(bob, { msgid: MsgId.PRESENCE, state: 'online' });
     bob.out.take();
-    expect(await alice.ask({ msgid: MsgId.SETTINGS, presence: 'hidden', reqId: 1 })).toMatchObject({
+    expect(await request(alice, { msgid: MsgId.SETTINGS, presence: 'hidden', reqId: 1 })).toMatchObject({
       msgid: MsgId.SETTINGS_ACK,
       presence: 'hidden',
     });
@@ -206,11 +239,11 @@ describe('devices, presence, typing and read state (v2)', () => {
       state: 'offline',
       lastSeen: null,
     });
-    const list = await bob.ask({ msgid: MsgId.FRIEND_LIST, reqId: 2 });
+    const list = await request(bob, { msgid: MsgId.FRIEND_LIST, reqId: 2 });
     expect(list.friends).toEqual([
       { id: ids.alice, name: 'alice', online: false, state: 'offline', lastSeen: null },
     ]);
-    expect(await alice.ask({ msgid: MsgId.SETTINGS, reqId: 3 })).toMatchObject({ presence: 'hidden' });
+    expect(await request(alice, { msgid: MsgId.SETTINGS, reqId: 3 })).toMatchObject({ presence: 'hidden' });
   });
 
   it('relays typing to a friend’s devices, refuses non-friends, drops what exceeds the budget', async () => {
@@ -228,21 +261,23 @@ describe('devices, presence, typing and read state (v2)', () => {
         state: 'start',
         expiresInMs: 6000,
       });
-    expect(await alice.ask({ msgid: MsgId.TYPING, to: ids.carol, state: 'start', reqId: 1 })).toMatchObject({
+    expect(
+      await request(alice, { msgid: MsgId.TYPING, to: ids.carol, state: 'start', reqId: 1 }),
+    ).toMatchObject({
       code: 'NOT_FRIENDS',
     });
   });
 
   it('drops typing notices beyond TYPING_PER_S', async () => {
-    harness = protocolHarness({ TYPING_PER_S: '2' });
+    harness = protocolHarness({}, { typingPerS: 2 });
     const setup = harness.client();
-    const a = (await setup.ask({ msgid: MsgId.REG, name: 'ann', password: 'pw' })).id as number;
-    const b = (await setup.ask({ msgid: MsgId.REG, name: 'ben', password: 'pw' })).id as number;
+    const a = (await request(setup, { msgid: MsgId.REG, name: 'ann', password: 'pw' })).id as number;
+    const b = (await request(setup, { msgid: MsgId.REG, name: 'ben', password: 'pw' })).id as number;
     const ann = harness.client();
-    await ann.ask({ msgid: MsgId.LOGIN, v: 2, id: a, password: 'pw' });
-    await ann.ask({ msgid: MsgId.ADD_FRIEND, friendid: b });
+    await request(ann, { msgid: MsgId.LOGIN, v: 2, id: a, password: 'pw' });
+    await request(ann, { msgid: MsgId.ADD_FRIEND, friendid: b });
     const ben = harness.client();
-    await ben.ask({ msgid: MsgId.LOGIN, v: 2, id: b, password: 'pw' });
+    await request(ben, { msgid: MsgId.LOGIN, v: 2, id: b, password: 'pw' });
     ben.out.take();
     // The harness has no request budget; the typing budget is its own (a real session: see client-session.test).
     const results = [];
@@ -259,23 +294,23 @@ describe('devices, presence, typing and read state (v2)', () => {
     const alice = await login('alice', 'a1');
     const mids: number[] = [];
     for (const msg of ['m1', 'm2', 'm3']) {
-      const ack = await alice.ask({ msgid: MsgId.ONE_CHAT, toid: ids.bob, msg, reqId: msg });
+      const ack = await request(alice, { msgid: MsgId.ONE_CHAT, toid: ids.bob, msg, reqId: msg });
       mids.push(ack.mid as number);
     }
-    let list = await laptop.ask({ msgid: MsgId.CONVERSATIONS, reqId: 'c' });
+    let list = await request(laptop, { msgid: MsgId.CONVERSATIONS, reqId: 'c' });
     expect(list.conversations).toEqual([
       expect.objectContaining({ with: ids.alice, name: 'alice', unread: 3, readUpTo: 0 }),
     ]);
     alice.out.take();
     phone.out.take();
-    expect(await laptop.ask({ msgid: MsgId.READ, with: ids.alice, upTo: mids[1], reqId: 'r' })).toMatchObject(
-      {
-        msgid: MsgId.ACK,
-        re: MsgId.READ,
-        with: ids.alice,
-        upTo: mids[1],
-      },
-    );
+    expect(
+      await request(laptop, { msgid: MsgId.READ, with: ids.alice, upTo: mids[1], reqId: 'r' }),
+    ).toMatchObject({
+      msgid: MsgId.ACK,
+      re: MsgId.READ,
+      with: ids.alice,
+      upTo: mids[1],
+    });
     expect(await eventually(phone, { msgid: MsgId.READ })).toEqual({
       msgid: MsgId.READ,
       reader: ids.bob,
@@ -289,16 +324,16 @@ describe('devices, presence, typing and read state (v2)', () => {
       upTo: mids[1],
     });
     // Backwards is ignored; the reply says where the marker is.
-    expect(await phone.ask({ msgid: MsgId.READ, with: ids.alice, upTo: mids[0], reqId: 'r2' })).toMatchObject(
-      { upTo: mids[1] },
-    );
-    list = await phone.ask({ msgid: MsgId.CONVERSATIONS, reqId: 'c2' });
+    expect(
+      await request(phone, { msgid: MsgId.READ, with: ids.alice, upTo: mids[0], reqId: 'r2' }),
+    ).toMatchObject({ upTo: mids[1] });
+    list = await request(phone, { msgid: MsgId.CONVERSATIONS, reqId: 'c2' });
     expect(list.conversations).toEqual([
       expect.objectContaining({ with: ids.alice, unread: 1, readUpTo: mids[1] }),
     ]);
-    const mine = await alice.ask({ msgid: MsgId.CONVERSATIONS, reqId: 'c3' });
+    const mine = await request(alice, { msgid: MsgId.CONVERSATIONS, reqId: 'c3' });
     expect(mine.conversations).toEqual([expect.objectContaining({ with: ids.bob, peerReadUpTo: mids[1] })]);
-    expect(await alice.ask({ msgid: MsgId.READ_MARKERS, with: ids.bob, reqId: 'k' })).toMatchObject({
+    expect(await request(alice, { msgid: MsgId.READ_MARKERS, with: ids.bob, reqId: 'k' })).toMatchObject({
       msgid: MsgId.READ_MARKERS_ACK,
       markers: [{ id: ids.bob, upTo: mids[1] }],
     });
@@ -308,9 +343,9 @@ describe('devices, presence, typing and read state (v2)', () => {
     const alice = await login('alice', 'a1');
     const bob = await login('bob', 'b1');
     const carol = await login('carol', 'c1');
-    const created = await alice.ask({ msgid: MsgId.CREATE_GROUP, groupname: 'team', reqId: 'g' });
+    const created = await request(alice, { msgid: MsgId.CREATE_GROUP, groupname: 'team', reqId: 'g' });
     const groupid = created.groupid as number;
-    await bob.ask({ msgid: MsgId.ADD_GROUP, groupid, reqId: 'j' });
+    await request(bob, { msgid: MsgId.ADD_GROUP, groupid, reqId: 'j' });
     for (const c of [alice, bob, carol]) c.out.take();
     await alice.send({ msgid: MsgId.TYPING, groupid, state: 'start' });
     expect(await eventually(bob, { msgid: MsgId.TYPING })).toMatchObject({
@@ -321,18 +356,18 @@ describe('devices, presence, typing and read state (v2)', () => {
     await settle();
     expect(received(alice, { msgid: MsgId.TYPING })).toEqual([]);
     expect(received(carol, { msgid: MsgId.TYPING })).toEqual([]);
-    expect(await carol.ask({ msgid: MsgId.TYPING, groupid, state: 'start', reqId: 't' })).toMatchObject({
+    expect(await request(carol, { msgid: MsgId.TYPING, groupid, state: 'start', reqId: 't' })).toMatchObject({
       code: 'NOT_MEMBER',
     });
-    const sent = await alice.ask({ msgid: MsgId.GROUP_CHAT, groupid, msg: 'hello team', reqId: 's' });
-    await bob.ask({ msgid: MsgId.READ, groupid, upTo: sent.mid, reqId: 'r' });
+    const sent = await request(alice, { msgid: MsgId.GROUP_CHAT, groupid, msg: 'hello team', reqId: 's' });
+    await request(bob, { msgid: MsgId.READ, groupid, upTo: sent.mid, reqId: 'r' });
     await settle();
     expect(received(alice, { msgid: MsgId.READ })).toEqual([]);
-    expect(await alice.ask({ msgid: MsgId.READ_MARKERS, groupid, reqId: 'm' })).toMatchObject({
+    expect(await request(alice, { msgid: MsgId.READ_MARKERS, groupid, reqId: 'm' })).toMatchObject({
       groupid,
       markers: [{ id: ids.bob, upTo: sent.mid }],
     });
-    expect(await carol.ask({ msgid: MsgId.READ_MARKERS, groupid, reqId: 'm2' })).toMatchObject({
+    expect(await request(carol, { msgid: MsgId.READ_MARKERS, groupid, reqId: 'm2' })).toMatchObject({
       code: 'NOT_MEMBER',
     });
   });
@@ -340,25 +375,27 @@ describe('devices, presence, typing and read state (v2)', () => {
   it('answers bad typing/read requests with clear errors', async () => {
     const alice = await login('alice', 'a1');
     expect(
-      await alice.ask({ msgid: MsgId.TYPING, to: ids.bob, groupid: 1, state: 'start', reqId: 1 }),
+      await request(alice, { msgid: MsgId.TYPING, to: ids.bob, groupid: 1, state: 'start', reqId: 1 }),
     ).toMatchObject({ code: 'BAD_MESSAGE' });
-    expect(await alice.ask({ msgid: MsgId.TYPING, to: ids.bob, state: 'maybe', reqId: 2 })).toMatchObject({
+    expect(
+      await request(alice, { msgid: MsgId.TYPING, to: ids.bob, state: 'maybe', reqId: 2 }),
+    ).toMatchObject({
       code: 'BAD_MESSAGE',
     });
-    expect(await alice.ask({ msgid: MsgId.READ, groupid: 99, upTo: 1, reqId: 3 })).toMatchObject({
+    expect(await request(alice, { msgid: MsgId.READ, groupid: 99, upTo: 1, reqId: 3 })).toMatchObject({
       code: 'GROUP_NOT_FOUND',
     });
-    expect(await alice.ask({ msgid: MsgId.READ, with: 999, upTo: 1, reqId: 4 })).toMatchObject({
+    expect(await request(alice, { msgid: MsgId.READ, with: 999, upTo: 1, reqId: 4 })).toMatchObject({
       code: 'USER_NOT_FOUND',
     });
-    expect(await alice.ask({ msgid: MsgId.CONVERSATIONS, limit: 0, reqId: 5 })).toMatchObject({
+    expect(await request(alice, { msgid: MsgId.CONVERSATIONS, limit: 0, reqId: 5 })).toMatchObject({
       code: 'BAD_MESSAGE',
     });
-    expect(await alice.ask({ msgid: MsgId.SETTINGS, presence: 'invisible', reqId: 6 })).toMatchObject({
+    expect(await request(alice, { msgid: MsgId.SETTINGS, presence: 'invisible', reqId: 6 })).toMatchObject({
       code: 'BAD_MESSAGE',
     });
     expect(
-      await harness.client().ask({ msgid: MsgId.TYPING, to: ids.bob, state: 'start', reqId: 7 }),
+      await request(harness.client(), { msgid: MsgId.TYPING, to: ids.bob, state: 'start', reqId: 7 }),
     ).toMatchObject({ code: 'NOT_LOGGED_IN' });
   });
 });
