@@ -34,6 +34,10 @@ export class LocalBus implements MessageBus {
     return Promise.resolve();
   }
 
+  shareUser(): void {
+    // One process: every session of a user is here.
+  }
+
   setHandler(handler: (event: BusEvent) => void): void {
     this.handler = handler;
   }

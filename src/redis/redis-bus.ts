@@ -42,6 +42,11 @@ export class RedisBus implements MessageBus {
   private readonly sub: Redis;
   /** Local subscriptions per user (reference counts); the channel is subscribed while > 0. */
   private readonly refs = new Map<UserId, number>();
+  /**
+   * Users with sessions here who may have sessions on other nodes too (several devices): their events are
+   * published even while they have a session here. Forgotten with the user's last subscription here.
+   */
+  private readonly shared = new Set<UserId>();
   /** Users whose events were not published (Redis down); poked with `sync` when it returns. */
   private readonly missed = new Set<UserId>();
   private handler: (event: BusEvent) => void = () => {};
@@ -88,9 +93,11 @@ export class RedisBus implements MessageBus {
     const remote: BusEvent[] = [];
     const local: BusEvent[] = [];
     for (const event of events) {
-      // Deliveries to a user with a session here stay local; kicks always go out (the user may be elsewhere too).
-      if (this.refs.has(event.userId)) local.push(event);
-      if (event.type === 'kick' || !this.refs.has(event.userId)) remote.push(event);
+      // Events for a user with a session here are handled here; they also go out when the user may have
+      // sessions elsewhere (several devices), and kicks always do (the user may be elsewhere too).
+      const here = this.refs.has(event.userId);
+      if (here) local.push(event);
+      if (!here || event.type === 'kick' || this.shared.has(event.userId)) remote.push(event);
     }
     this.counts.published += events.length;
     if (local.length > 0) {
@@ -168,12 +175,17 @@ export class RedisBus implements MessageBus {
       return Promise.resolve();
     }
     this.refs.delete(userId);
+    this.shared.delete(userId);
     if (this.sub.status === 'ready') {
       this.sub
         .unsubscribe(this.options.keys.userChannel(userId))
         .catch((error: unknown) => this.logError('unsubscribe', error));
     }
     return Promise.resolve();
+  }
+
+  shareUser(userId: UserId): void {
+    if (this.refs.has(userId)) this.shared.add(userId);
   }
 
   setHandler(handler: (event: BusEvent) => void): void {

@@ -323,6 +323,12 @@ export interface MessageBus {
   publish(events: readonly BusEvent[]): Promise<void>;
   subscribe(userId: UserId): Promise<void>;
   unsubscribe(userId: UserId): Promise<void>;
+  /**
+   * The user (subscribed here) may have sessions on other nodes too: from now until their last
+   * subscription here ends, their events also go to other nodes. (Without it a bus may keep events for a
+   * user with a session here on this node: one user, one session was the rule before devices.)
+   */
+  shareUser(userId: UserId): void;
   /** The one consumer of events for this node. */
   setHandler(handler: (event: BusEvent) => void): void;
   /** Called after the bus lost events (e.g. reconnected): every local session must catch up from its inbox. */

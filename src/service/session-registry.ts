@@ -134,8 +134,14 @@ export class SessionRegistry {
    */
   async noteSeveralDevices(userId: UserId): Promise<void> {
     if (!this.sessions.has(userId)) return;
-    this.multiDevice.add(userId);
+    this.shareUser(userId);
     await this.bus.publish([{ type: 'devices', userId }]);
+  }
+
+  /** The user has (or may have) sessions on other nodes: own sends are copied, events go out too. */
+  private shareUser(userId: UserId): void {
+    this.multiDevice.add(userId);
+    this.bus.shareUser(userId);
   }
 
   /**
@@ -264,9 +270,16 @@ export class SessionRegistry {
         for (const session of devices.values()) session.pump.requestCatchUp();
         return;
       case 'devices':
-        this.multiDevice.add(event.userId);
+        if (!this.multiDevice.has(event.userId)) {
+          this.shareUser(event.userId);
+          // Until now this node kept the user's events to itself: a device that started elsewhere meanwhile
+          // may have missed one live, so tell it to read its inbox once (after everything published here).
+          void this.bus.publish([{ type: 'sync', userId: event.userId }]).catch(() => undefined);
+        }
         return;
       case 'kick':
+        // A session of another device elsewhere: from now on this user's events must leave this node.
+        if (event.device !== EVERY_DEVICE && !devices.has(event.device)) this.shareUser(event.userId);
         for (const session of [...devices.values()]) {
           const target = event.device === EVERY_DEVICE || event.device === session.device;
           if (target && event.sessionId !== session.sessionId && !this.localIds.has(event.sessionId))

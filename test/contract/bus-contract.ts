@@ -77,5 +77,23 @@ export function busContract(name: string, makeBuses: () => Promise<[MessageBus, 
       await until(() => received.length === 2);
       expect(received.map((e) => (e.type === 'kick' ? e.sessionId : ''))).toEqual(['still', 'marker']);
     });
+
+    it('delivers to every node subscribed to a user once the user is shared (sessions on several nodes)', async () => {
+      // The user has a session on both nodes (two devices); the sender's node shares the user.
+      await sender.subscribe(2);
+      await receiver.subscribe(2);
+      // One in-process bus plays both nodes: the receiver's handler then sees the sender's events too.
+      const atSender: BusEvent[] = sender === receiver ? received : [];
+      if (sender !== receiver) sender.setHandler((event) => atSender.push(event));
+      sender.shareUser(2);
+      await sender.publish([{ type: 'sync', userId: 2 }]);
+      await until(() => received.length === 1);
+      expect(received).toEqual([{ type: 'sync', userId: 2 }]);
+      // Handled where it was published too, exactly once.
+      await sender.publish([{ type: 'kick', userId: 2, device: 'd', sessionId: 'marker' }]);
+      await until(() => received.length === 2);
+      expect(atSender.filter((e) => e.type === 'sync')).toHaveLength(1);
+      expect(received.filter((e) => e.type === 'sync')).toHaveLength(1);
+    });
   });
 }
