@@ -42,12 +42,28 @@ export class MemoryReadStore implements ReadStore {
     return Promise.resolve(upTo);
   }
 
+  listPair(a: UserId, b: UserId): Promise<void> {
+    const key = conversationKey(a, { kind: 'user', id: b });
+    let markers = this.markersByConversation.get(key);
+    if (!markers) this.markersByConversation.set(key, (markers = new Map<UserId, number>()));
+    for (const userId of [a, b]) {
+      if (!markers.has(userId)) markers.set(userId, 0);
+      let mine = this.markedBy.get(userId);
+      if (!mine) this.markedBy.set(userId, (mine = new Set<string>()));
+      mine.add(key);
+    }
+    return Promise.resolve();
+  }
+
   markers(userId: UserId, target: Target): Promise<ReadMarker[]> {
     const markers =
       this.markersByConversation.get(conversationKey(userId, target)) ?? new Map<UserId, number>();
     return Promise.resolve(
       [...markers]
-        .filter(([reader]) => target.kind === 'user' || this.groups.hasMember(target.id, reader))
+        .filter(
+          ([reader, upTo]) =>
+            upTo > 0 && (target.kind === 'user' || this.groups.hasMember(target.id, reader)),
+        )
         .sort(([a], [b]) => a - b)
         .map(([reader, upTo]) => ({ userId: reader, upTo })),
     );

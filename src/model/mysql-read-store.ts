@@ -75,6 +75,15 @@ export class MysqlReadStore implements ReadStore {
     return Number(after?.up_to ?? upTo);
   }
 
+  async listPair(a: UserId, b: UserId): Promise<void> {
+    const key = conversationKey(a, { kind: 'user', id: b });
+    // IGNORE: an existing marker (possibly ahead) stays as it is.
+    await this.db.execute<ResultSetHeader>(
+      'INSERT IGNORE INTO read_marker (user_id, conversation, up_to) VALUES (?, ?, 0), (?, ?, 0)',
+      [a, key, b, key],
+    );
+  }
+
   async markers(userId: UserId, target: Target): Promise<ReadMarker[]> {
     const key = conversationKey(userId, target);
     // ix_read_marker_conversation covers both; a group's markers are its members' (by groupuser's key).
@@ -83,11 +92,11 @@ export class MysqlReadStore implements ReadStore {
         ? await this.db.execute<({ user_id: number; up_to: number } & RowDataPacket)[]>(
             `SELECT r.user_id, r.up_to FROM read_marker r
              JOIN groupuser g ON g.groupid = ? AND g.userid = r.user_id
-             WHERE r.conversation = ? ORDER BY r.user_id`,
+             WHERE r.conversation = ? AND r.up_to > 0 ORDER BY r.user_id`,
             [target.id, key],
           )
         : await this.db.execute<({ user_id: number; up_to: number } & RowDataPacket)[]>(
-            'SELECT user_id, up_to FROM read_marker WHERE conversation = ? ORDER BY user_id',
+            'SELECT user_id, up_to FROM read_marker WHERE conversation = ? AND up_to > 0 ORDER BY user_id',
             [key],
           );
     return rows.map((row) => ({ userId: row.user_id, upTo: Number(row.up_to) }));

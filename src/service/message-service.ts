@@ -19,6 +19,8 @@ import { evictOldest } from '../util/evict-oldest.js';
 
 /** User ids remembered as existing (a few MB at most). */
 const KNOWN_USERS_MAX = 100_000;
+/** Conversations remembered as listed (a few MB at most). */
+const LISTED_PAIRS_MAX = 100_000;
 
 export interface SendRequest {
   readonly senderId: UserId;
@@ -43,6 +45,8 @@ export class MessageService {
   /** Counters for metrics: messages stored, and inbox entries written (fan-out). */
   readonly counts = { stored: 0, duplicates: 0, inboxEntries: 0 };
   private readonly knownUsers = new Set<UserId>();
+  /** 1:1 conversations already listed for both sides by this process (see listPair). */
+  private readonly listedPairs = new Set<string>();
 
   constructor(
     private readonly store: ChatStore,
@@ -79,6 +83,8 @@ export class MessageService {
       // "duplicate" (the client would think its new message was stored).
       throw new AppError('CMID_CONFLICT');
     }
+    if (!result.duplicate && request.target.kind === 'user')
+      this.listPair(request.senderId, request.target.id);
     if (result.duplicate) this.counts.duplicates++;
     else this.counts.stored++;
     this.counts.inboxEntries += result.deliveries.length;
@@ -152,6 +158,21 @@ export class MessageService {
     this.knownUsers.add(id);
     evictOldest(this.knownUsers, KNOWN_USERS_MAX);
     return true;
+  }
+
+  /**
+   * Lists a 1:1 conversation for both sides (so a conversation with a non-friend shows in their lists):
+   * once per pair per process — after that, a send costs nothing extra. Best effort: the message is stored.
+   */
+  private listPair(a: UserId, b: UserId): void {
+    const key = a < b ? `${a}:${b}` : `${b}:${a}`;
+    if (this.listedPairs.has(key)) return;
+    this.listedPairs.add(key);
+    evictOldest(this.listedPairs, LISTED_PAIRS_MAX);
+    this.store.reads.listPair(a, b).catch((error: unknown) => {
+      this.listedPairs.delete(key);
+      this.logger.warn({ err: error }, 'listing a conversation failed; the next send retries');
+    });
   }
 
   private poke(userIds: readonly UserId[]): void {

@@ -237,11 +237,16 @@ export interface ReadStore {
    * (0 when the conversation has no messages). Membership is the caller's check.
    */
   markRead(userId: UserId, target: Target, messageId: number): Promise<number>;
-  /** The markers of the conversation's participants that have one (1:1: both sides; group: members). */
+  /**
+   * Lists the 1:1 conversation between `a` and `b` for both (a marker at 0 where none exists), so a
+   * conversation with someone who is not a friend shows in both lists. Idempotent; markers never move back.
+   */
+  listPair(a: UserId, b: UserId): Promise<void>;
+  /** The markers above 0 of the conversation's participants (1:1: both sides; group: members). */
   markers(userId: UserId, target: Target): Promise<ReadMarker[]>;
   /**
    * The user's conversations that have messages — with friends, in the user's groups, and any other
-   * conversation the user has a read marker in — newest last message first. `beforeId` (a last message id
+   * conversation the user has a read marker in (see listPair) — newest last message first. `beforeId` (a last message id
    * from the previous page) pages on; `limit` ≥ 1.
    */
   conversations(userId: UserId, beforeId: number | undefined, limit: number): Promise<ConversationPage>;

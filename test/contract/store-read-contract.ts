@@ -30,6 +30,27 @@ export function readContract(ctx: () => ContractContext): void {
       expect(await store.reads.markers(bob, user(alice))).toEqual(expected);
     });
 
+    it('lists a 1:1 between non-friends for both sides without moving any marker', async () => {
+      const { store, alice, carol, send } = ctx();
+      const m1 = await send(alice, carol);
+      expect((await store.reads.conversations(carol, undefined, 10)).items).toEqual([]);
+      await store.reads.listPair(alice, carol);
+      await store.reads.listPair(carol, alice);
+      for (const [me, peer, unread] of [
+        [alice, carol, 0],
+        [carol, alice, 1],
+      ] as const) {
+        const { items } = await store.reads.conversations(me, undefined, 10);
+        expect(items.map((i) => [i.target, i.readUpTo, i.unread, i.last.id])).toEqual([
+          [user(peer), 0, unread, m1],
+        ]);
+      }
+      expect(await store.reads.markers(alice, user(carol))).toEqual([]);
+      expect(await store.reads.markRead(carol, user(alice), m1)).toBe(m1);
+      await store.reads.listPair(alice, carol);
+      expect(await store.reads.markers(alice, user(carol))).toEqual([{ userId: carol, upTo: m1 }]);
+    });
+
     it('stores no marker in a conversation without messages', async () => {
       const { store, alice, carol } = ctx();
       expect(await store.reads.markRead(alice, user(carol), 42)).toBe(0);
