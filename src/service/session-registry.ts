@@ -174,7 +174,7 @@ export class SessionRegistry {
       telemetry: this.telemetry,
     });
     let devices = this.sessions.get(userId);
-    if (!devices) this.sessions.set(userId, (devices = new Map()));
+    if (!devices) this.sessions.set(userId, (devices = new Map<DeviceId, LiveSession>()));
     const previous = devices.get(device);
     devices.set(device, session);
     if (!previous) this.count++;

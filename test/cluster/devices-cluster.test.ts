@@ -29,7 +29,11 @@ async function register(): Promise<{ id: number; name: string }> {
   return { id: reply.id as number, name };
 }
 
-async function device(port: number, user: { id: number }, name: string): Promise<LineClient & { token: string }> {
+async function device(
+  port: number,
+  user: { id: number },
+  name: string,
+): Promise<LineClient & { token: string }> {
   const client = await LineClient.open(port);
   const reply = await ask(client, { msgid: MsgId.LOGIN, v: 2, id: user.id, password: 'pw', device: name });
   expect(reply).toMatchObject({ msgid: MsgId.LOGIN_ACK, errno: 0, device: name });
@@ -65,7 +69,11 @@ describe('devices across nodes', () => {
       expect(client.frames.filter(chat)).toEqual([]);
     }
     laptop.sendLine({ msgid: MsgId.ONE_CHAT, toid: carol.id, msg: 'from the laptop', cmid: 'own-1' });
-    expect(await phone.next(chat, 10_000)).toMatchObject({ msg: 'from the laptop', own: true, toid: carol.id });
+    expect(await phone.next(chat, 10_000)).toMatchObject({
+      msg: 'from the laptop',
+      own: true,
+      toid: carol.id,
+    });
     expect(await sender.next(chat, 10_000)).toMatchObject({ msg: 'from the laptop' });
     for (const c of [laptop, phone, sender]) c.close();
   });
@@ -81,7 +89,8 @@ describe('devices across nodes', () => {
     const first = await phone.next(chat, 10_000);
     await ask(phone, { msgid: MsgId.INBOX_ACK, seq: first.seq });
     phone.close();
-    for (const msg of ['while away 1', 'while away 2']) await ask(sender, { msgid: MsgId.ONE_CHAT, toid: bob.id, msg });
+    for (const msg of ['while away 1', 'while away 2'])
+      await ask(sender, { msgid: MsgId.ONE_CHAT, toid: bob.id, msg });
     for (let i = 0; i < 3; i++) await laptop.next(chat, 10_000);
     await ask(laptop, { msgid: MsgId.INBOX_ACK, seq: 3 });
     phone = await device(one, bob, 'phone');
@@ -135,7 +144,9 @@ describe('presence, typing and receipts across nodes', () => {
     });
     const sent = await ask(a, { msgid: MsgId.ONE_CHAT, toid: bob.id, msg: 'read me' });
     await b.next(chat, 10_000);
-    expect(await ask(b, { msgid: MsgId.READ, with: alice.id, upTo: sent.mid })).toMatchObject({ upTo: sent.mid });
+    expect(await ask(b, { msgid: MsgId.READ, with: alice.id, upTo: sent.mid })).toMatchObject({
+      upTo: sent.mid,
+    });
     expect(await a.nextOf(MsgId.READ, 5000)).toEqual({
       msgid: MsgId.READ,
       reader: bob.id,
@@ -151,7 +162,9 @@ describe('presence, typing and receipts across nodes', () => {
     }
     const again = await device(cluster.current.port, alice, 'a');
     const list = await ask(again, { msgid: MsgId.CONVERSATIONS });
-    expect(list.conversations).toEqual([expect.objectContaining({ with: bob.id, peerReadUpTo: sent.mid, unread: 0 })]);
+    expect(list.conversations).toEqual([
+      expect.objectContaining({ with: bob.id, peerReadUpTo: sent.mid, unread: 0 }),
+    ]);
     again.close();
   });
 
@@ -163,13 +176,20 @@ describe('presence, typing and receipts across nodes', () => {
     const phone = await device(two, bob, 'phone');
     const a = await device(cluster.current.port, alice, 'a');
     const mids: number[] = [];
-    for (const msg of ['1', '2', '3', '4']) mids.push((await ask(a, { msgid: MsgId.ONE_CHAT, toid: bob.id, msg })).mid as number);
+    for (const msg of ['1', '2', '3', '4'])
+      mids.push((await ask(a, { msgid: MsgId.ONE_CHAT, toid: bob.id, msg })).mid as number);
     const before = await ask(phone, { msgid: MsgId.CONVERSATIONS });
     expect(before.conversations).toEqual([expect.objectContaining({ with: alice.id, unread: 4 })]);
     await ask(laptop, { msgid: MsgId.READ, with: alice.id, upTo: mids[2] });
-    expect(await phone.nextOf(MsgId.READ, 5000)).toMatchObject({ reader: bob.id, with: alice.id, upTo: mids[2] });
+    expect(await phone.nextOf(MsgId.READ, 5000)).toMatchObject({
+      reader: bob.id,
+      with: alice.id,
+      upTo: mids[2],
+    });
     const after = await ask(phone, { msgid: MsgId.CONVERSATIONS });
-    expect(after.conversations).toEqual([expect.objectContaining({ with: alice.id, unread: 1, readUpTo: mids[2] })]);
+    expect(after.conversations).toEqual([
+      expect.objectContaining({ with: alice.id, unread: 1, readUpTo: mids[2] }),
+    ]);
     for (const c of [laptop, phone, a]) c.close();
   });
 
