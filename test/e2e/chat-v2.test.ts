@@ -96,7 +96,7 @@ describe.each(['tcp', 'ws'] as const)('protocol v2 over %s', (transport) => {
     const alice = await user();
     const bob = await user();
     await alice.addFriend(bob.user!.id);
-    expect(await bob.friends()).toEqual([{ ...alice.user, online: true }]);
+    expect(await bob.friends()).toEqual([{ ...alice.user, online: true, state: 'online', lastSeen: null }]);
     expect(await alice.whois(bob.user!.name.toUpperCase())).toEqual({ ...bob.user, online: true });
     await alice.sendTo(bob.user!.id, 'h1');
     await bob.sendTo(alice.user!.id, 'h2');

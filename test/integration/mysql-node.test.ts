@@ -38,7 +38,9 @@ describe('a node on MySQL', () => {
       const pending = once<[ChatMessage]>(back, 'message');
       await back.login({ name: 'bob' }, 'pw');
       expect((await pending)[0]).toMatchObject({ msg: 'sent while bob was away', seq: 3 });
-      expect(await back.friends()).toEqual([{ id: alice.user!.id, name: 'alice', online: false }]);
+      expect(await back.friends()).toMatchObject([
+        { id: alice.user!.id, name: 'alice', online: false, state: 'offline' },
+      ]);
       expect((await back.groups()).map((g) => [g.id, g.groupname, g.users.map((u) => u.role)])).toEqual([
         [groupid, 'team', ['creator', 'normal']],
       ]);
