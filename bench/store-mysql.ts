@@ -14,7 +14,7 @@ import { MIGRATIONS_DIR } from '../src/model/open-mysql-store.js';
 import { MemoryAttemptLimits } from '../src/embedded/memory-attempt-limits.js';
 import { LoginGuard } from '../src/service/login-guard.js';
 import { PasswordAdmission } from '../src/service/password-admission.js';
-import { CredentialCache } from '../src/service/credential-cache.js';
+import { MemoryCredentialCache } from '../src/embedded/memory-credential-cache.js';
 import { AuthService } from '../src/service/auth-service.js';
 import { createBcryptHasher } from '../src/service/password-hasher.js';
 import type { ChatStore, UserRecord } from '../src/service/ports.js';
@@ -87,7 +87,7 @@ async function benchPool(
     }),
     new PasswordAdmission({ concurrency: 4, queue: 1e6, perIp: 1e6 }),
     // Off: this phase measures bcrypt-bound logins.
-    new CredentialCache({ ttlMs: 0, max: 1 }, systemClock),
+    new MemoryCredentialCache({ ttlMs: 0, max: 1 }, systemClock),
     store.messages,
   );
 

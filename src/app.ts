@@ -21,7 +21,8 @@ import { MemoryAttemptLimits } from './embedded/memory-attempt-limits.js';
 import type { AttemptLimits } from './service/attempt-limits.js';
 import { LoginGuard } from './service/login-guard.js';
 import { PasswordAdmission } from './service/password-admission.js';
-import { CredentialCache } from './service/credential-cache.js';
+import { MemoryCredentialCache } from './embedded/memory-credential-cache.js';
+import type { CredentialCache } from './service/credential-cache.js';
 import { AuthService } from './service/auth-service.js';
 import type { ChatServices } from './service/chat-services.js';
 import { MessageService } from './service/message-service.js';
@@ -54,6 +55,8 @@ export interface AppPorts {
   readonly mode: string;
   /** Attempt limits (logins, registrations): shared through Redis in a cluster, in the process otherwise. */
   readonly attempts?: AttemptLimits;
+  /** Verified-credential cache: shared through Redis in a cluster, in the process otherwise. */
+  readonly credentials?: CredentialCache;
   /** Every live node of the cluster (only a shared presence store knows them). */
   readonly nodeInfos?: () => Promise<readonly ClusterNodeInfo[]>;
   /**
@@ -124,10 +127,11 @@ export async function createPorts(
     closers.add('local presence', () => presence.close());
     return { store, bus, presence, mode: 'single node, data in MySQL', beforeBusClose };
   }
-  const { bus, presence, attempts } = await openRedis(config, logger, clock, telemetry);
+  const { bus, presence, attempts, credentials } = await openRedis(config, logger, clock, telemetry);
   const beforeBusClose = noticesHolder();
   closers.add('Redis bus', () => beforeBusClose.settle().then(() => bus.close()));
   closers.add('Redis attempt limits', () => attempts.close());
+  closers.add('Redis credential cache', () => credentials.close());
   closers.add('Redis presence', () => presence.close());
   return {
     store,
@@ -135,6 +139,7 @@ export async function createPorts(
     presence,
     mode: `cluster node ${config.NODE_ID}, data in MySQL, bus on Redis`,
     attempts,
+    credentials,
     nodeInfos: () => presence.nodeInfos(),
     beforeBusClose,
   };
@@ -183,7 +188,11 @@ export function buildServices(
         queue: config.BCRYPT_QUEUE,
         perIp: config.BCRYPT_QUEUE_PER_IP,
       }),
-      new CredentialCache({ ttlMs: config.AUTH_CACHE_TTL_S * 1000, max: config.AUTH_CACHE_MAX }, clock),
+      ports.credentials ??
+        new MemoryCredentialCache(
+          { ttlMs: config.AUTH_CACHE_TTL_S * 1000, max: config.AUTH_CACHE_MAX },
+          clock,
+        ),
       ports.store.messages,
     ),
     social: new SocialService(ports.store, ports.presence, (a, b) => live.friendsChanged(a, b)),

@@ -246,12 +246,12 @@ export const configSchema = z.object({
     .max(86_400)
     .default(300)
     .describe(
-      'A password verified for a user is accepted again without bcrypt for this long (an HMAC under a per-process random key; a changed password never matches). 0 turns the cache off.',
+      'A password verified for a user is accepted again without bcrypt for this long (an HMAC, kept in the process, or in Redis under a key derived from SESSION_SECRET in a cluster; a changed password never matches). 0 turns the cache off.',
     ),
   AUTH_CACHE_MAX: positiveInt
     .max(10_000_000)
     .default(100_000)
-    .describe('Verified credentials remembered at most.'),
+    .describe('Verified credentials remembered at most in a process (in Redis: one key per user, expiring).'),
   BCRYPT_CONCURRENCY: z.coerce
     .number()
     .int()

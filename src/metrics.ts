@@ -200,6 +200,19 @@ export function createMetrics(
     () => [[{}, counts.inboxEntries]],
   );
 
+  const cache = services.auth.cacheCounts;
+  sourcedCounter(
+    registry,
+    'parley_auth_cache_total',
+    'Password logins of known users by verified-credential cache outcome: hit (no bcrypt), miss (bcrypt), unavailable (Redis did not answer; bcrypt)',
+    ['outcome'],
+    () => [
+      [{ outcome: 'hit' }, cache.hit],
+      [{ outcome: 'miss' }, cache.miss],
+      [{ outcome: 'unavailable' }, cache.unavailable],
+    ],
+  );
+
   const presence = services.presenceNotifier.counts;
   sourcedCounter(
     registry,

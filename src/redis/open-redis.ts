@@ -4,19 +4,27 @@ import { StartupError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { certificateErrorCode, readPemFiles, TlsFileError } from '../util/tls-files.js';
+import { credentialCacheKey } from '../service/credential-cache.js';
 import { noTelemetry, type Telemetry } from '../service/telemetry.js';
 import { RedisAttemptLimits } from './redis-attempt-limits.js';
 import { RedisBus } from './redis-bus.js';
+import { RedisCredentialCache } from './redis-credential-cache.js';
 import { RedisKeys } from './redis-keys.js';
 import { RedisPresence } from './redis-presence.js';
 
-/** Connects the bus and presence to REDIS_URL; an unreachable Redis stops start-up, naming REDIS_URL. */
+/**
+ * Connects the bus, presence, attempt limits and verified-credential cache to REDIS_URL; an unreachable Redis stops start-up, naming REDIS_URL. */
 export async function openRedis(
   config: Config,
   logger: Logger,
   clock: Clock = systemClock,
   telemetry: Telemetry = noTelemetry,
-): Promise<{ bus: RedisBus; presence: RedisPresence; attempts: RedisAttemptLimits }> {
+): Promise<{
+  bus: RedisBus;
+  presence: RedisPresence;
+  attempts: RedisAttemptLimits;
+  credentials: RedisCredentialCache;
+}> {
   const url = config.REDIS_URL!;
   const tls = redisTls(config);
   const keys = new RedisKeys(config.REDIS_PREFIX);
@@ -31,17 +39,25 @@ export async function openRedis(
     clock,
   });
   const attempts = new RedisAttemptLimits(url, keys, logger, tls);
+  const credentials = new RedisCredentialCache({
+    url,
+    tls,
+    keys,
+    key: credentialCacheKey(config.SESSION_SECRET),
+    ttlMs: config.AUTH_CACHE_TTL_S * 1000,
+    logger,
+  });
   // The limits' connection too: with a certificate that does not verify it would let every login through.
-  // All three settle before judging, so a certificate error is named whichever connection reported first.
+  // All settle before judging, so a certificate error is named whichever connection reported first.
   const settled = await withTimeout(
-    Promise.allSettled([bus.connect(), presence.connect(), attempts.connect()]),
+    Promise.allSettled([bus.connect(), presence.connect(), attempts.connect(), credentials.connect()]),
     5000,
   ).catch((error: unknown) => [{ status: 'rejected' as const, reason: error }]);
   const errors = settled.flatMap((result) =>
     result.status === 'rejected' ? [result.reason as unknown] : [],
   );
   if (errors.length > 0) {
-    await Promise.allSettled([bus.close(), presence.close(), attempts.close()]);
+    await Promise.allSettled([bus.close(), presence.close(), attempts.close(), credentials.close()]);
     const error = errors.find((e) => certificateErrorCode(e) !== undefined) ?? errors[0];
     const certificate = certificateErrorCode(error);
     if (certificate !== undefined) {
@@ -54,7 +70,7 @@ export async function openRedis(
     const reason = (error as { code?: string; message?: string }).code ?? (error as Error).message;
     throw new StartupError(`REDIS_URL: cannot reach Redis at ${redact(url)} (${reason})`);
   }
-  return { bus, presence, attempts };
+  return { bus, presence, attempts, credentials };
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -45,6 +45,11 @@ export class RedisKeys {
     return `${this.prefix}nodes`;
   }
 
+  /** The verified-credential cache's entry of a user (an HMAC, expiring with AUTH_CACHE_TTL_S). */
+  verifiedCredential(userId: UserId): string {
+    return `${this.prefix}authcache:user:${userId}`;
+  }
+
   /** Key prefix of one attempt-limit window (rate-limiter-flexible adds `:<key>`). */
   limit(name: string): string {
     return `${this.prefix}limit:${name}`;

@@ -6,6 +6,13 @@ import type { DeviceId, MessageStore, PasswordHasher, UserId, UserRecord, UserSt
 import type { SessionTokens } from './session-tokens.js';
 import { checkName, checkPassword, nameKey } from './text-rules.js';
 
+/** Credential-cache lookups of password logins, by outcome (parley_auth_cache_total). */
+export interface CredentialCacheCounts {
+  hit: number;
+  miss: number;
+  unavailable: number;
+}
+
 export type LoginIdentity = { readonly id: UserId } | { readonly name: string };
 
 /**
@@ -14,6 +21,8 @@ export type LoginIdentity = { readonly id: UserId } | { readonly name: string };
  */
 export class AuthService {
   private dummyHash: Promise<string> | undefined;
+  /** Lookups of the verified-credential cache by outcome (read by metrics). */
+  readonly cacheCounts: CredentialCacheCounts = { hit: 0, miss: 0, unavailable: 0 };
 
   constructor(
     private readonly users: UserStore,
@@ -61,11 +70,18 @@ export class AuthService {
     return user;
   }
 
-  /** bcrypt, unless this very password was verified for this user moments ago (the credential cache). */
+  /**
+   * bcrypt, unless this very password was verified for this user moments ago (the credential cache, on any
+   * node of the cluster). A cache that cannot answer counts as a miss: the login pays bcrypt, never fails.
+   */
   private async verify(hasher: PasswordHasher, user: UserRecord, password: string): Promise<boolean> {
-    if (this.verified.has(user.id, user.passwordHash, password)) return true;
+    const found = await this.verified.lookup(user.id, user.passwordHash, password);
+    this.cacheCounts[found]++;
+    if (found === 'hit') return true;
     const ok = await hasher.verify(password, user.passwordHash);
-    if (ok) this.verified.remember(user.id, user.passwordHash, password);
+    // Awaited (a Redis SET is nothing next to the bcrypt just paid): once the client has its reply, a login
+    // on any node finds the entry. Best effort, never rejects.
+    if (ok) await this.verified.remember(user.id, user.passwordHash, password);
     return ok;
   }
 

@@ -1,61 +1,52 @@
-import { createHmac, randomBytes } from 'node:crypto';
-import { evictOldest } from '../util/evict-oldest.js';
-import type { Clock } from '../util/clock.js';
+import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import type { UserId } from './ports.js';
 
 /** Bounds of the verified-credential cache (AUTH_CACHE_TTL_S, AUTH_CACHE_MAX). */
 export interface CredentialCacheLimits {
   /** How long a verified password is remembered; 0 turns the cache off. */
   readonly ttlMs: number;
-  /** Entries kept at most (oldest dropped first). */
+  /** Entries (users) kept at most in a process; a Redis cache holds one key per user instead. */
   readonly max: number;
 }
 
+/** What a lookup found: the password was verified within the TTL, it was not, or the cache could not say. */
+export type CredentialLookup = 'hit' | 'miss' | 'unavailable';
+
 /**
- * Remembers recently verified passwords so a repeat login (a client reconnecting with its password, a
- * test or load run) skips bcrypt — the way mail servers' auth caches work. Entries are HMACs under a key
- * made at random per process and never stored: no password can be read back from them (though the key is
- * in the same heap, so a heap dump allows testing guesses at HMAC speed — protect dumps). The stored hash is part of the key, so a changed password never
- * matches an old entry; only successful checks are remembered. Trade-off (docs/OPERATIONS.md, Security):
- * for `ttlMs` after a successful login, the same password is accepted at the cost of a HMAC instead of
- * bcrypt's — guessing is still held back by the per-address limits and backoff, which run before it.
+ * The verified-credential cache, a port: remembers recently verified passwords so a repeat login (a
+ * client reconnecting with its password, a test or load run) skips bcrypt — the way mail servers' auth
+ * caches work. One entry per user: an HMAC of (user id, stored bcrypt hash, password) under a secret key,
+ * so no password can be read back from it, and a changed password (a new stored hash) never matches. Only
+ * successful checks are remembered. In process (`MemoryCredentialCache`, embedded/) for a single node; in
+ * Redis for a cluster (`RedisCredentialCache`), so a repeat login hits on whichever node the balancer
+ * picks. Neither method throws: a cache that cannot answer says `unavailable`, and the caller pays bcrypt.
  */
-export class CredentialCache {
-  private readonly secret = randomBytes(32);
-  private readonly entries = new Map<string, number>();
-
-  constructor(
-    private readonly limits: CredentialCacheLimits,
-    private readonly clock: Clock,
-  ) {}
-
+export interface CredentialCache {
   /** Whether this password was verified for this user (and stored hash) within the TTL. */
-  has(userId: number, passwordHash: string, password: string): boolean {
-    if (this.limits.ttlMs <= 0) return false;
-    const key = this.key(userId, passwordHash, password);
-    const expires = this.entries.get(key);
-    if (expires === undefined) return false;
-    if (expires > this.clock.now()) return true;
-    this.entries.delete(key);
-    return false;
-  }
+  lookup(userId: UserId, passwordHash: string, password: string): Promise<CredentialLookup>;
+  /** Records a successful bcrypt check (best effort). */
+  remember(userId: UserId, passwordHash: string, password: string): Promise<void>;
+}
 
-  /** Records a successful bcrypt check. */
-  remember(userId: number, passwordHash: string, password: string): void {
-    if (this.limits.ttlMs <= 0) return;
-    const key = this.key(userId, passwordHash, password);
-    this.entries.delete(key);
-    this.entries.set(key, this.clock.now() + this.limits.ttlMs);
-    evictOldest(this.entries, this.limits.max);
-  }
+/**
+ * The cache's HMAC key for a cluster: derived from SESSION_SECRET with HKDF under a purpose label, so every
+ * node shares it while the session secret itself is never used for two purposes (nor sent to Redis).
+ */
+export function credentialCacheKey(sessionSecret: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', sessionSecret, '', 'parley verified-credential cache v1', 32));
+}
 
-  get size(): number {
-    return this.entries.size;
-  }
+/** The entry of one verified credential: HMAC-SHA256(key, user id ‖ stored hash ‖ password), 32 bytes. */
+export function credentialDigest(
+  key: Buffer,
+  userId: UserId,
+  passwordHash: string,
+  password: string,
+): Buffer {
+  return createHmac('sha256', key).update(`${userId}\u0000${passwordHash}\u0000`).update(password).digest();
+}
 
-  private key(userId: number, passwordHash: string, password: string): string {
-    return createHmac('sha256', this.secret)
-      .update(`${userId}\u0000${passwordHash}\u0000`)
-      .update(password)
-      .digest('base64url');
-  }
+/** Constant-time comparison of two digests (a stored one may be missing or malformed). */
+export function sameDigest(stored: Buffer | undefined, expected: Buffer): boolean {
+  return stored !== undefined && stored.length === expected.length && timingSafeEqual(stored, expected);
 }

@@ -1,33 +1,31 @@
 import { describe, expect, it } from 'vitest';
-import { CredentialCache } from '../../../src/service/credential-cache.js';
+import { credentialCacheKey, credentialDigest } from '../../../src/service/credential-cache.js';
 
-function cache(ttlMs = 1000, max = 100) {
-  const clock = { t: 0, now: () => clock.t };
-  return { cache: new CredentialCache({ ttlMs, max }, clock), clock };
-}
-
-describe('CredentialCache', () => {
-  it('accepts a verified password again within the TTL, and nothing else', () => {
-    const { cache: c, clock } = cache();
-    c.remember(1, 'hash-a', 'secret');
-    expect(c.has(1, 'hash-a', 'secret')).toBe(true);
-    expect(c.has(1, 'hash-a', 'Secret')).toBe(false);
-    expect(c.has(2, 'hash-a', 'secret')).toBe(false);
-    // A changed password (a new stored hash) never matches the old entry.
-    expect(c.has(1, 'hash-b', 'secret')).toBe(false);
-    clock.t = 1000;
-    expect(c.has(1, 'hash-a', 'secret')).toBe(false);
-    expect(c.size).toBe(0);
+describe('credentialCacheKey', () => {
+  it('derives the same 32-byte key from the same secret, never the secret itself', () => {
+    const secret = 'a-shared-secret-of-enough-length';
+    const key = credentialCacheKey(secret);
+    expect(key).toHaveLength(32);
+    expect(key.equals(credentialCacheKey(secret))).toBe(true);
+    expect(key.equals(credentialCacheKey(`${secret}!`))).toBe(false);
+    expect(key.toString('latin1')).not.toContain(secret.slice(0, 16));
+    // Not a plain HMAC of the data under the raw secret either.
+    const raw = Buffer.from(secret);
+    expect(credentialDigest(key, 1, 'h', 'p').equals(credentialDigest(raw, 1, 'h', 'p'))).toBe(false);
   });
 
-  it('is bounded, and off at TTL 0', () => {
-    const { cache: c } = cache(1000, 10);
-    for (let i = 0; i < 50; i++) c.remember(i, 'h', 'p');
-    expect(c.size).toBeLessThanOrEqual(10);
-    expect(c.has(49, 'h', 'p')).toBe(true);
-    expect(c.has(0, 'h', 'p')).toBe(false);
-    const { cache: off } = cache(0);
-    off.remember(1, 'h', 'p');
-    expect(off.has(1, 'h', 'p')).toBe(false);
+  it('gives digests that depend on every part and do not contain the password', () => {
+    const key = credentialCacheKey('a-shared-secret-of-enough-length');
+    const base = credentialDigest(key, 1, 'h', 'password');
+    expect(base).toHaveLength(32);
+    expect(base.toString('latin1')).not.toContain('password');
+    for (const other of [
+      credentialDigest(key, 2, 'h', 'password'),
+      credentialDigest(key, 1, 'h2', 'password'),
+      credentialDigest(key, 1, 'h', 'password2'),
+      // The separator keeps (id, hash) from running into the password.
+      credentialDigest(key, 1, 'hp', 'assword'),
+    ])
+      expect(other.equals(base)).toBe(false);
   });
 });
