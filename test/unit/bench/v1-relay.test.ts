@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { inspectorUrl } from '../../../bench/lib/inspector-memory.js';
+import { machineBusyTicks } from '../../../bench/lib/process-cost.js';
+import { relayUserId, takeFrames } from '../../../bench/lib/v1-relay.js';
+
+describe('the bare v1 relay and the benchmark probes', () => {
+  it('cuts NUL- and newline-ended frames, keeps a partial one and drops the PROXY header', () => {
+    expect(
+      takeFrames('PROXY TCP4 127.0.0.1 127.0.0.1 5 6\r\n{"msgid":4}\0{"msgid":1,"id":3}\0{"msg'),
+    ).toEqual({
+      frames: ['{"msgid":4}', '{"msgid":1,"id":3}'],
+      rest: '{"msg',
+    });
+    expect(takeFrames('{"a":1}\n\n{"b":2}\0')).toEqual({ frames: ['{"a":1}', '{"b":2}'], rest: '' });
+    expect(takeFrames('')).toEqual({ frames: [], rest: '' });
+  });
+
+  it('hands out user ids no other relay hands out', () => {
+    const ids = new Set<number>();
+    for (let serial = 0; serial < 100; serial++)
+      for (const index of [1, 2]) ids.add(relayUserId(index, 2, serial));
+    expect(ids.size).toBe(200);
+    expect(Math.min(...ids)).toBe(1);
+  });
+
+  it("reads the machine's busy ticks without idle and iowait", () => {
+    const stat = 'cpu  100 5 50 1000 300 7 8 2 0 0\ncpu0 50 2 25 500 150 3 4 1 0 0\n';
+    expect(machineBusyTicks(stat)).toBe(100 + 5 + 50 + 7 + 8 + 2);
+  });
+
+  it("finds the inspector's URL in a node's output", () => {
+    expect(
+      inspectorUrl(
+        'x\nDebugger listening on ws://127.0.0.1:40123/2b1c-9f\nFor help, see: https://nodejs.org\n',
+      ),
+    ).toBe('ws://127.0.0.1:40123/2b1c-9f');
+    expect(inspectorUrl('nothing here')).toBeUndefined();
+  });
+});
