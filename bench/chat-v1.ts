@@ -155,7 +155,7 @@ async function chat(target: V1Target, workload: Workload): Promise<Record<string
     await sleep(values.warmup * 1000);
     traffic.clearLatencies();
     const before = traffic.report();
-    const cost = ProcessCost.start({ ...target.processGroups, loadGenerator: [process.pid] });
+    const cost = ProcessCost.start({ ...target.processGroups(), loadGenerator: [process.pid] });
     const windowStart = performance.now();
     await sleep(values.seconds * 1000);
     const inWindow = traffic.report();
@@ -199,7 +199,7 @@ async function logins(target: V1Target): Promise<Record<string, unknown>> {
   // login that lands on the node that verified the first one.
   const landed: (string | undefined)[][] = [];
   for (const variant of ['first', 'repeat'] as const) {
-    const cost = ProcessCost.start({ ...target.processGroups, loadGenerator: [process.pid] });
+    const cost = ProcessCost.start({ ...target.processGroups(), loadGenerator: [process.pid] });
     const result: LoginStormResult = await loginStorm({
       host: '127.0.0.1',
       port: target.port,
@@ -279,13 +279,23 @@ async function idle(target: V1Target): Promise<Record<string, unknown>> {
   }
 }
 
+/** The target running now: Ctrl-C (or SIGTERM) stops it before exiting, so nothing is left behind. */
+let running: V1Target | undefined;
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => {
+    console.error(`bench:v1: ${signal}, stopping the ${running?.kind ?? 'nothing'} running`);
+    void (running?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+  });
+
 async function run(kind: 'parley' | 'relay', workload: Workload): Promise<Record<string, unknown>> {
   const target = await start(kind, workload === 'W5' ? 10 : 4, workload === 'W6');
+  running = target;
   try {
     if (workload === 'W5') return await logins(target);
     if (workload === 'W6') return await idle(target);
     return await chat(target, workload);
   } finally {
+    running = undefined;
     await target.stop();
   }
 }

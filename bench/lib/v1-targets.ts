@@ -27,8 +27,11 @@ export interface V1Target {
   readonly kind: 'parley' | 'relay';
   /** nginx's chat listener on 127.0.0.1. */
   readonly port: number;
-  /** Pids by group for CPU accounting (the load generator is added by the caller). */
-  readonly processGroups: Readonly<Record<string, readonly number[]>>;
+  /**
+   * Pids by group for CPU accounting (the load generator is added by the caller), read when asked: nginx
+   * may fork its workers after its port already answers.
+   */
+  processGroups(): Readonly<Record<string, readonly number[]>>;
   /** The node each user landed on (undefined when unknown), read from where the system keeps it. */
   placement(users: readonly { id: number; node: string | undefined }[]): Promise<(string | undefined)[]>;
   /** Each server process's memory after forced GCs (the target must have been started with `inspect`). */
@@ -49,10 +52,14 @@ export interface TargetOptions {
   readonly root?: string | undefined;
 }
 
-async function nginxRss(nginx: NginxServer): Promise<number> {
+/** nginx's master and its workers. */
+function nginxPids(nginx: NginxServer): number[] {
   const pid = nginx.pid;
-  if (pid === undefined) return 0;
-  const all = await Promise.all([pid, ...childPids(pid)].map(rssBytes));
+  return pid === undefined ? [] : [pid, ...childPids(pid)];
+}
+
+async function nginxRss(nginx: NginxServer): Promise<number> {
+  const all = await Promise.all(nginxPids(nginx).map(rssBytes));
   return all.reduce((a, b) => a + b, 0);
 }
 
@@ -72,16 +79,15 @@ export async function startParley(options: TargetOptions): Promise<V1Target> {
   });
   const prefix = options.env.REDIS_PREFIX ?? 'parley:';
   const pids = (...list: (number | undefined)[]) => list.filter((pid): pid is number => pid !== undefined);
-  const nginxPid = cluster.nginx.pid;
   return {
     kind: 'parley',
     port: cluster.port,
-    processGroups: {
+    processGroups: () => ({
       nodes: pids(...cluster.nodes.map((node) => node.pid)),
-      nginx: nginxPid === undefined ? [] : [nginxPid, ...childPids(nginxPid)],
+      nginx: nginxPids(cluster.nginx),
       mariadb: pids(cluster.mariadb?.pid),
       redis: pids(cluster.redis?.pid),
-    },
+    }),
     async placement(users) {
       const redis = new Redis(cluster.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
       await redis.connect();
@@ -166,16 +172,15 @@ export async function startRelay(options: TargetOptions): Promise<V1Target> {
     healthPort: health!,
     limitConnPerIp: 65535,
   });
-  const nginxPid = nginx.pid;
   return {
     kind: 'relay',
     port: lb!,
-    processGroups: {
+    processGroups: () => ({
       nodes: relays.map((r) => r.child.pid!),
-      nginx: nginxPid === undefined ? [] : [nginxPid, ...childPids(nginxPid)],
+      nginx: nginxPids(nginx),
       mariadb: [],
       redis: [],
-    },
+    }),
     // The relay names itself in the login reply.
     placement: (users) => Promise.resolve(users.map((u) => u.node)),
     memory: () =>
