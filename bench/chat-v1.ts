@@ -155,6 +155,7 @@ async function chat(target: V1Target, workload: Workload): Promise<Record<string
     await sleep(values.warmup * 1000);
     traffic.clearLatencies();
     const before = traffic.report();
+    const dbBefore = await target.dbCounters();
     const cost = ProcessCost.start({ ...target.processGroups(), loadGenerator: [process.pid] });
     const windowStart = performance.now();
     await sleep(values.seconds * 1000);
@@ -164,6 +165,12 @@ async function chat(target: V1Target, workload: Workload): Promise<Record<string
     const report = await traffic.drain(15_000);
     // CPU runs on until every send in flight is shown, so it is divided by the deliveries of that span.
     const costs = await cost.stop();
+    const spanMs = performance.now() - windowStart;
+    const dbAfter = await target.dbCounters();
+    const delivered = report.delivered - before.delivered;
+    // Per delivered message (the probe's own two statements included, negligible at these counts).
+    const db = (name: string) =>
+      round(((dbAfter.get(name) ?? 0) - (dbBefore.get(name) ?? 0)) / Math.max(1, delivered), 3);
     const count = (cls: string) => classes.filter((c) => c === cls).length / 2;
     const strip = (sorted: Float64Array | undefined) => {
       const { p50, p90, p99 } = latencySummary(sorted ?? new Float64Array());
@@ -183,7 +190,18 @@ async function chat(target: V1Target, workload: Workload): Promise<Record<string
         same: strip(report.latenciesByClass.same),
         cross: strip(report.latenciesByClass.cross),
       },
-      cpuUsPerMsg: perUnit(costs, report.delivered - before.delivered),
+      cpuUsPerMsg: perUnit(costs, delivered),
+      // Cores each group kept busy over the window and the drain: who is saturated, who waits.
+      coresBusy: Object.fromEntries(GROUPS.map((g) => [g, round((costs[g]?.cpuMs ?? 0) / spanMs, 2)])),
+      ...(dbAfter.size > 0
+        ? {
+            mysqlPerMsg: {
+              commits: db('Handler_commit'),
+              fsyncs: db('Innodb_data_fsyncs'),
+              roundTrips: db('Questions'),
+            },
+          }
+        : {}),
     };
   } finally {
     traffic.close();

@@ -36,6 +36,8 @@ export interface V1Target {
   placement(users: readonly { id: number; node: string | undefined }[]): Promise<(string | undefined)[]>;
   /** Each server process's memory after forced GCs (the target must have been started with `inspect`). */
   memory(): Promise<{ node: string; memory: MemoryAfterGc }[]>;
+  /** MariaDB's global status counters (Handler_commit, Innodb_data_fsyncs, Questions…); none for the relay. */
+  dbCounters(): Promise<Map<string, number>>;
   /** Resident memory of nginx, master and workers. */
   nginxRss(): Promise<number>;
   /** Users with password `password` stored directly (hash given), for login storms; their ids. */
@@ -112,6 +114,15 @@ export async function startParley(options: TargetOptions): Promise<V1Target> {
         })),
       ),
     nginxRss: () => nginxRss(cluster.nginx),
+    async dbCounters() {
+      const db = await mysql.createConnection({ uri: cluster.mysqlUrl });
+      try {
+        const [rows] = await db.query<mysql.RowDataPacket[]>('SHOW GLOBAL STATUS');
+        return new Map(rows.map((row) => [String(row.Variable_name), Number(row.Value)]));
+      } finally {
+        await db.end();
+      }
+    },
     async seedUsers(count, passwordHash) {
       const db = await mysql.createConnection({ uri: cluster.mysqlUrl });
       try {
@@ -191,6 +202,7 @@ export async function startRelay(options: TargetOptions): Promise<V1Target> {
         }),
       ),
     nginxRss: () => nginxRss(nginx),
+    dbCounters: () => Promise.resolve(new Map()),
     // No storage: any id logs in.
     seedUsers: (count) => Promise.resolve(Array.from({ length: count }, (_, i) => i + 1)),
     async stop() {
