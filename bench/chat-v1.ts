@@ -70,6 +70,11 @@ Run it under the shared lock: flock /tmp/parley-bench.lock npm run bench:v1 -- �
     rate: { type: 'number', value: '<msg/s>', default: 3000, description: 'W4 offered rate' },
     logins: { type: 'integer', default: 1000, description: 'W5 logins per variant' },
     idle: { type: 'integer', default: 5000, description: 'W6 idle clients' },
+    'relay-pad': {
+      type: 'boolean',
+      description:
+        'the relay pads frames to 1024 bytes as Parley does for original clients (default: as received)',
+    },
     'node-env': {
       type: 'string',
       multiple: true,
@@ -116,7 +121,12 @@ function parleyEnv(bcryptCost: number): Record<string, string> {
 }
 
 async function start(kind: 'parley' | 'relay', bcryptCost: number, inspect: boolean): Promise<V1Target> {
-  const options = { env: parleyEnv(bcryptCost), inspect, root: values.root || undefined };
+  const options = {
+    env: parleyEnv(bcryptCost),
+    inspect,
+    root: values.root || undefined,
+    relayPad: values['relay-pad'],
+  };
   return kind === 'parley' ? startParley(options) : startRelay(options);
 }
 
@@ -124,10 +134,16 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
 const GROUPS = ['nodes', 'nginx', 'mariadb', 'redis', 'loadGenerator', 'machine'] as const;
 
+/**
+ * CPU µs per unit of work by group, plus `system`: the groups of the system under test and the load
+ * generator together (what `machine` would be on a box nobody else uses).
+ */
 function perUnit(costs: Record<string, GroupCost>, count: number): Record<string, number> {
-  return Object.fromEntries(
-    GROUPS.map((g) => [g, round(((costs[g]?.cpuMs ?? 0) * 1000) / Math.max(1, count))]),
-  );
+  const us = (ms: number) => round((ms * 1000) / Math.max(1, count));
+  const per: Record<string, number> = Object.fromEntries(GROUPS.map((g) => [g, us(costs[g]?.cpuMs ?? 0)]));
+  const own = GROUPS.filter((g) => g !== 'machine').reduce((sum, g) => sum + (costs[g]?.cpuMs ?? 0), 0);
+  per.system = us(own);
+  return per;
 }
 
 /** W1–W4: register and log in `users`, pair them, chat for the window, drain; the figures. */

@@ -5,7 +5,10 @@
  * the box. A recipient on the other relay is reached over one direct TCP link between the two (the
  * cheapest possible node-to-node hop), so "any pairing" workloads run on it unchanged.
  *
- *   node --import tsx bench/lib/v1-relay.ts <index> <chatPort> <linkPort> listen|connect
+ *   node --import tsx bench/lib/v1-relay.ts <index> <chatPort> <linkPort> listen|connect [pad]
+ *
+ * `pad`: every frame to a user is padded with NULs to 1024 bytes, as Parley does for NUL-ending (original)
+ * clients — the same bytes on the wire, to see what the padding costs nginx and the load generator.
  */
 import { createServer, connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -22,14 +25,22 @@ export function relayUserId(index: number, count: number, serial: number): numbe
   return serial * count + index;
 }
 
-function main([index, chatPort, linkPort, role]: string[]): void {
+/** A frame as written to a user: NUL-ended, or NUL-padded to 1024 bytes (`pad`). */
+export function userFrame(frame: string, pad: boolean): string {
+  return pad && Buffer.byteLength(frame) < 1024
+    ? frame + '\0'.repeat(1024 - Buffer.byteLength(frame))
+    : `${frame}\0`;
+}
+
+function main([index, chatPort, linkPort, role, mode]: string[]): void {
+  const pad = mode === 'pad';
   const users = new Map<number, Socket>();
   const groups = new Map<number, Set<number>>();
   let serial = 0;
   let link: Socket | undefined;
   const deliver = (to: number, frame: string, mayForward: boolean) => {
     const socket = users.get(to);
-    if (socket) socket.write(`${frame}\0`);
+    if (socket) socket.write(userFrame(frame, pad));
     else if (mayForward) link?.write(`${to} ${frame}\n`);
   };
   const onLink = (socket: Socket) => {

@@ -50,6 +50,8 @@ export interface TargetOptions {
   readonly env: Readonly<Record<string, string>>;
   /** Start server processes with the inspector on (W6 forces GCs through it). */
   readonly inspect: boolean;
+  /** Relay: pad frames to users to 1024 bytes as Parley does for original clients. @default false */
+  readonly relayPad?: boolean;
   /** A checkout whose Parley to run (its own scripts/lib/cluster.ts, nodes and nginx template). */
   readonly root?: string | undefined;
 }
@@ -170,9 +172,10 @@ async function spawnRelay(
 /** Two bare relays (bench/lib/v1-relay.ts) behind nginx rendered from the cluster's own template. */
 export async function startRelay(options: TargetOptions): Promise<V1Target> {
   const [lb, admin, health, chat1, chat2, link] = await Promise.all(Array.from({ length: 6 }, freePort));
+  const mode = options.relayPad ? 'pad' : 'raw';
   const relays = [
-    await spawnRelay(['1', String(chat1), String(link), 'listen'], options.inspect),
-    await spawnRelay(['2', String(chat2), String(link), 'connect'], options.inspect),
+    await spawnRelay(['1', String(chat1), String(link), 'listen', mode], options.inspect),
+    await spawnRelay(['2', String(chat2), String(link), 'connect', mode], options.inspect),
   ];
   const backends = [chat1!, chat2!].map((port) => ({ host: '127.0.0.1', port }));
   const nginx = await NginxServer.start({

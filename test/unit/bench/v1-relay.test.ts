@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { inspectorUrl } from '../../../bench/lib/inspector-memory.js';
 import { machineBusyTicks } from '../../../bench/lib/process-cost.js';
-import { relayUserId, takeFrames } from '../../../bench/lib/v1-relay.js';
+import { relayUserId, takeFrames, userFrame } from '../../../bench/lib/v1-relay.js';
 
 describe('the bare v1 relay and the benchmark probes', () => {
   it('cuts NUL- and newline-ended frames, keeps a partial one and drops the PROXY header', () => {
@@ -13,6 +13,15 @@ describe('the bare v1 relay and the benchmark probes', () => {
     });
     expect(takeFrames('{"a":1}\n\n{"b":2}\0')).toEqual({ frames: ['{"a":1}', '{"b":2}'], rest: '' });
     expect(takeFrames('')).toEqual({ frames: [], rest: '' });
+  });
+
+  it('pads a frame with NULs to 1024 bytes only when asked, and never cuts a longer one', () => {
+    expect(userFrame('{"a":1}', false)).toBe('{"a":1}\0');
+    const padded = userFrame('{"msg":"é"}', true);
+    expect(Buffer.byteLength(padded)).toBe(1024);
+    expect(padded.startsWith('{"msg":"é"}\0')).toBe(true);
+    const long = `{"msg":"${'x'.repeat(1100)}"}`;
+    expect(userFrame(long, true)).toBe(`${long}\0`);
   });
 
   it('hands out user ids no other relay hands out', () => {
