@@ -20,8 +20,16 @@ function cpuTicks(pid: number): number {
   return fields ? Number(fields[11]) + Number(fields[12]) : 0; // utime + stime; 0 once gone
 }
 
+/** Busy ticks of the whole machine, all CPUs (/proc/stat: everything but idle and iowait). */
+export function machineBusyTicks(stat: string = readFileSync('/proc/stat', 'utf8')): number {
+  const fields = /^cpu\s+(.*)$/m.exec(stat)?.[1]?.trim().split(/\s+/).map(Number) ?? [];
+  // user nice system idle iowait irq softirq steal (guest time is already inside user and nice)
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields;
+  return user + nice + system + irq + softirq + steal;
+}
+
 /**
- * CPU spent per group of processes between `start` and `stop`: CPU time from /proc and, if `perf`
+ * CPU spent per group of processes between `start` and `stop` (plus `machine`: the whole box): CPU time from /proc and, if `perf`
  * works here, instructions retired. Instruction counts barely move between runs on this shared VM,
  * where wall-clock rates move by up to 2× within an hour, so they are what A/B comparisons should use.
  */
@@ -29,6 +37,7 @@ export class ProcessCost {
   private readonly ticksAtStart: Map<number, number>;
   private readonly perf = new Map<string, { child: ChildProcess; output: string }>();
   private readonly dir = mkdtempSync(join(tmpdir(), 'parley-cost-'));
+  private readonly machineAtStart = machineBusyTicks();
 
   private constructor(private readonly groups: Readonly<Record<string, readonly number[]>>) {
     this.ticksAtStart = new Map(
@@ -70,6 +79,8 @@ export class ProcessCost {
       const ticks = pids.reduce((sum, pid) => sum + ticksAtStop.get(pid)! - this.ticksAtStart.get(pid)!, 0);
       costs[name] = { cpuMs: ticks * TICK_MS, ...this.instructions(name) };
     }
+    // Everything that ran on the box (other users of a shared machine included).
+    costs.machine = { cpuMs: (machineBusyTicks() - this.machineAtStart) * TICK_MS };
     rmSync(this.dir, { recursive: true, force: true });
     return costs;
   }

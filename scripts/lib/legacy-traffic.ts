@@ -23,6 +23,11 @@ export interface LegacyTrafficOptions {
   readonly intervalMs?: number;
   /** Closed loop: messages a user may have on their way at once. @default 1 */
   readonly window?: number;
+  /**
+   * Closed loop over all users instead of per user: this many messages on their way in the whole load,
+   * each sent by the next user in turn when one is shown (1: unloaded latency). Overrides `window`.
+   */
+  readonly inFlight?: number;
   readonly loginConcurrency?: number;
   readonly namePrefix?: string;
   /**
@@ -45,6 +50,8 @@ export interface LegacyTrafficReport {
   /** Shown before an earlier message of the same sender. */
   readonly reordered: number;
   readonly latenciesMs: Float64Array;
+  /** The same latencies split by the class of each sender (`classify`), sorted; empty without classes. */
+  readonly latenciesByClass: Readonly<Record<string, Float64Array>>;
   /** Socket reads, and the reads that would have aborted the original client, by cause. */
   readonly reads: number;
   readonly violations: {
@@ -68,6 +75,10 @@ class LegacyUser {
   counter = 0;
   /** The last counter shown from the partner. */
   lastShown = -1;
+  /** The login reply's `node`, when the server names itself there. */
+  node: string | undefined;
+  /** Latency class of this user's sends (see LegacyTraffic.classify). */
+  latencyClass: string | undefined;
 
   private constructor(
     private readonly socket: Socket,
@@ -94,6 +105,7 @@ class LegacyUser {
     this.id = reg.id as number;
     const login = await this.request({ id: this.id, msgid: LOGIN_MSG, password: 'pw' });
     if (login.errno !== 0) throw new Error(`login ${this.name}: errno ${String(login.errno)}`);
+    if (typeof login.node === 'string') this.node = login.node;
   }
 
   /** `chat:<peer>:<body>` with the original's key order and trailing NUL. */
@@ -181,9 +193,12 @@ export class LegacyTraffic {
   private duplicates = 0;
   private reordered = 0;
   private latencies: number[] = [];
+  private latenciesByClass = new Map<string, number[]>();
   /** Per user: counters sent and not yet shown. */
   private readonly owed = new Map<LegacyUser, Set<number>>();
   private waiters: (() => void)[] = [];
+  /** With `inFlight`: the index of the user who sends next. */
+  private nextSender = 0;
   measureLatency = true;
 
   readonly terminator: string;
@@ -217,16 +232,48 @@ export class LegacyTraffic {
       );
       this.users.push(...batch);
     }
-    for (let i = 0; i < this.users.length; i += 2) {
-      this.users[i]!.peer = this.users[i + 1]!;
-      this.users[i + 1]!.peer = this.users[i]!;
+    const pairs: [number, number][] = [];
+    for (let i = 0; i < this.users.length; i += 2) pairs.push([i, i + 1]);
+    this.pair(pairs);
+  }
+
+  /** The users in connect order: their ids and the node each login reply named (if any). */
+  roster(): readonly { readonly id: number; readonly node: string | undefined }[] {
+    return this.users.map((user) => ({ id: user.id, node: user.node }));
+  }
+
+  /**
+   * Pairs users by their index in connect order (every user exactly once) instead of neighbours; call
+   * after connect() and before start().
+   */
+  pair(pairs: readonly (readonly [number, number])[]): void {
+    if (this.running) throw new Error('pair() before start()');
+    const seen = new Set<number>();
+    for (const [a, b] of pairs)
+      for (const i of [a, b]) {
+        if (seen.has(i) || this.users[i] === undefined) throw new Error(`pair(): user ${i} twice or unknown`);
+        seen.add(i);
+      }
+    if (seen.size !== this.users.length) throw new Error('pair(): every user needs a partner');
+    for (const [a, b] of pairs) {
+      this.users[a]!.peer = this.users[b]!;
+      this.users[b]!.peer = this.users[a]!;
     }
     for (const user of this.users) this.owed.set(user, new Set());
+  }
+
+  /** Latencies of each user's sends are also kept under `classes[index]` (e.g. same / cross node). */
+  classify(classes: readonly string[]): void {
+    this.users.forEach((user, i) => (user.latencyClass = classes[i]));
   }
 
   start(): void {
     this.running = true;
     const interval = this.options.intervalMs ?? 0;
+    if (interval === 0 && this.options.inFlight !== undefined) {
+      for (let k = 0; k < this.options.inFlight; k++) this.sendNext();
+      return;
+    }
     for (const user of this.users) {
       if (interval > 0) {
         // Random phases: started together they would send in bursts of every user at once.
@@ -256,6 +303,7 @@ export class LegacyTraffic {
 
   clearLatencies(): void {
     this.latencies = [];
+    this.latenciesByClass = new Map();
   }
 
   report(): LegacyTrafficReport {
@@ -267,6 +315,9 @@ export class LegacyTraffic {
       duplicates: this.duplicates,
       reordered: this.reordered,
       latenciesMs: Float64Array.from(this.latencies).sort(),
+      latenciesByClass: Object.fromEntries(
+        [...this.latenciesByClass].map(([name, list]) => [name, Float64Array.from(list).sort()]),
+      ),
       reads: this.stats.reads,
       violations: {
         reads: this.stats.violations,
@@ -288,6 +339,11 @@ export class LegacyTraffic {
     return missing;
   }
 
+  private sendNext(): void {
+    this.send(this.users[this.nextSender]!);
+    this.nextSender = (this.nextSender + 1) % this.users.length;
+  }
+
   private send(user: LegacyUser): void {
     const counter = user.counter++;
     this.owed.get(user)!.add(counter);
@@ -305,10 +361,20 @@ export class LegacyTraffic {
       return;
     }
     this.delivered++;
-    if (this.measureLatency) this.latencies.push(performance.now() - Number(sentAt));
+    if (this.measureLatency) {
+      const latency = performance.now() - Number(sentAt);
+      this.latencies.push(latency);
+      if (sender.latencyClass !== undefined) {
+        let list = this.latenciesByClass.get(sender.latencyClass);
+        if (!list) this.latenciesByClass.set(sender.latencyClass, (list = []));
+        list.push(latency);
+      }
+    }
     if (counter < receiver.lastShown) this.reordered++;
     else receiver.lastShown = counter;
-    if (this.running && (this.options.intervalMs ?? 0) === 0) this.send(sender);
+    if (this.running && (this.options.intervalMs ?? 0) === 0)
+      if (this.options.inFlight === undefined) this.send(sender);
+      else this.sendNext();
     for (const wake of this.waiters.splice(0)) wake();
   }
 }
