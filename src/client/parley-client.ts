@@ -2,6 +2,17 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { systemClock, type Clock } from '../util/clock.js';
 import { type ClientLink, type Endpoint, openLink } from './client-transport.js';
+import { type DeviceStore, resolveDevice } from './device-id.js';
+import {
+  type ClientTimers,
+  type Conversation,
+  globalTimers,
+  TypingHints,
+  TypingThrottle,
+} from './typing-state.js';
+
+export type { Conversation, ClientTimers } from './typing-state.js';
+export type { DeviceStore } from './device-id.js';
 
 // Wire ids (docs/PROTOCOL.md). Duplicated from src/protocol on purpose: the client is a separate
 // program that must not import server code.
@@ -27,6 +38,15 @@ const FRIEND_LIST = 23;
 const GROUP_LIST = 25;
 const USER_LOOKUP = 27;
 const SERVER_NOTICE = 29;
+const PRESENCE = 30;
+const TYPING = 31;
+const READ = 32;
+const READ_MARKERS = 33;
+const CONVERSATIONS = 35;
+const SETTINGS = 37;
+
+/** How long a typing hint holds when the server names no expiry (docs/PROTOCOL.md, "Typing"). */
+const DEFAULT_TYPING_EXPIRY_MS = 6000;
 
 export interface ParleyClientOptions extends Endpoint {
   /** Reconnect and resume after a dropped connection. @default true */
@@ -46,8 +66,23 @@ export interface ParleyClientOptions extends Endpoint {
   readonly requestTimeoutMs?: number;
   /** Acks of received messages are coalesced for this long. @default 25 */
   readonly ackDelayMs?: number;
-  /** Measures the silence of a link. @default systemClock */
+  /** Measures the silence of a link, typing throttles and expiries. @default systemClock */
   readonly clock?: Clock;
+  /**
+   * This installation's device name (1–64 of `A-Z a-z 0-9 . _ : -`), sent with login, register and resume.
+   * Sessions of one user on different devices coexist; a login on the same device takes the older one over.
+   * @default the name in `deviceStore`, else a new `<host>-<random>` saved there
+   */
+  readonly device?: string;
+  /**
+   * Where a generated device name is kept between runs.
+   * @default the file `$XDG_CONFIG_HOME/parley/device` (else `~/.config/parley/device`), read once per process
+   */
+  readonly deviceStore?: DeviceStore;
+  /** A held-down key sends typing `start` at most this often per conversation. @default 3000 */
+  readonly typingRefreshMs?: number;
+  /** Timers for the expiry of others' typing hints. @default the global setTimeout/clearTimeout */
+  readonly timers?: ClientTimers;
 }
 
 /** A chat message as delivered to this client. */
@@ -62,15 +97,74 @@ export interface ChatMessage {
   readonly msg: string;
   readonly time: string;
   readonly ts: number;
+  /** The sender's idempotency key, when the server passes it on (own messages). */
+  readonly cmid?: string;
+  /** Sent by this user (from another device, or echoed to this one): `toid` is then the peer. */
+  readonly own?: true;
+  /**
+   * This very client sent it (recognised by cmid or mid): the echo every device of a multi-device user
+   * gets. Still acked; a UI that showed the send already shows it no second time.
+   */
+  readonly echoOfOwnSend?: true;
 }
 
 /** History entries are not inbox positions, so they carry no seq. */
 export type HistoryMessage = Omit<ChatMessage, 'seq'>;
 
+/** A user's presence: online while any of their devices is connected. */
+export interface Presence {
+  readonly id: number;
+  readonly state: 'online' | 'offline';
+  /** When their last device left (ms since the epoch); null while online, hidden or unknown. */
+  readonly lastSeen: number | null;
+}
+
 export interface FriendInfo {
   readonly id: number;
   readonly name: string;
   readonly online: boolean;
+  /** Servers with presence (v2, devices) add these. */
+  readonly state?: 'online' | 'offline';
+  readonly lastSeen?: number | null;
+}
+
+/** Someone started or stopped typing in a conversation (as this user sees it: 1:1 is `{with: from}`). */
+export interface TypingEvent {
+  readonly from: number;
+  readonly target: Conversation;
+  readonly state: 'start' | 'stop';
+  /** When the hint lapses without a refresh (ms since the epoch; now for `stop`). */
+  readonly expiresAt: number;
+}
+
+/**
+ * A read marker moved. `own`: this user read the conversation on another device (unread counts follow);
+ * `receipt`: the peer of a 1:1 read what this user sent, up to `upTo`.
+ */
+export interface ReadEvent {
+  readonly kind: 'own' | 'receipt';
+  readonly reader: number;
+  readonly target: Conversation;
+  readonly upTo: number;
+}
+
+/** One entry of the conversation list (the home screen of a chat app). */
+export interface ConversationSummary {
+  readonly target: Conversation;
+  /** The peer's or the group's name. */
+  readonly name: string;
+  readonly last: HistoryMessage | undefined;
+  /** This user's read marker (a mid; 0: nothing read). */
+  readonly readUpTo: number;
+  /** Messages from others after `readUpTo` (the server caps the count at 999). */
+  readonly unread: number;
+  /** 1:1: how far the peer read. */
+  readonly peerReadUpTo?: number;
+}
+
+/** Settings stored with the account. */
+export interface Settings {
+  readonly presence: 'hidden' | 'visible';
 }
 
 export interface GroupInfo {
@@ -106,6 +200,14 @@ export interface ClientEvents {
   'session-lost': [ClientError];
   /** The server is draining and will close this connection. */
   notice: [{ code: string; reconnectInMs: number }];
+  /** A friend came online or went offline (pushed once per change of the user, not per device). */
+  presence: [Presence];
+  /** A typing notification arrived (every one, refreshes included; see `typingChanged` for a UI). */
+  typing: [TypingEvent];
+  /** The set of users typing in a conversation changed: a start, a stop, an expiry, or their message. */
+  typingChanged: [{ target: Conversation; typers: readonly number[] }];
+  /** A read marker moved: on another device of this user, or a peer's receipt. */
+  read: [ReadEvent];
 }
 
 interface Pending {
@@ -122,6 +224,8 @@ type State = 'idle' | 'open' | 'reconnecting' | 'closed';
 
 /** Recently seen message ids kept for de-duplication. */
 const SEEN_MIDS = 10_000;
+/** Own sends remembered to recognise their echoes (by cmid and by mid). */
+const OWN_SENDS = 1000;
 
 /**
  * Parley protocol v2 client for Node (TCP or WebSocket). Logs in, sends with idempotent client message
@@ -145,6 +249,19 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   private attempt = 0;
   private userValue: { id: number; name: string } | undefined;
   private nodeValue: string | undefined;
+  /** The device sent with login/register; a resume continues the device of the session's token. */
+  readonly device: string;
+  private sessionDevice: string | undefined;
+  private resetValue = false;
+  private readonly presenceById = new Map<number, Presence>();
+  private loginFriendsValue: (Presence & { readonly name: string })[] = [];
+  private readonly typingHints: TypingHints;
+  private readonly typingThrottle: TypingThrottle;
+  /** cmids and mids of this instance's sends, to recognise their echoes. */
+  private readonly ownCmids = new Set<string>();
+  private readonly ownMids = new Set<number>();
+  /** A logout of every device is in flight: the KICKED it may bring is not a takeover. */
+  private endingEverywhere = false;
   /** Messages dropped as duplicates (kept for tests and benchmarks). */
   duplicatesDropped = 0;
   /** Holes in the pushed sequence that were repaired by resuming (should stay 0). */
@@ -155,6 +272,34 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   constructor(private readonly options: ParleyClientOptions) {
     super();
     this.clock = options.clock ?? systemClock;
+    this.device = resolveDevice(options.device, options.deviceStore);
+    this.typingHints = new TypingHints(options.timers ?? globalTimers, (target, typers) =>
+      this.emit('typingChanged', { target, typers }),
+    );
+    this.typingThrottle = new TypingThrottle(this.clock, options.typingRefreshMs ?? 3000);
+  }
+
+  /**
+   * True when the last login started this device afresh (new, or away longer than the retention): what it
+   * missed before is in `history`, not in the inbox.
+   */
+  get reset(): boolean {
+    return this.resetValue;
+  }
+
+  /** Friends with their presence as the login reply listed them (empty from servers without presence). */
+  get loginFriends(): readonly (Presence & { readonly name: string })[] {
+    return this.loginFriendsValue;
+  }
+
+  /** The last known presence of a user: from the login reply, `friends()`, and pushed changes. */
+  presenceOf(id: number): Presence | undefined {
+    return this.presenceById.get(id);
+  }
+
+  /** Users typing in a conversation now (hints expire by themselves), in the order they started. */
+  typingNow(target: Conversation): number[] {
+    return this.typingHints.who(target);
   }
 
   /** The logged-in user; undefined before login, after logout, and once the session ended (kicked, lost). */
@@ -184,7 +329,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   }
 
   async register(name: string, password: string): Promise<number> {
-    const reply = await this.request({ msgid: REG, v: 2, name, password });
+    const reply = await this.request({ msgid: REG, v: 2, name, password, device: this.device });
     return reply.id as number;
   }
 
@@ -193,19 +338,27 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     who: { id: number } | { name: string },
     password: string,
   ): Promise<{ id: number; name: string }> {
-    await this.request({ msgid: LOGIN, v: 2, ...who, password, cid: this.cid });
+    await this.request({ msgid: LOGIN, v: 2, ...who, password, cid: this.cid, device: this.device });
     return this.userValue!;
   }
 
   /** Sends a 1:1 message; resolves with the server message id once it is stored. */
   async sendTo(toid: number, msg: string, cmid: string = randomUUID()): Promise<number> {
-    const reply = await this.send({ msgid: ONE_CHAT, toid, msg, cmid });
-    return reply.mid as number;
+    this.typingThrottle.reset({ with: toid });
+    return this.sendOwn({ msgid: ONE_CHAT, toid, msg, cmid }, cmid);
   }
 
   async sendToGroup(groupid: number, msg: string, cmid: string = randomUUID()): Promise<number> {
-    const reply = await this.send({ msgid: GROUP_CHAT, groupid, msg, cmid });
-    return reply.mid as number;
+    this.typingThrottle.reset({ groupid });
+    return this.sendOwn({ msgid: GROUP_CHAT, groupid, msg, cmid }, cmid);
+  }
+
+  /** A send whose echo (on a user with several devices) is recognised by its cmid, or by its mid. */
+  private async sendOwn(frame: Record<string, unknown>, cmid: string): Promise<number> {
+    remember(this.ownCmids, cmid);
+    const mid = (await this.send(frame)).mid as number;
+    remember(this.ownMids, mid);
+    return mid;
   }
 
   /**
@@ -285,12 +438,88 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     await this.request({ msgid: PING });
   }
 
-  /** Logs out (revoking the session token); the connection stays open for another login. */
-  async logout(): Promise<void> {
+  /**
+   * Tells a conversation's other side that this user is typing (`start`, repeated while typing goes on)
+   * or stopped. Throttled: a `start` goes out at most once per `typingRefreshMs` per conversation, a
+   * `stop` only after a `start`, and nothing while disconnected (hints are not worth queueing). Resolves
+   * true when a notification was sent (and acknowledged); rejects with the server's refusal
+   * (`NOT_FRIENDS`, `NOT_MEMBER`, `RATE_LIMITED`).
+   */
+  async typing(target: Conversation, state: 'start' | 'stop' = 'start'): Promise<boolean> {
+    if (this.state !== 'open' || this.userValue === undefined) return false;
+    if (!this.typingThrottle.admit(target, state)) return false;
+    const where = 'groupid' in target ? { groupid: target.groupid } : { to: target.with };
+    await this.request({ msgid: TYPING, ...where, state });
+    return true;
+  }
+
+  /**
+   * Marks a conversation read up to message `upTo` (a mid). The marker only moves forward; resolves with
+   * where it is now. The user's other devices and (1:1) the peer hear of it.
+   */
+  async markRead(target: Conversation, upTo: number): Promise<{ target: Conversation; upTo: number }> {
+    const reply = await this.request({ msgid: READ, ...target, upTo });
+    return { target, upTo: reply.upTo as number };
+  }
+
+  /** Read markers of a conversation: each member's (group) or both sides' (1:1). */
+  async readMarkers(target: Conversation): Promise<{ id: number; upTo: number }[]> {
+    const reply = await this.request({ msgid: READ_MARKERS, ...target });
+    return (reply.markers as { id: number; upTo: number }[]).map(({ id, upTo }) => ({ id, upTo }));
+  }
+
+  /** The user's conversations, newest first, with unread counts; `before` (a `last.mid`) pages on. */
+  async conversations(
+    page: { before?: number; limit?: number } = {},
+  ): Promise<{ conversations: ConversationSummary[]; more: boolean }> {
+    const reply = await this.request({
+      msgid: CONVERSATIONS,
+      ...(page.before === undefined ? {} : { before: page.before }),
+      ...(page.limit === undefined ? {} : { limit: page.limit }),
+    });
+    return {
+      conversations: (reply.conversations as Record<string, unknown>[]).map(toSummary),
+      more: reply.more === true,
+    };
+  }
+
+  /** Hides this user's presence from friends (they see them offline) or shows it again; on every device. */
+  async setPresence(presence: 'hidden' | 'visible'): Promise<Settings> {
+    const reply = await this.request({ msgid: SETTINGS, presence });
+    return { presence: reply.presence === 'hidden' ? 'hidden' : 'visible' };
+  }
+
+  async getSettings(): Promise<Settings> {
+    const reply = await this.request({ msgid: SETTINGS });
+    return { presence: reply.presence === 'hidden' ? 'hidden' : 'visible' };
+  }
+
+  /**
+   * Logs out (revoking this device's tokens); the connection stays open for another login. `everywhere`
+   * revokes every device's tokens and ends every session of the account (the others get `KICKED`).
+   */
+  async logout(options: { everywhere?: boolean } = {}): Promise<void> {
     this.flushAck();
-    await this.request({ msgid: LOGINOUT });
+    this.endingEverywhere = options.everywhere === true;
+    try {
+      await this.request({ msgid: LOGINOUT, ...(options.everywhere ? { everywhere: true } : {}) });
+    } catch (error) {
+      // Ending every session may end this connection too before its ACK: that is the logout done.
+      const lost = error instanceof ClientError && error.code === 'DISCONNECTED';
+      if (!(lost && this.endingEverywhere)) throw error;
+    } finally {
+      this.endingEverywhere = false;
+    }
+    this.forgetSession();
+  }
+
+  /** What belongs to the logged-in session only. */
+  private forgetSession(): void {
     this.token = undefined;
     this.userValue = undefined;
+    this.sessionDevice = undefined;
+    this.typingHints.clear();
+    this.typingThrottle.clear();
   }
 
   /** Closes for good: no reconnect; pending requests fail with CLOSED. */
@@ -299,6 +528,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     this.flushAck();
     this.state = 'closed';
     this.stopTimers();
+    this.typingHints.clear();
     this.failPending((p) => !!p, 'CLOSED', 'client closed');
     // Gracefully, so the ack just flushed reaches the server (else the next login shows it all again).
     this.link?.end();
@@ -308,8 +538,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   /** The session is over for good (taken over, or not resumable): closed, and no longer logged in. */
   private endSession(): void {
     this.close();
-    this.token = undefined;
-    this.userValue = undefined;
+    this.forgetSession();
   }
 
   /** Cuts the connection as a network failure would (tests and benchmarks use it); reconnects if enabled. */
@@ -375,6 +604,11 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
         if (typeof frame.seq === 'number') this.onDelivery(toChatMessage(frame));
         break;
       case KICKED: {
+        if (this.endingEverywhere || this.token === undefined) {
+          // Our own logout of every device ended this session too (or none was left): not a takeover.
+          this.forgetSession();
+          break;
+        }
         const by = frame.by as { cid?: unknown; attempt?: unknown } | undefined;
         if (by?.cid === this.cid && typeof by.attempt === 'number' && by.attempt < this.attempt) {
           // An earlier reconnect attempt of ours reached a node late (say, from a frozen load balancer's
@@ -389,9 +623,48 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
       case SERVER_NOTICE:
         this.emit('notice', { code: String(frame.code), reconnectInMs: Number(frame.reconnectInMs) || 0 });
         break;
+      case PRESENCE: {
+        const presence = toPresence(frame);
+        if (presence === undefined) break;
+        this.presenceById.set(presence.id, presence);
+        this.emit('presence', presence);
+        break;
+      }
+      case TYPING:
+        this.onTyping(frame);
+        break;
+      case READ:
+        this.onRead(frame);
+        break;
       default:
         break;
     }
+  }
+
+  private onTyping(frame: Record<string, unknown>): void {
+    const from = frame.from;
+    if (!isId(from) || from === this.userValue?.id) return;
+    const target: Conversation = isId(frame.groupid) ? { groupid: frame.groupid } : { with: from };
+    const state = frame.state === 'stop' ? 'stop' : 'start';
+    const ms =
+      typeof frame.expiresInMs === 'number' && frame.expiresInMs > 0
+        ? Math.min(frame.expiresInMs, 60_000)
+        : DEFAULT_TYPING_EXPIRY_MS;
+    const now = this.clock.now();
+    this.emit('typing', { from, target, state, expiresAt: state === 'stop' ? now : now + ms });
+    if (state === 'stop') this.typingHints.stop(from, target);
+    else this.typingHints.start(from, target, ms);
+  }
+
+  private onRead(frame: Record<string, unknown>): void {
+    const { reader, upTo } = frame;
+    if (!isId(reader) || typeof upTo !== 'number') return;
+    let target: Conversation;
+    if (isId(frame.groupid)) target = { groupid: frame.groupid };
+    else if (isId(frame.with)) target = { with: frame.with };
+    else return;
+    const kind = reader === this.userValue?.id ? 'own' : 'receipt';
+    this.emit('read', { kind, reader, target, upTo });
   }
 
   private settle(reqId: number, reply: Record<string, unknown>): void {
@@ -420,12 +693,37 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     this.token = reply.token as string;
     this.userValue = { id: reply.id as number, name: reply.name as string };
     this.nodeValue = typeof reply.node === 'string' ? reply.node : undefined;
+    this.sessionDevice =
+      typeof reply.device === 'string' ? reply.device : (this.sessionDevice ?? this.device);
+    if (fresh) {
+      this.resetValue = reply.reset === true;
+      this.loginFriendsValue = [];
+    }
+    this.applyFriends(reply.friends, !fresh);
     const acked = reply.ackedSeq as number;
     if (fresh) {
       this.lastSeqValue = acked;
       this.ackedSent = acked;
     } else {
       this.ackedSent = Math.max(this.ackedSent, acked);
+    }
+  }
+
+  /**
+   * Friends' states from a login or resume reply. After a resume the changes missed while away are
+   * emitted as presence events (a reply that lists none changes nothing).
+   */
+  private applyFriends(list: unknown, announce: boolean): void {
+    if (!Array.isArray(list)) return;
+    const friends = list.flatMap((item: Record<string, unknown>) => {
+      const presence = toPresence(item);
+      return presence === undefined ? [] : [{ ...presence, name: asText(item.name, '') }];
+    });
+    if (!announce) this.loginFriendsValue = friends;
+    for (const { name: _name, ...presence } of friends) {
+      const before = this.presenceById.get(presence.id);
+      this.presenceById.set(presence.id, presence);
+      if (announce && before?.state !== presence.state) this.emit('presence', presence);
     }
   }
 
@@ -443,8 +741,25 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     this.lastSeqValue = message.seq;
     this.seenMids.add(message.mid);
     if (this.seenMids.size > SEEN_MIDS) this.seenMids.delete(this.seenMids.values().next().value!);
+    const own = message.own === true || message.from.id === this.userValue?.id;
+    if (own && this.isOwnSend(message)) message = { ...message, own: true, echoOfOwnSend: true };
+    // Their message ends their typing hint there.
+    else if (!own) this.typingHints.stop(message.from.id, conversationOf(message, this.userValue?.id));
     this.emit('message', message);
     this.ackTimer ??= setTimeout(() => this.flushAck(), this.options.ackDelayMs ?? 25);
+  }
+
+  /** Whether an own message is the echo of a send of this client (the echo may come before the ack). */
+  private isOwnSend(message: ChatMessage): boolean {
+    if (message.cmid !== undefined && this.ownCmids.has(message.cmid)) return true;
+    if (this.ownMids.has(message.mid)) return true;
+    // No cmid on the echo and its ack not here yet: match a send in flight by target and text.
+    for (const { frame } of this.pending.values()) {
+      if (frame.msg !== message.msg) continue;
+      if (message.groupid !== undefined ? frame.groupid === message.groupid : frame.toid === message.toid)
+        return true;
+    }
+    return false;
   }
 
   private flushAck(): void {
@@ -527,6 +842,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
           lastSeq: this.lastSeqValue,
           cid: this.cid,
           attempt: ++this.attempt,
+          device: this.sessionDevice ?? this.device,
         }),
       );
     });
@@ -591,6 +907,48 @@ function asText(value: unknown, fallback: string): string {
   return typeof value === 'string' ? value : fallback;
 }
 
+function isId(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value > 0;
+}
+
+/** Adds to a bounded insertion-ordered set, forgetting the oldest beyond OWN_SENDS. */
+function remember<T>(set: Set<T>, value: T): void {
+  set.add(value);
+  if (set.size > OWN_SENDS) set.delete(set.values().next().value!);
+}
+
+/** The conversation a message belongs to, as `me` sees it: a group, else the other person. */
+export function conversationOf(message: ChatMessage | HistoryMessage, me: number | undefined): Conversation {
+  if (message.groupid !== undefined) return { groupid: message.groupid };
+  const mine = message.own === true || message.from.id === me;
+  return { with: mine && message.toid !== undefined ? message.toid : message.from.id };
+}
+
+/** A presence frame or friend entry (`state`, or the older `online` flag). */
+function toPresence(frame: Record<string, unknown>): Presence | undefined {
+  if (!isId(frame.id)) return undefined;
+  const online = frame.state === undefined ? frame.online === true : frame.state === 'online';
+  const lastSeen = typeof frame.lastSeen === 'number' ? frame.lastSeen : null;
+  return { id: frame.id, state: online ? 'online' : 'offline', lastSeen: online ? null : lastSeen };
+}
+
+function toSummary(item: Record<string, unknown>): ConversationSummary {
+  const last = item.last as Record<string, unknown> | null | undefined;
+  return {
+    target: isId(item.groupid) ? { groupid: item.groupid } : { with: item.with as number },
+    name: asText(item.name, ''),
+    last: last ? withoutSeq(toChatMessage(last)) : undefined,
+    readUpTo: typeof item.readUpTo === 'number' ? item.readUpTo : 0,
+    unread: typeof item.unread === 'number' ? item.unread : 0,
+    ...(typeof item.peerReadUpTo === 'number' ? { peerReadUpTo: item.peerReadUpTo } : {}),
+  };
+}
+
+function withoutSeq(message: ChatMessage): HistoryMessage {
+  const { seq: _seq, ...rest } = message;
+  return rest;
+}
+
 function toChatMessage(frame: Record<string, unknown>): ChatMessage {
   return {
     mid: frame.mid as number,
@@ -603,5 +961,7 @@ function toChatMessage(frame: Record<string, unknown>): ChatMessage {
     msg: frame.msg as string,
     time: frame.time as string,
     ts: frame.ts as number,
+    ...(typeof frame.cmid === 'string' ? { cmid: frame.cmid } : {}),
+    ...(frame.own === true ? { own: true as const } : {}),
   };
 }
