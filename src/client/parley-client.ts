@@ -391,8 +391,11 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     await this.request({ msgid: ADD_GROUP, groupid });
   }
 
+  /** Friends with their presence (which `presenceOf` then knows too). */
   async friends(): Promise<FriendInfo[]> {
-    return (await this.request({ msgid: FRIEND_LIST })).friends as FriendInfo[];
+    const friends = (await this.request({ msgid: FRIEND_LIST })).friends as FriendInfo[];
+    this.applyFriends(friends, 'list');
+    return friends;
   }
 
   async groups(): Promise<GroupInfo[]> {
@@ -699,7 +702,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
       this.resetValue = reply.reset === true;
       this.loginFriendsValue = [];
     }
-    this.applyFriends(reply.friends, !fresh);
+    this.applyFriends(reply.friends, fresh ? 'login' : 'resume');
     const acked = reply.ackedSeq as number;
     if (fresh) {
       this.lastSeqValue = acked;
@@ -710,20 +713,20 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   }
 
   /**
-   * Friends' states from a login or resume reply. After a resume the changes missed while away are
-   * emitted as presence events (a reply that lists none changes nothing).
+   * Friends' states from a login or resume reply or the friend list. After a resume the changes missed
+   * while away are emitted as presence events (a reply that lists none changes nothing).
    */
-  private applyFriends(list: unknown, announce: boolean): void {
+  private applyFriends(list: unknown, from: 'login' | 'resume' | 'list'): void {
     if (!Array.isArray(list)) return;
     const friends = list.flatMap((item: Record<string, unknown>) => {
       const presence = toPresence(item);
       return presence === undefined ? [] : [{ ...presence, name: asText(item.name, '') }];
     });
-    if (!announce) this.loginFriendsValue = friends;
+    if (from === 'login') this.loginFriendsValue = friends;
     for (const { name: _name, ...presence } of friends) {
       const before = this.presenceById.get(presence.id);
       this.presenceById.set(presence.id, presence);
-      if (announce && before?.state !== presence.state) this.emit('presence', presence);
+      if (from === 'resume' && before?.state !== presence.state) this.emit('presence', presence);
     }
   }
 
