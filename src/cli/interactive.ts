@@ -1,9 +1,29 @@
 import { clearLine, createInterface, cursorTo, type Interface } from 'node:readline';
-import { ClientError, ParleyClient, type ChatMessage } from '../client/parley-client.js';
-import { COMMAND_HELP, parseCommand } from './commands.js';
-import { connectFailure, endpointOf, identity, type CliOptions } from './options.js';
-import { formatMessage, loginBanner, makePaint, type Paint } from './render.js';
+import {
+  ClientError,
+  conversationOf,
+  ParleyClient,
+  type ChatMessage,
+  type Conversation,
+  type HistoryMessage,
+} from '../client/parley-client.js';
+import { COMMAND_HELP, parseCommand, typingTargetOf } from './commands.js';
+import { connectFailure, deviceOf, endpointOf, identity, type CliOptions } from './options.js';
+import {
+  formatMessage,
+  formatOwnMessage,
+  formatPresence,
+  loginBanner,
+  makePaint,
+  typingHint,
+  type Paint,
+} from './render.js';
 import { helpLines, runCommand } from './run-command.js';
+
+/** Shown messages are marked read after this pause, once per burst and conversation. */
+const READ_COALESCE_MS = 500;
+
+const keyOf = (target: Conversation) => ('groupid' in target ? `g:${target.groupid}` : `u:${target.with}`);
 
 const MENU = ['========================', '1. login', '2. register', '3. quit', '========================'];
 
@@ -29,6 +49,15 @@ export class InteractiveClient {
   private asking: { readonly prompt: string; readonly cancel: () => void } | undefined;
   /** Messages held back while logging in, so they print after the login banner. */
   private held: string[] | undefined;
+  /** Names of friends and group members (ids → names), for presence and typing lines. */
+  private readonly names = new Map<number, string>();
+  /** Who is typing where, for the hint in front of the chat prompt. */
+  private readonly typing = new Map<string, { target: Conversation; typers: readonly number[] }>();
+  /** The conversation this user's half-typed line is a message to (typing was sent there). */
+  private composingTo: Conversation | undefined;
+  /** Read markers waiting to be sent (coalesced), per conversation. */
+  private readonly unsentReads = new Map<string, { target: Conversation; upTo: number }>();
+  private readTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly options: CliOptions,
@@ -45,6 +74,8 @@ export class InteractiveClient {
     };
     this.rl.on('SIGINT', () => this.quit(0));
     this.rl.on('close', () => this.quit(0));
+    // readline has already applied the key when this runs (its listener came first): rl.line is current.
+    input.on('keypress', () => this.onKeypress());
   }
 
   async run(): Promise<number> {
@@ -67,11 +98,25 @@ export class InteractiveClient {
   }
 
   private async connect(): Promise<void> {
-    const client = new ParleyClient(endpointOf(this.options));
+    const client = new ParleyClient({ ...endpointOf(this.options), ...deviceOf(this.options) });
     client.on('message', (message: ChatMessage) => {
-      const text = formatMessage(message, this.paint);
+      // Sent from this terminal: already shown as `sent to …`.
+      if (message.echoOfOwnSend) return;
+      const text = message.own
+        ? formatOwnMessage(message, this.nameOf(message.toid), this.paint)
+        : formatMessage(message, this.paint);
       if (this.held) this.held.push(text);
       else this.printAbove(text);
+      this.shown(client, message);
+    });
+    client.on('presence', (presence) => {
+      if (client.user && this.inChat)
+        this.printAbove(formatPresence(this.nameOf(presence.id), presence, this.paint));
+    });
+    client.on('typingChanged', ({ target, typers }) => {
+      if (typers.length === 0) this.typing.delete(keyOf(target));
+      else this.typing.set(keyOf(target), { target, typers });
+      this.redrawPrompt();
     });
     client.on('disconnected', () => this.printAbove(this.paint.yellow('connection lost; reconnecting …')));
     client.on('resumed', () => this.printAbove(this.paint.green('reconnected; nothing missed')));
@@ -118,7 +163,14 @@ export class InteractiveClient {
       const client = await this.ready();
       const user = await client.login(identity(who), password);
       const [friends, groups] = await Promise.all([client.friends(), client.groups()]);
+      this.names.clear();
+      for (const group of groups) for (const member of group.users) this.names.set(member.id, member.name);
+      for (const friend of friends) this.names.set(friend.id, friend.name);
       for (const line of loginBanner(user, friends, groups)) this.say(line);
+      if (client.reset)
+        this.say(
+          this.paint.dim('new device here: messages from before it joined are in history (history:friendid)'),
+        );
       this.releaseHeld();
       await this.chat(client);
     } catch (error) {
@@ -156,7 +208,11 @@ export class InteractiveClient {
     for (const line of helpLines()) this.say(line);
     try {
       while (!this.closed && client.user) {
-        const line = await this.ask(`${this.paint.bold(client.user.name)}> `);
+        const line = await this.ask(this.chatPrompt(client.user.name));
+        // A sent chat line ends the typing hint at the other side; anything else needs a stop.
+        const composed = this.composingTo;
+        this.composingTo = undefined;
+        if (composed && !typingTargetOf(line)) void client.typing(composed, 'stop').catch(() => {});
         if (!line.trim()) continue;
         const parsed = parseCommand(line);
         if (!parsed.ok) {
@@ -174,6 +230,10 @@ export class InteractiveClient {
         try {
           const outcome = await runCommand(client, parsed.command, this.paint);
           for (const text of outcome.lines) this.say(text);
+          if (parsed.command.kind === 'history') {
+            const shown = outcome.event.messages as HistoryMessage[];
+            if (shown[0]) this.scheduleRead(client, parsed.command.target, shown[0].mid);
+          }
           if (parsed.command.kind === 'loginout') return;
         } catch (error) {
           this.say(
@@ -186,6 +246,71 @@ export class InteractiveClient {
     } finally {
       this.inChat = false;
     }
+  }
+
+  private nameOf(id: number | undefined): string {
+    if (id === undefined) return '?';
+    return this.names.get(id) ?? `user ${id}`;
+  }
+
+  /** The chat prompt, with who is typing in front of it. */
+  private chatPrompt(name: string): string {
+    const typers = [...this.typing.values()].flatMap(({ target, typers }) =>
+      typers.map((id) =>
+        'groupid' in target ? `${this.nameOf(id)} (group ${target.groupid})` : this.nameOf(id),
+      ),
+    );
+    const hint = typingHint(typers);
+    return `${hint ? `${this.paint.dim(hint)} ` : ''}${this.paint.bold(name)}> `;
+  }
+
+  /** Draws the chat prompt again (the typing hint changed), keeping what the user typed. */
+  private redrawPrompt(): void {
+    const user = this.client?.user;
+    if (!this.inChat || !this.asking || this.muted || !user || this.closed) return;
+    const prompt = this.chatPrompt(user.name);
+    this.asking = { ...this.asking, prompt };
+    this.rl.setPrompt(prompt);
+    clearLine(this.output, 0);
+    cursorTo(this.output, 0);
+    this.rl.prompt(true);
+    if (process.env.TERM === 'dumb') this.output.write(this.rl.line);
+  }
+
+  /** Tells the other side this user is composing a message to them (throttled by the client library). */
+  private onKeypress(): void {
+    const client = this.client;
+    if (!this.inChat || !this.asking || this.muted || !client?.user) return;
+    const target = typingTargetOf(this.rl.line);
+    const before = this.composingTo;
+    if (before && (!target || keyOf(before) !== keyOf(target)))
+      void client.typing(before, 'stop').catch(() => {});
+    this.composingTo = target;
+    if (target) void client.typing(target, 'start').catch(() => {});
+  }
+
+  /** A message was shown: mark its conversation read up to it, a moment later and once per burst. */
+  private shown(client: ParleyClient, message: ChatMessage): void {
+    if (!client.user) return;
+    this.scheduleRead(client, conversationOf(message, client.user.id), message.mid);
+  }
+
+  private scheduleRead(client: ParleyClient, target: Conversation, upTo: number): void {
+    const key = keyOf(target);
+    const waiting = this.unsentReads.get(key);
+    if (waiting && waiting.upTo >= upTo) return;
+    this.unsentReads.set(key, { target, upTo });
+    this.readTimer ??= setTimeout(() => this.flushReads(client), READ_COALESCE_MS);
+  }
+
+  private flushReads(client: ParleyClient | undefined): void {
+    clearTimeout(this.readTimer);
+    this.readTimer = undefined;
+    const reads = [...this.unsentReads.values()];
+    this.unsentReads.clear();
+    if (!client?.user || this.client !== client) return;
+    // Best effort: a marker that fails now is set again by the next message shown.
+    for (const { target, upTo } of reads) void client.markRead(target, upTo).catch(() => {});
   }
 
   /** Shows a prompt and resolves with the line typed; with '' when withdrawn (session ended, quit). */
@@ -238,6 +363,8 @@ export class InteractiveClient {
   private quit(code: number): number {
     if (this.closed) return code;
     this.closed = true;
+    // Written before the close, which ends the link gracefully: the markers reach the server.
+    this.flushReads(this.client);
     this.client?.close();
     this.rl.close();
     this.output.write('bye\n');

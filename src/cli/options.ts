@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { CertificateError, type ClientTlsOptions, type Endpoint } from '../client/client-transport.js';
+import { defaultDeviceFile, type DeviceStore, fileDeviceStore, isValidDevice } from '../client/device-id.js';
 import { commandHelp, parseCommandLine, UsageError, type CommandSpec } from '../util/command-line.js';
 
 export { UsageError };
@@ -15,6 +16,8 @@ export interface CliOptions {
   readonly tls: ClientTlsOptions | undefined;
   readonly user: string | undefined;
   readonly password: string | undefined;
+  /** --device / PARLEY_DEVICE; undefined: the one stored in the config directory (made on first use). */
+  readonly device: string | undefined;
   readonly register: boolean;
   readonly exec: string | undefined;
   readonly json: boolean;
@@ -55,6 +58,12 @@ interactive menu: 1. login, 2. register, 3. quit, then chat commands (type help)
       value: '<pw>',
       description: 'password (prefer PARLEY_PASSWORD: flags show in ps)',
     },
+    device: {
+      type: 'string',
+      value: '<name>',
+      description:
+        "this device's name (A-Z a-z 0-9 . _ : -, up to 64); default: generated once and kept in ~/.config/parley/device",
+    },
     register: {
       type: 'boolean',
       description: 'scripted mode: create the account first if it does not exist',
@@ -70,16 +79,23 @@ interactive menu: 1. login, 2. register, 3. quit, then chat commands (type help)
   },
   env: [
     ['PARLEY_PASSWORD', 'the password for --user (scripted mode)'],
+    ['PARLEY_DEVICE', 'the device name, as --device'],
+    ['XDG_CONFIG_HOME', 'where the device name is kept (default ~/.config): $XDG_CONFIG_HOME/parley/device'],
     ['NO_COLOR', 'set: no colour on the terminal'],
   ],
   notes: `Scripted mode runs when stdin is not a terminal or --exec is given: it logs in with --user and the
 password, runs one command per line (or per ';' in --exec), prints one event per line, and exits 1 with
 a message on stderr when a command fails or the account logs in elsewhere. Extra commands: wait:N (wait
-until N messages have arrived since login, offline ones included), sleep:ms.
+until N messages have arrived since login, offline ones included), sleep:ms, typing:friendid[:stop]
+(typing:g:groupid[:stop]). Presence changes, typing hints and read receipts print as events too.
+
+Devices: each installation is a device (its name kept in ~/.config/parley/device); you can be logged in
+on several at once, each gets every message, and your messages from one show on the others.
 
 Commands: help, chat:friendid:message, addfriend:friendid, creategroup:groupname:groupdesc,
 addgroup:groupid, groupchat:groupid:message, friends, groups, history:friendid, history:g:groupid,
-whois:name, loginout, quit.`,
+whois:name, conversations, read:friendid, read:g:groupid, hide, show, devices, loginout,
+loginout:everywhere, quit.`,
 } as const satisfies CommandSpec;
 
 /** The text of `parley-client --help`. */
@@ -109,12 +125,29 @@ export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
       : undefined,
     user: values.user,
     password: values.password ?? env.PARLEY_PASSWORD,
+    device: checkedDevice(values.device ?? (env.PARLEY_DEVICE || undefined)),
     register: values.register,
     exec: values.exec,
     json: values.json,
     timeoutMs: values.timeout,
     help,
   };
+}
+
+function checkedDevice(device: string | undefined): string | undefined {
+  if (device !== undefined && !isValidDevice(device))
+    throw new UsageError(`--device must be 1-64 characters of A-Z a-z 0-9 . _ : - (got '${device}')`);
+  return device;
+}
+
+/** The device the client uses: --device, else the one kept in the config directory. */
+export function deviceOf(
+  options: CliOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): { device: string } | { deviceStore: DeviceStore } {
+  return options.device !== undefined
+    ? { device: options.device }
+    : { deviceStore: fileDeviceStore(defaultDeviceFile(env)) };
 }
 
 /** `--user 7` logs in by id, `--user alice` by name. */

@@ -1,4 +1,11 @@
-import type { ChatMessage, FriendInfo, GroupInfo, HistoryMessage } from '../client/parley-client.js';
+import type {
+  ChatMessage,
+  ConversationSummary,
+  FriendInfo,
+  GroupInfo,
+  HistoryMessage,
+  Presence,
+} from '../client/parley-client.js';
 
 /** ANSI colour, only when the terminal supports it and NO_COLOR is not set (https://no-color.org). */
 export function makePaint(enabled: boolean) {
@@ -46,8 +53,77 @@ export function formatMessage(message: ChatMessage | HistoryMessage, paint: Pain
   return `${time} ${who} said:\n${text}`;
 }
 
-export function formatFriends(friends: readonly FriendInfo[]): string[] {
-  return friends.map((f) => `${f.id} ${safe(f.name)} ${f.online ? 'online' : 'offline'}`);
+export function formatFriends(friends: readonly FriendInfo[], now: number = Date.now()): string[] {
+  return friends.map((f) => {
+    const online = f.state === undefined ? f.online : f.state === 'online';
+    const seen =
+      !online && typeof f.lastSeen === 'number' ? ` (last seen ${clockTime(f.lastSeen, now)})` : '';
+    return `${f.id} ${safe(f.name)} ${online ? 'online' : 'offline'}${seen}`;
+  });
+}
+
+/** `14:02` today, `2026-11-26 14:02` on another day (local time). */
+export function clockTime(ms: number, now: number = Date.now()): string {
+  const at = new Date(ms);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const time = `${pad(at.getHours())}:${pad(at.getMinutes())}`;
+  if (at.toDateString() === new Date(now).toDateString()) return time;
+  return `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())} ${time}`;
+}
+
+/** `bob is online` / `bob went offline (last seen 14:02)`. */
+export function formatPresence(
+  name: string,
+  presence: Presence,
+  paint: Paint,
+  now: number = Date.now(),
+): string {
+  if (presence.state === 'online') return paint.green(`${safe(name)} is online`);
+  const seen = presence.lastSeen === null ? '' : ` (last seen ${clockTime(presence.lastSeen, now)})`;
+  return paint.dim(`${safe(name)} went offline${seen}`);
+}
+
+/** The hint shown while people type: `bob is typing…`, `bob and carol are typing…`, `4 people are typing…`. */
+export function typingHint(names: readonly string[]): string {
+  const shown = names.map(safe);
+  if (shown.length === 0) return '';
+  if (shown.length === 1) return `${shown[0]} is typing…`;
+  if (shown.length <= 3) return `${shown.slice(0, -1).join(', ')} and ${shown.at(-1)} are typing…`;
+  return `${shown.length} people are typing…`;
+}
+
+/** A message this user sent from another device: `you (other device) → bob: text`. */
+export function formatOwnMessage(message: ChatMessage, peer: string, paint: Paint): string {
+  const lines = message.msg.split(/\r\n|\r|\n/).map(safe);
+  const to =
+    message.groupid !== undefined
+      ? paint.magenta(`group ${message.groupid}${message.groupname ? ` ${safe(message.groupname)}` : ''}`)
+      : paint.bold(safe(peer));
+  const head = `${paint.dim(safe(message.time))} you (other device) → ${to}: ${lines[0] ?? ''}`;
+  return [head, ...lines.slice(1).map((line) => `${TEXT_INDENT}${line}`)].join('\n');
+}
+
+/** The conversation list: target, name, unread count, and the last message. */
+export function formatConversations(
+  conversations: readonly ConversationSummary[],
+  me: number,
+  paint: Paint,
+  now: number = Date.now(),
+): string[] {
+  return conversations.map((c) => {
+    const where = 'groupid' in c.target ? `g:${c.target.groupid}` : String(c.target.with);
+    const unread = c.unread > 0 ? paint.yellow(`${c.unread >= 999 ? '999+' : c.unread} unread`) : 'read';
+    const last = c.last
+      ? ` ${paint.dim(clockTime(c.last.ts, now))} ${c.last.from.id === me ? 'you' : safe(c.last.from.name)}: ${oneLine(c.last.msg, 60)}`
+      : '';
+    return `${where.padEnd(8)} ${paint.bold(safe(c.name))}  ${unread}${last}`;
+  });
+}
+
+/** A message's text on one line, shortened to `max` characters. */
+function oneLine(text: string, max: number): string {
+  const flat = safe(text.replace(/\s+/g, ' '));
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 
 export function formatGroups(groups: readonly GroupInfo[]): string[] {

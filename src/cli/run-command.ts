@@ -1,7 +1,14 @@
 import type { ParleyClient } from '../client/parley-client.js';
-import type { Command } from './commands.js';
+import type { Command, Target } from './commands.js';
 import { COMMAND_HELP } from './commands.js';
-import { formatFriends, formatGroups, formatMessage, safe, type Paint } from './render.js';
+import {
+  formatConversations,
+  formatFriends,
+  formatGroups,
+  formatMessage,
+  safe,
+  type Paint,
+} from './render.js';
 
 /** What a command produced: lines for people, one event for scripts (`--json`). */
 export interface Outcome {
@@ -15,6 +22,8 @@ export function helpLines(): string[] {
     ...COMMAND_HELP.map(([, syntax, meaning]) => `${syntax.padEnd(40)} : ${meaning}`),
   ];
 }
+
+const describe = (target: Target) => ('groupid' in target ? `group ${target.groupid}` : String(target.with));
 
 /** Runs one chat command; request failures reject with the client's ClientError (code + message). */
 export async function runCommand(client: ParleyClient, command: Command, paint: Paint): Promise<Outcome> {
@@ -87,8 +96,71 @@ export async function runCommand(client: ParleyClient, command: Command, paint: 
       };
     }
     case 'loginout':
-      await client.logout();
-      return { lines: ['logged out'], event: { event: 'logged-out' } };
+      await client.logout({ everywhere: command.everywhere === true });
+      return command.everywhere
+        ? { lines: ['logged out on every device'], event: { event: 'logged-out', everywhere: true } }
+        : { lines: ['logged out'], event: { event: 'logged-out' } };
+    case 'conversations': {
+      const { conversations, more } = await client.conversations({ limit: 20 });
+      const me = client.user?.id ?? 0;
+      return {
+        lines:
+          conversations.length > 0
+            ? [
+                ...formatConversations(conversations, me, paint),
+                ...(more ? [paint.dim('… older conversations not shown')] : []),
+              ]
+            : ['(no conversations yet)'],
+        event: { event: 'conversations', conversations, more },
+      };
+    }
+    case 'read': {
+      let upTo = command.upTo;
+      if (upTo === undefined) {
+        // Up to the newest message of the conversation.
+        const newest = (await client.history(command.target, undefined, 1)).messages[0];
+        if (newest === undefined)
+          return { lines: ['(no messages yet)'], event: { event: 'read', ...command.target, upTo: 0 } };
+        upTo = newest.mid;
+      }
+      const marked = await client.markRead(command.target, upTo);
+      return {
+        lines: [paint.dim(`${describe(command.target)} read up to #${marked.upTo}`)],
+        event: { event: 'read', ...command.target, upTo: marked.upTo },
+      };
+    }
+    case 'typing': {
+      const sent = await client.typing(command.target, command.state);
+      return {
+        lines: [
+          paint.dim(
+            `typing ${command.state} ${sent ? 'sent' : 'not sent (throttled)'} to ${describe(command.target)}`,
+          ),
+        ],
+        event: { event: 'typing-sent', ...command.target, state: command.state, sent },
+      };
+    }
+    case 'presence': {
+      const settings = await client.setPresence(command.presence);
+      return {
+        lines: [
+          settings.presence === 'hidden'
+            ? paint.yellow('your presence is hidden: friends see you offline (show: visible again)')
+            : paint.green('your presence is visible to friends'),
+        ],
+        event: { event: 'settings', ...settings },
+      };
+    }
+    case 'devices':
+      return {
+        lines: [
+          `this device: ${client.device}`,
+          'Log in on other devices at once (each installation is a device): every device gets every message,',
+          'your own messages appear on all of them, and reads on one count everywhere.',
+          'loginout logs out this device only; loginout:everywhere logs out every device.',
+        ],
+        event: { event: 'device', device: client.device },
+      };
     case 'quit':
       return { lines: [], event: { event: 'quit' } };
     case 'wait':

@@ -1,8 +1,8 @@
 import { createInterface } from 'node:readline';
 import { ClientError, ParleyClient, type ChatMessage } from '../client/parley-client.js';
 import { parseCommand } from './commands.js';
-import { connectFailure, endpointOf, identity, type CliOptions } from './options.js';
-import { formatMessage, makePaint } from './render.js';
+import { connectFailure, deviceOf, endpointOf, identity, type CliOptions } from './options.js';
+import { formatMessage, formatOwnMessage, makePaint } from './render.js';
 import { runCommand } from './run-command.js';
 
 /**
@@ -25,7 +25,11 @@ export async function runScripted(
   if (!options.user || !options.password)
     return fail('scripted mode needs --user and a password (--password or PARLEY_PASSWORD)');
 
-  const client = new ParleyClient({ ...endpointOf(options), requestTimeoutMs: options.timeoutMs });
+  const client = new ParleyClient({
+    ...endpointOf(options),
+    ...deviceOf(options),
+    requestTimeoutMs: options.timeoutMs,
+  });
   let received = 0;
   let waiters: (() => void)[] = [];
   // Messages pushed right after the login reply come in the same read, before the login promise resumes
@@ -33,13 +37,36 @@ export async function runScripted(
   let held: ChatMessage[] | undefined = [];
   const show = (message: ChatMessage): void => {
     received++;
-    emit({ event: 'message', ...message }, `message ${formatMessage(message, paint)}`);
+    const text = message.own
+      ? formatOwnMessage(message, message.toid === undefined ? '' : `[${message.toid}]`, paint)
+      : formatMessage(message, paint);
+    emit({ event: 'message', ...message }, `message ${text}`);
     for (const wake of waiters.splice(0)) wake();
   };
   client.on('message', (message: ChatMessage) => {
+    // This script's own sends were printed as `sent`; their echoes (several devices online) are not news.
+    if (message.echoOfOwnSend) return;
     if (held) held.push(message);
     else show(message);
   });
+  client.on('presence', (p) =>
+    emit(
+      { event: 'presence', ...p },
+      `presence ${p.id} ${p.state}${p.lastSeen === null ? '' : ` ${p.lastSeen}`}`,
+    ),
+  );
+  client.on('typing', (t) =>
+    emit(
+      { event: 'typing', from: t.from, ...t.target, state: t.state },
+      `typing ${t.from} ${'groupid' in t.target ? `g:${t.target.groupid} ` : ''}${t.state}`,
+    ),
+  );
+  client.on('read', (r) =>
+    emit(
+      { event: 'read', kind: r.kind, reader: r.reader, ...r.target, upTo: r.upTo },
+      `read ${r.kind} ${r.reader} ${'groupid' in r.target ? `g:${r.target.groupid}` : r.target.with} ${r.upTo}`,
+    ),
+  );
   client.on('reconnecting', () => emit({ event: 'reconnecting' }, 'reconnecting'));
   client.on('resumed', () => emit({ event: 'resumed' }, 'resumed'));
   let ended: string | undefined;
