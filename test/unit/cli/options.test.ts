@@ -1,9 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CertificateError } from '../../../src/client/client-transport.js';
-import { connectFailure, parseCliOptions } from '../../../src/cli/options.js';
+import { connectFailure, deviceOf, parseCliOptions } from '../../../src/cli/options.js';
 
 const parse = (...argv: string[]) => parseCliOptions(argv, {});
 
@@ -51,5 +51,19 @@ describe('parley-client endpoint flags', () => {
     expect(connectFailure(options, new Error('connect ECONNREFUSED'))).toBe(
       'cannot connect to h:8443 (connect ECONNREFUSED)',
     );
+  });
+});
+
+describe('parley-client device', () => {
+  it('takes --device or PARLEY_DEVICE, refuses a name the server would, else keeps one in the config dir', () => {
+    expect(parse('--device', 'phone-1').device).toBe('phone-1');
+    expect(parseCliOptions([], { PARLEY_DEVICE: 'tablet' }).device).toBe('tablet');
+    expect(parse().device).toBeUndefined();
+    expect(() => parse('--device', 'my phone')).toThrow(/--device must be 1-64 characters/);
+    expect(deviceOf(parse('--device', 'phone-1'))).toEqual({ device: 'phone-1' });
+    const dir = mkdtempSync(join(tmpdir(), 'parley-xdg-'));
+    const chosen = deviceOf(parse(), { XDG_CONFIG_HOME: dir });
+    expect('deviceStore' in chosen && chosen.deviceStore.save('made-1')).toBe('made-1');
+    expect(readFileSync(join(dir, 'parley', 'device'), 'utf8')).toBe('made-1\n');
   });
 });
