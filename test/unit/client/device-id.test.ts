@@ -110,7 +110,7 @@ describe('ParleyClient devices', () => {
     await client.login({ name: 'alice' }, 'pw');
     expect(server.frames(4)[0]).toMatchObject({ device: store.value });
     expect(server.frames(1)[0]).toMatchObject({ device: store.value, v: 2 });
-    const resumed = new Promise((resolve) => client!.once('resumed', resolve));
+    const resumed = new Promise<void>((resolve) => client!.once('resumed', () => resolve()));
     server.cut();
     await resumed;
     expect(server.frames(20)[0]).toMatchObject({ device: 'as-the-server-says', token: 't' });
