@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningApp } from '../../src/app.js';
 import { parseCommand } from '../../src/cli/commands.js';
@@ -5,6 +8,12 @@ import { ParleyClient } from '../../src/client/parley-client.js';
 import { CliProcess } from '../helpers/cli-process.js';
 import { startTestApp } from '../helpers/test-app.js';
 import { tcpProxy } from '../helpers/tcp-proxy.js';
+
+// Every client of this file, the spawned parley-clients and those in this process, shares one device name
+// kept here instead of in the home directory: a second login of a user takes the first over, as a second
+// client on one machine does.
+const configHome = mkdtempSync(join(tmpdir(), 'parley-cli-config-'));
+process.env.XDG_CONFIG_HOME = configHome;
 
 let app: RunningApp;
 let port: string;
@@ -189,6 +198,23 @@ describe('parley-client, scripted', () => {
     const missing = CliProcess.run(['127.0.0.1', port, '--exec', 'friends']);
     expect(await missing.exited).toBe(1);
     expect(missing.output).toMatch(/needs --user and a password/);
+  });
+
+  it('generates its device name once, keeps it in $XDG_CONFIG_HOME/parley/device, and takes --device', async () => {
+    await account('s-dev');
+    const first = CliProcess.run(['127.0.0.1', port, '--user', 's-dev', '--exec', 'devices'], pw);
+    expect(await first.exited).toBe(0);
+    const stored = readFileSync(join(configHome, 'parley', 'device'), 'utf8').trim();
+    expect(first.output).toContain(`this device: ${stored}`);
+    const named = CliProcess.run(
+      ['127.0.0.1', port, '--user', 's-dev', '--device', 'phone-2', '--json', '--exec', 'devices'],
+      pw,
+    );
+    expect(await named.exited).toBe(0);
+    expect(named.output).toContain('{"event":"device","device":"phone-2"}');
+    const bad = CliProcess.run(['127.0.0.1', port, '--device', 'my phone']);
+    expect(await bad.exited).toBe(2);
+    expect(bad.output).toMatch(/--device must be 1-64 characters/);
   });
 
   it('exits 1 naming the right syntax for an invalid command, and 2 for bad arguments', async () => {
