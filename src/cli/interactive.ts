@@ -169,7 +169,7 @@ export class InteractiveClient {
       for (const line of loginBanner(user, friends, groups)) this.say(line);
       if (client.reset)
         this.say(
-          this.paint.dim('new device here: messages from before it joined are in history (history:friendid)'),
+          this.paint.dim('first login on this device: earlier messages are in history (history:friendid)'),
         );
       this.releaseHeld();
       await this.chat(client);
