@@ -23,6 +23,7 @@ import { type DeviceStore, resolveDevice } from './device-id.js';
 import {
   type ClientTimers,
   type Conversation,
+  conversationKey,
   globalTimers,
   TypingHints,
   TypingThrottle,
@@ -200,6 +201,8 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   /** cmids and mids of this instance's sends, to recognise their echoes. */
   private readonly ownCmids = new Set<string>();
   private readonly ownMids = new Set<number>();
+  /** Markers this device set (conversation key → mid), so their echoes are not taken for other devices'. */
+  private readonly ownMarks = new Map<string, number>();
   /** A logout of every device is in flight: the KICKED it may bring is not a takeover. */
   private endingEverywhere = false;
   /** Messages dropped as duplicates (kept for tests and benchmarks). */
@@ -401,6 +404,11 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
    * where it is now. The user's other devices and (1:1) the peer hear of it.
    */
   async markRead(target: Conversation, upTo: number): Promise<{ target: Conversation; upTo: number }> {
+    const key = conversationKey(target);
+    const marked = Math.max(upTo, this.ownMarks.get(key) ?? 0);
+    this.ownMarks.delete(key);
+    this.ownMarks.set(key, marked);
+    if (this.ownMarks.size > OWN_SENDS) this.ownMarks.delete(this.ownMarks.keys().next().value!);
     const reply = await this.request({ msgid: READ, ...target, upTo });
     return { target, upTo: reply.upTo as number };
   }
@@ -463,6 +471,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     this.sessionDevice = undefined;
     this.typingHints.clear();
     this.typingThrottle.clear();
+    this.ownMarks.clear();
   }
 
   /** Closes for good: no reconnect; pending requests fail with CLOSED. */
@@ -607,6 +616,8 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     else if (isId(frame.with)) target = { with: frame.with };
     else return;
     const kind = reader === this.userValue?.id ? 'own' : 'receipt';
+    // This device's own mark coming back is no news (only other devices' reads are).
+    if (kind === 'own' && upTo <= (this.ownMarks.get(conversationKey(target)) ?? 0)) return;
     this.emit('read', { kind, reader, target, upTo });
   }
 

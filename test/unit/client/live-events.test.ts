@@ -252,6 +252,20 @@ describe('read markers', () => {
     expect(server.frames(33)[0]).toMatchObject({ groupid: 5 });
   });
 
+  it('does not report this device’s own mark coming back as a read elsewhere', async () => {
+    const reads: ReadEvent[] = [];
+    client.on('read', (r) => reads.push(r));
+    server.answer(32, (frame, connection) => {
+      connection.write({ msgid: 32, reader: 1, with: frame.with, upTo: frame.upTo });
+      return { msgid: 12, re: 32, with: frame.with, upTo: frame.upTo };
+    });
+    await client.markRead({ with: 2 }, 44);
+    const later = next<ReadEvent>('read');
+    server.push({ msgid: 32, reader: 1, with: 2, upTo: 45 }); // another device read further
+    expect(await later).toMatchObject({ kind: 'own', upTo: 45 });
+    expect(reads).toHaveLength(1);
+  });
+
   it('tells reads on this user’s other devices from the peer’s receipts', async () => {
     let event = next<ReadEvent>('read');
     server.push({ msgid: 32, reader: 1, with: 2, upTo: 44 });
