@@ -412,14 +412,22 @@ export class ClientSession implements SessionSink {
     return this.channel.waitWritable();
   }
 
-  kick(sessionId: string, by?: SessionOrigin): void {
+  kick(sessionId: string, by?: SessionOrigin, everywhere = false): void {
     // `sessionId` is set before the attach, so a kick that arrives while the attach is still in flight
     // (another login of the user won the race) closes this connection too; beginSession then detaches.
     if (this.sessionId !== sessionId || !this.user || this.channel.closed) return;
     // The registry already replaced this session; forget it without detaching the new one.
     this.session = undefined;
     this.user = undefined;
-    if (this.version === 2) this.send(noticeFrame(MsgId.KICKED, new AppError('KICKED'), by ? { by } : {}));
+    if (this.version === 2) {
+      // Still KICKED (a client must not reconnect), but saying why: the user ended every device's session.
+      const extra = everywhere
+        ? { errmsg: 'this account logged out on every device', everywhere: true }
+        : by
+          ? { by }
+          : {};
+      this.send(noticeFrame(MsgId.KICKED, new AppError('KICKED'), extra));
+    }
     this.channel.close('KICKED');
   }
 

@@ -48,7 +48,14 @@ const event = z.discriminatedUnion('type', [
     target,
     state: z.enum(['start', 'stop']),
   }),
-  z.object({ type: z.literal('read'), userId: id, reader: id, target, upTo: z.number().int().min(0) }),
+  z.object({
+    type: z.literal('read'),
+    userId: id,
+    reader: id,
+    target,
+    upTo: z.number().int().min(0),
+    device: z.string().min(1).max(64).optional(),
+  }),
 ]);
 const envelope = z.object({
   v: z.literal(ENVELOPE_VERSION),

@@ -5,6 +5,7 @@ import type {
   BusEvent,
   ChatStore,
   ConversationPage,
+  DeviceId,
   MessageBus,
   Presence,
   ReadMarker,
@@ -78,11 +79,11 @@ export class LiveStateService {
    * Moves the reader's marker forward and announces where it is now: to the reader's devices, and in a 1:1
    * to the peer as a receipt. Resolves to the marker.
    */
-  async markRead(reader: UserId, target: Target, upTo: number): Promise<number> {
+  async markRead(reader: UserId, target: Target, upTo: number, device?: DeviceId): Promise<number> {
     await this.checkConversation(reader, target);
     const marker = await this.store.reads.markRead(reader, target, upTo);
     this.counts.reads++;
-    const events: BusEvent[] = [{ type: 'read', userId: reader, reader, target, upTo: marker }];
+    const events: BusEvent[] = [{ type: 'read', userId: reader, reader, target, upTo: marker, device }];
     if (target.kind === 'user' && target.id !== reader)
       events.push({
         type: 'read',

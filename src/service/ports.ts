@@ -318,6 +318,8 @@ export type BusEvent =
       readonly reader: UserId;
       readonly target: Target;
       readonly upTo: number;
+      /** The reader's device that marked (it already knows; the reader's other devices are told). */
+      readonly device?: DeviceId | undefined;
     };
 
 /**

@@ -219,7 +219,8 @@ export class SessionRegistry {
    * except `keep` (the connection that asked, which logs out by itself).
    */
   async kickEverywhere(userId: UserId, keep: LiveSession | undefined): Promise<void> {
-    for (const session of [...this.sessionsOf(userId)]) if (session !== keep) this.endDisplaced(session);
+    for (const session of [...this.sessionsOf(userId)])
+      if (session !== keep) this.endDisplaced(session, undefined, true);
     await this.bus.publish([
       { type: 'kick', userId, device: EVERY_DEVICE, sessionId: keep?.sessionId ?? 'everywhere' },
     ]);
@@ -251,10 +252,10 @@ export class SessionRegistry {
   }
 
   /** A newer session of the device lives elsewhere (or the user logged out everywhere): close ours. */
-  private endDisplaced(session: LiveSession, by?: SessionOrigin): void {
+  private endDisplaced(session: LiveSession, by?: SessionOrigin, everywhere = false): void {
     this.remove(session);
     this.retire(session);
-    session.sink.kick(session.sessionId, by);
+    session.sink.kick(session.sessionId, by, everywhere);
     void this.releaseAfterRemoteKick(session);
   }
 
@@ -283,11 +284,16 @@ export class SessionRegistry {
         for (const session of [...devices.values()]) {
           const target = event.device === EVERY_DEVICE || event.device === session.device;
           if (target && event.sessionId !== session.sessionId && !this.localIds.has(event.sessionId))
-            this.endDisplaced(session, event.origin);
+            this.endDisplaced(session, event.origin, event.device === EVERY_DEVICE);
         }
         return;
       default:
-        for (const session of devices.values()) session.sink.notify(event);
+        for (const session of devices.values()) {
+          // The device that marked a conversation read knows it already.
+          if (event.type === 'read' && event.reader === event.userId && event.device === session.device)
+            continue;
+          session.sink.notify(event);
+        }
     }
   }
 

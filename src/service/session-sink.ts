@@ -15,10 +15,11 @@ export interface SessionSink {
   waitWritable(): Promise<void>;
   readonly closed: boolean;
   /**
-   * A newer session of the same user took over session `sessionId` (started by `by`, when known): tell
-   * the client (v2) and close — unless the connection has moved on to another session meanwhile.
+   * A newer session of the same user's device took over session `sessionId` (started by `by`, when known),
+   * or the user logged out on every device (`everywhere`): tell the client (v2) and close — unless the
+   * connection has moved on to another session meanwhile.
    */
-  kick(sessionId: string, by?: SessionOrigin): void;
+  kick(sessionId: string, by?: SessionOrigin, everywhere?: boolean): void;
   /** A live notice for the user (a friend's presence, typing, a read marker): shown if the client can. */
   notify(event: Extract<BusEvent, { type: 'presence' | 'typing' | 'read' }>): void;
 }

@@ -11,7 +11,7 @@ export const readHandler = defineHandler({
   async handle(context, request) {
     const user = context.requireUser();
     const target = conversationOf(request);
-    const upTo = await context.services.live.markRead(user.id, target, request.upTo);
+    const upTo = await context.services.live.markRead(user.id, target, request.upTo, context.device);
     context.ack(request, { ...targetFields(target), upTo });
   },
 });

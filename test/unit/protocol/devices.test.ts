@@ -187,7 +187,9 @@ describe('devices, presence, typing and read state (v2)', () => {
     await tablet.send({ msgid: MsgId.LOGINOUT, everywhere: true });
     await settle();
     expect(phoneAgain.out.closed).toBe(true);
-    expect(received(phoneAgain, { msgid: MsgId.KICKED })).toHaveLength(1);
+    expect(received(phoneAgain, { msgid: MsgId.KICKED })).toEqual([
+      expect.objectContaining({ everywhere: true, errmsg: 'this account logged out on every device' }),
+    ]);
     expect(
       await request(harness.client(), { msgid: MsgId.RESUME, v: 2, token: resumed.token }),
     ).toMatchObject({
@@ -311,6 +313,9 @@ describe('devices, presence, typing and read state (v2)', () => {
       with: ids.alice,
       upTo: mids[1],
     });
+    await settle();
+    // The device that marked knows; only the other one is told.
+    expect(received(laptop, { msgid: MsgId.READ })).toEqual([]);
     expect(await eventually(phone, { msgid: MsgId.READ })).toEqual({
       msgid: MsgId.READ,
       reader: ids.bob,
