@@ -163,12 +163,18 @@ export function buildServices(
   );
   const live = new LiveStateService(ports.store, ports.bus, ports.presence, clock);
   // Friends hear of a user's presence changes (each reported once in the cluster, by one node).
-  const presenceNotifier = new PresenceNotifier(ports.presence, ports.store.friends, ports.bus, logger);
-  // Bounded: friends not told within 2 s learn it from the friend list (a bus that hangs must not hold up a stop).
+  const presenceNotifier = new PresenceNotifier(
+    ports.presence,
+    ports.store.friends,
+    ports.bus,
+    logger,
+    config.PRESENCE_GRACE_MS,
+  );
+  // Bounded: friends not told by then learn it from the friend list (a hung bus must not hold up a stop).
   ports.beforeBusClose.settle = () =>
     Promise.race([
       presenceNotifier.settled(),
-      new Promise<void>((resolve) => setTimeout(resolve, 2000).unref()),
+      new Promise<void>((resolve) => setTimeout(resolve, config.PRESENCE_GRACE_MS + 2000).unref()),
     ]);
   return {
     auth: new AuthService(

@@ -215,6 +215,15 @@ export const configSchema = z.object({
     .max(60_000)
     .default(1000)
     .describe('The slow-down added to each login attempt on an account under attack.'),
+  PRESENCE_GRACE_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(60_000)
+    .default(1000)
+    .describe(
+      'Friends hear that a user went offline only if they are still offline this long after (a reconnect within it, e.g. to another node, makes no flicker); 0: at once',
+    ),
   MAX_DEVICES_PER_USER: z.coerce
     .number()
     .int()

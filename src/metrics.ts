@@ -217,11 +217,12 @@ export function createMetrics(
   sourcedCounter(
     registry,
     'parley_presence_changes_total',
-    'Presence changes (online/offline) this node reported to friends, and the bus events that took',
+    'Presence changes (online/offline) this node reported to friends, the bus events that took, and offlines not told because the user was back within PRESENCE_GRACE_MS',
     ['kind'],
     () => [
       [{ kind: 'change' }, presence.changes],
       [{ kind: 'event' }, presence.events],
+      [{ kind: 'flicker' }, presence.flickers],
     ],
   );
   const live = services.live.counts;

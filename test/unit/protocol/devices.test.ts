@@ -57,7 +57,7 @@ describe('devices, presence, typing and read state (v2)', () => {
   }
 
   beforeEach(async () => {
-    harness = protocolHarness({ MAX_DEVICES_PER_USER: '3' });
+    harness = protocolHarness({ MAX_DEVICES_PER_USER: '3', PRESENCE_GRACE_MS: '0' });
     const setup = harness.client();
     for (const name of ['alice', 'bob', 'carol']) {
       const reply = await request(setup, { msgid: MsgId.REG, name, password: 'pw' });
@@ -226,6 +226,33 @@ describe('devices, presence, typing and read state (v2)', () => {
     expect(reply.friends).toEqual([
       { id: ids.bob, name: 'bob', online: true, state: 'online', lastSeen: null },
     ]);
+  });
+
+  it('tells friends of an offline only if it lasts PRESENCE_GRACE_MS: a quick reconnect makes no flicker', async () => {
+    harness = protocolHarness({ PRESENCE_GRACE_MS: '150' });
+    const setup = harness.client();
+    const a = (await request(setup, { msgid: MsgId.REG, name: 'ann', password: 'pw' })).id as number;
+    const b = (await request(setup, { msgid: MsgId.REG, name: 'ben', password: 'pw' })).id as number;
+    const loginAs = async (id: number, device: string) => {
+      const client = harness.client();
+      await request(client, { msgid: MsgId.LOGIN, v: 2, id, password: 'pw', device });
+      return client;
+    };
+    const ann = await loginAs(a, 'a1');
+    await request(ann, { msgid: MsgId.ADD_FRIEND, friendid: b });
+    const ben = await loginAs(b, 'b1');
+    ann.context.disconnected('test');
+    await settle();
+    await loginAs(a, 'a1');
+    await harness.services.presenceNotifier.settled();
+    expect(received(ben, { msgid: MsgId.PRESENCE, state: 'offline' })).toEqual([]);
+    expect(harness.services.presenceNotifier.counts.flickers).toBe(1);
+    const again = [...harness.services.sessions.sessionsOf(a)][0]!;
+    (again.sink as unknown as { disconnected(reason: string): void }).disconnected('test');
+    await settle();
+    await harness.services.presenceNotifier.settled();
+    await settle();
+    expect(received(ben, { msgid: MsgId.PRESENCE, state: 'offline' })).toHaveLength(1);
   });
 
   it('hidden users look offline to friends and say so in one event', async () => {
