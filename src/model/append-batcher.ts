@@ -28,9 +28,9 @@ export interface AppendBatchLimits {
   /** Batches committing at once (each holds one pooled connection); fewer means larger batches. @default 2 */
   readonly maxInFlight: number;
   /**
-   * Most body characters in one batch: the batch travels as one JSON parameter, which must stay below
-   * the server's max_allowed_packet (16 MiB by default; a character takes at most 6 bytes in JSON).
-   * @default 1000000
+   * Most body characters in one batch: the batch travels as one statement (or, on the fallback, one JSON
+   * parameter), which must stay below the server's max_allowed_packet (16 MiB by default on MariaDB, 64 MiB
+   * on MySQL 8; a character takes at most 4 bytes escaped in SQL text, 6 in JSON). @default 1000000
    */
   readonly maxBodyChars: number;
   /**
