@@ -57,12 +57,19 @@ given. Starts a private MariaDB (mariadb-server) unless MYSQL_URL names a databa
       type: 'string',
       value: '<n,n,…>',
       default: '3000',
-      description: 'open-loop phases: appends offered per second through the store (its batcher), 0 for none',
+      description:
+        'phases through the store (its batcher): appends offered per second, 0 for a closed loop of --concurrency senders',
     },
     'in-flight': {
       type: 'integer',
       default: 2,
       description: 'batches committing at once in the open-loop phases (MessageStoreTuning.maxInFlight)',
+    },
+    'min-overlap': {
+      type: 'integer',
+      default: 32,
+      description:
+        'queued appends before a batch overlaps one committing (MessageStoreTuning.minOverlappingBatch)',
     },
     'drop-index': {
       type: 'string',
@@ -284,8 +291,9 @@ async function userIds(db: Database): Promise<number[]> {
 }
 
 /**
- * Open loop: `rate` 1:1 appends per second offered through the store (batcher and all), each to a random
- * one of 200 users, for `seconds`; MariaDB's CPU per message and the append latency percentiles.
+ * Through the store (batcher and all), 1:1 appends each to a random one of 200 users for `seconds`: an
+ * open loop offering `rate` per second, or with `rate` 0 a closed loop of `concurrency` senders; MariaDB's
+ * CPU per message and the append latency percentiles.
  */
 async function benchOpenLoop(
   url: string,
@@ -298,7 +306,10 @@ async function benchOpenLoop(
     connectTimeoutMs: 5000,
     logger: createLogger('warn'),
   });
-  const store = createMysqlStore(db, systemClock, { maxInFlight: values['in-flight'] });
+  const store = createMysqlStore(db, systemClock, {
+    maxInFlight: values['in-flight'],
+    minOverlappingBatch: values['min-overlap'],
+  });
   const users = await userIds(db);
   const send = () => {
     const to = users[Math.floor(Math.random() * users.length)]!;
@@ -319,7 +330,18 @@ async function benchOpenLoop(
   const cost = ProcessCost.start({ mariadb: mariadb?.pid ? [mariadb.pid] : [], client: [process.pid] });
   const start = performance.now();
   let sent = 0;
-  while (performance.now() - start < seconds * 1000) {
+  if (rate === 0)
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (performance.now() - start < seconds * 1000) {
+          sent++;
+          const at = performance.now();
+          await send();
+          latencies.push(performance.now() - at);
+        }
+      }),
+    );
+  while (rate > 0 && performance.now() - start < seconds * 1000) {
     const due = Math.floor(((performance.now() - start) / 1000) * rate);
     for (; sent < due; sent++) {
       const at = performance.now();
@@ -334,7 +356,7 @@ async function benchOpenLoop(
   latencies.sort((a, b) => a - b);
   const at = (q: number) => Number(latencies[Math.floor(q * (latencies.length - 1))]!.toFixed(2));
   return {
-    phase: `open loop ${rate}/s, ${values['in-flight']} in flight`,
+    phase: `${rate > 0 ? `open loop ${rate}/s` : `closed loop ×${concurrency}`}, ${values['in-flight']} in flight, overlap ≥ ${values['min-overlap']}`,
     messagesPerS: Math.round(sent / elapsedS),
     mariadbUsPerMessage: Number((((costs.mariadb?.cpuMs ?? 0) * 1000) / sent).toFixed(1)),
     clientUsPerMessage: Number((((costs.client?.cpuMs ?? 0) * 1000) / sent).toFixed(1)),
