@@ -387,10 +387,7 @@ async function benchWriters(rootUrl: string): Promise<WriterFigures[]> {
   const figures: WriterFigures[] = [];
   for (const size of values.batches.split(',').map(Number)) figures.push(await benchWriter(url, size, 1));
   figures.push(await benchWriter(url, values['writers-batch'], 2));
-  for (const rate of values.rates
-    .split(',')
-    .map(Number)
-    .filter((r) => r > 0))
+  for (const rate of values.rates.split(',').filter(Boolean).map(Number))
     figures.push(await benchOpenLoop(url, rate));
   return figures;
 }
