@@ -203,7 +203,8 @@ interface WriterFigures {
   readonly messagesPerS: number;
   readonly mariadbUsPerMessage: number;
   readonly clientUsPerMessage: number;
-  readonly mariadbKInstructionsPerMessage: number | undefined;
+  /** Deadlocks InnoDB reported during the phase (each cost a retried batch). */
+  readonly deadlocks: number;
 }
 
 /**
@@ -250,6 +251,7 @@ async function benchWriter(url: string, size: number, writers: number): Promise<
       while (performance.now() < warm) await writer.write(batchOf(w, 0));
     }),
   );
+  const deadlocksBefore = await deadlockCount(dbs[0]!);
   const cost = ProcessCost.start({ mariadb: mariadb?.pid ? [mariadb.pid] : [], client: [process.pid] });
   const start = performance.now();
   const deadline = start + seconds * 1000;
@@ -265,19 +267,22 @@ async function benchWriter(url: string, size: number, writers: number): Promise<
   );
   const elapsedS = (performance.now() - start) / 1000;
   const costs = await cost.stop();
+  const deadlocks = (await deadlockCount(dbs[0]!)) - deadlocksBefore;
   await Promise.all(dbs.map((db) => db.close()));
   const mariadbCost = costs.mariadb;
-  const instructions =
-    mariadbCost?.userInstructions === undefined || mariadbCost.kernelInstructions === undefined
-      ? undefined
-      : Math.round((mariadbCost.userInstructions + mariadbCost.kernelInstructions) / messages / 1000);
   return {
     phase: writers === 1 ? `batch ${size}` : `${writers} writers, batch ${size}`,
     messagesPerS: Math.round(messages / elapsedS),
     mariadbUsPerMessage: Number((((mariadbCost?.cpuMs ?? 0) * 1000) / messages).toFixed(1)),
     clientUsPerMessage: Number((((costs.client?.cpuMs ?? 0) * 1000) / messages).toFixed(1)),
-    mariadbKInstructionsPerMessage: instructions,
+    deadlocks,
   };
+}
+
+/** InnoDB's deadlock counter (MariaDB's `Innodb_deadlocks`; 0 where the server has no such variable). */
+async function deadlockCount(db: Database): Promise<number> {
+  const rows = await db.query<{ Value: string }[]>("SHOW GLOBAL STATUS LIKE 'Innodb_deadlocks'");
+  return Number(rows[0]?.Value ?? 0);
 }
 
 /** 200 users to send between (created once per database). */
@@ -327,6 +332,7 @@ async function benchOpenLoop(
   for (let i = 0; i < 200; i++) await send(); // warm-up
   const latencies: number[] = [];
   const pending: Promise<unknown>[] = [];
+  const deadlocksBefore = await deadlockCount(db);
   const cost = ProcessCost.start({ mariadb: mariadb?.pid ? [mariadb.pid] : [], client: [process.pid] });
   const start = performance.now();
   let sent = 0;
@@ -352,6 +358,7 @@ async function benchOpenLoop(
   await Promise.all(pending);
   const elapsedS = (performance.now() - start) / 1000;
   const costs = await cost.stop();
+  const deadlocks = (await deadlockCount(db)) - deadlocksBefore;
   await store.close();
   latencies.sort((a, b) => a - b);
   const at = (q: number) => Number(latencies[Math.floor(q * (latencies.length - 1))]!.toFixed(2));
@@ -360,7 +367,7 @@ async function benchOpenLoop(
     messagesPerS: Math.round(sent / elapsedS),
     mariadbUsPerMessage: Number((((costs.mariadb?.cpuMs ?? 0) * 1000) / sent).toFixed(1)),
     clientUsPerMessage: Number((((costs.client?.cpuMs ?? 0) * 1000) / sent).toFixed(1)),
-    mariadbKInstructionsPerMessage: undefined,
+    deadlocks,
     p50Ms: at(0.5),
     p99Ms: at(0.99),
   };

@@ -1,13 +1,21 @@
 import type { Connection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { conversationKey } from '../service/conversation.js';
-import type { AppendResult, UserId } from '../service/ports.js';
+import type { AppendResult, MessageDraft, StoredMessage, UserId } from '../service/ports.js';
 import { storedMessage } from '../service/ports.js';
 import type { Clock } from '../util/clock.js';
 import type { AppendRequest, AppendWriter } from './append-batcher.js';
 import { type Database, isDuplicate } from './mysql-database.js';
 import type { MysqlMessageReads } from './mysql-message-reads.js';
 import type { MysqlNameCache, Names } from './mysql-name-cache.js';
-import { appendStatements, type IdSource, idSourceOf } from './mysql-message-rows.js';
+import {
+  appendStatements,
+  type IdSource,
+  idSourceOf,
+  MESSAGE_COLUMNS,
+  MESSAGE_JOINS,
+  type MessageRow,
+  toMessage,
+} from './mysql-message-rows.js';
 
 /** InnoDB may pick a fan-out transaction as a deadlock victim; it is retried this many times. */
 const DEADLOCK_RETRIES = 5;
@@ -101,20 +109,54 @@ export class MysqlAppendWriter implements AppendWriter {
           fresh.push(i);
         } else followers.push([i, first]);
       });
-      // No pre-check for stored cmids: a resend hits uq_message_cmid, and the batcher retries the batch one
-      // append at a time, where the duplicate answers with the stored message. Resends are rare.
-      if (fresh.length > 0) {
-        const items = fresh.map((i) => batch[i]!);
-        const stored =
-          source === 'auto-increment'
-            ? await this.insertBatch(connection, items)
-            : await this.callProcedure(connection, items);
-        fresh.forEach((i, k) => (results[i] = stored[k]));
+      // No pre-check for stored cmids (resends are rare): a resend hits uq_message_cmid, the batch rolls back,
+      // and then the stored messages of the batch's cmids answer their resends and the rest is written again
+      // — once: after a reconnect storm many batches carry a resend, and splitting each into single appends
+      // (the batcher's answer to any failure) would multiply the commits exactly when the node is busiest.
+      const write = (items: readonly AppendRequest[]) =>
+        source === 'auto-increment'
+          ? this.insertBatch(connection, items)
+          : this.callProcedure(connection, items);
+      for (let rewritten = false; fresh.length > 0; rewritten = true) {
+        try {
+          const stored = await write(fresh.map((i) => batch[i]!));
+          fresh.forEach((i, k) => (results[i] = stored[k]));
+          break;
+        } catch (error) {
+          if (rewritten || !isDuplicate(error, 'uq_message_cmid')) throw error;
+          const resent = await this.storedOf(
+            connection,
+            fresh.map((i) => batch[i]!.draft),
+          );
+          const before = fresh.length;
+          for (let n = fresh.length - 1; n >= 0; n--) {
+            const { senderId, cmid } = batch[fresh[n]!]!.draft;
+            const message = cmid === null ? undefined : resent.get(`${senderId}\u0000${cmid}`);
+            if (message === undefined) continue;
+            results[fresh[n]!] = { message, deliveries: [], duplicate: true };
+            fresh.splice(n, 1);
+          }
+          if (fresh.length === before) throw error; // not a resend of a stored message: nothing to learn
+        }
       }
       for (const [i, first] of followers)
         results[i] = { message: results[first]!.message, deliveries: [], duplicate: true };
       return results as AppendResult[];
     });
+  }
+
+  /** The stored messages of the drafts' (sender, cmid) pairs that exist, by `sender\0cmid`. */
+  private async storedOf(
+    connection: Connection,
+    drafts: readonly MessageDraft[],
+  ): Promise<Map<string, StoredMessage>> {
+    const keyed = drafts.filter((draft) => draft.cmid !== null);
+    const [rows] = await connection.query<MessageRow[]>(
+      `SELECT ${MESSAGE_COLUMNS} FROM message m ${MESSAGE_JOINS}
+       WHERE (m.sender_id, m.cmid) IN (${keyed.map(() => '(?,?)').join(',')})`,
+      keyed.flatMap((draft) => [draft.senderId, draft.cmid]),
+    );
+    return new Map(rows.map((row) => [`${row.sender_id}\u0000${row.cmid}`, toMessage(row)]));
   }
 
   /**

@@ -54,6 +54,45 @@ describe('MySQL store beyond the contract', () => {
     }
   });
 
+  it('answers resends inside a batch from the stored messages and writes the rest of it as one batch', async () => {
+    const { store, url } = await freshMysqlStore(rootUrl);
+    const db = openDatabase(url, 1);
+    try {
+      const a = (await store.users.create('a', 'h')).id;
+      const b = (await store.users.create('b', 'h')).id;
+      const writer = writerOn(db);
+      const [stored] = await writer.write([direct(a, b, 'first', 'c-1')]);
+      const before = Number((await db.query<{ n: number }[]>('SELECT COUNT(*) AS n FROM message'))[0]!.n);
+      const results = await writer.write([
+        direct(a, b, 'new 1', 'c-2'),
+        direct(a, b, 'first', 'c-1'),
+        direct(b, a, 'new 2', null),
+        direct(a, b, 'new 3', 'c-3'),
+      ]);
+      expect(results.map((r) => r.duplicate)).toEqual([false, true, false, false]);
+      expect(results[1]).toMatchObject({
+        deliveries: [],
+        message: { id: stored!.message.id, body: 'first' },
+      });
+      expect(results[0]!.deliveries).toEqual([{ userId: b, seq: 2 }]);
+      expect(results[3]!.deliveries).toEqual([{ userId: b, seq: 3 }]);
+      // The fresh three in one transaction: consecutive ids.
+      expect([results[0], results[2], results[3]].map((r) => r!.message.id - results[0]!.message.id)).toEqual(
+        [0, 1, 2],
+      );
+      expect(Number((await db.query<{ n: number }[]>('SELECT COUNT(*) AS n FROM message'))[0]!.n)).toBe(
+        before + 3,
+      );
+      // A batch whose only failure is not a resend still fails whole.
+      await expect(
+        writer.write([direct(a, b, 'ok'), direct(a, b, 'x'.repeat(70_000), 'c-9')]),
+      ).rejects.toMatchObject({ code: 'ER_DATA_TOO_LONG' });
+    } finally {
+      await db.close();
+      await store.close();
+    }
+  });
+
   it('never deadlocks concurrent batches to overlapping recipients on two pools', async () => {
     const { store, url } = await freshMysqlStore(rootUrl);
     const pools = [openDatabase(url, 2), openDatabase(url, 2)];
