@@ -23,8 +23,8 @@ export type MessageStoreTuning = AppendBatchLimits;
 
 /**
  * Messages, per-user inboxes and cursors in MySQL: the `MessageStore` port over parts with one job each.
- * Appends go through the group-commit batcher (append-batcher.ts) into one stored-procedure call per batch
- * (mysql-append-sql.ts); acks of the whole node are coalesced (mysql-ack-writer.ts) and the rows they
+ * Appends go through the group-commit batcher (append-batcher.ts) into one multi-statement transaction per
+ * batch (mysql-append-sql.ts); acks of the whole node are coalesced (mysql-ack-writer.ts) and the rows they
  * cover pruned shortly after (mysql-inbox-pruner.ts); reads are plain queries (mysql-message-reads.ts).
  */
 export class MysqlMessageStore implements MessageStore {
