@@ -99,6 +99,11 @@ export class Database {
     );
   }
 
+  /** The logger the pool reports to (the store's parts log through it too). */
+  get logger(): Logger {
+    return this.options.logger;
+  }
+
   /** One direct connection attempt outside the pool: start-up checks get the driver's real error at once. */
   async probe(): Promise<void> {
     const connection = await mysql.createConnection(this.connectionOptions);
@@ -221,6 +226,9 @@ function parseUrl(url: string, connectTimeoutMs: number, tls: DatabaseOptions['t
     // No caller stack captured per statement (mysql2 builds one for every query in case it fails: ~2 % of a
     // busy node). Failures are mapped to AppErrors and logged with the statement's error code.
     trace: false,
+    // One round trip per append batch (mysql-append-sql.ts: START TRANSACTION … COMMIT as one query). Every
+    // value still travels as a `?` parameter, escaped by the driver, never spliced into SQL by us.
+    multipleStatements: true,
   };
 }
 

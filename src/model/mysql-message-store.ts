@@ -29,8 +29,8 @@ export const DEFAULT_DEVICE_RETENTION_MS = 30 * 86_400_000;
 
 /**
  * Messages, per-user inboxes and cursors in MySQL: the `MessageStore` port over parts with one job each.
- * Appends go through the group-commit batcher (append-batcher.ts) into one stored-procedure call per batch
- * (mysql-append-sql.ts); devices open sessions through mysql-devices.ts; acks of the whole node are
+ * Appends go through the group-commit batcher (append-batcher.ts) into one multi-statement transaction per
+ * batch (mysql-append-sql.ts); devices open sessions through mysql-devices.ts; acks of the whole node are
  * coalesced (mysql-ack-writer.ts), and shortly after, the floors of the users who acked are raised and the
  * rows below them pruned (mysql-inbox-pruner.ts); reads are plain queries (mysql-message-reads.ts).
  */

@@ -317,6 +317,74 @@ export function storeContract(
         expect(history.map((m) => m.body)).toEqual(['g2', 'g1']);
       });
 
+      it('gives every later message a larger id, also within one burst, so history follows send order', async () => {
+        const before = await store.messages.append(draft(alice, bob, 'before'), [bob]);
+        // One burst (one batch where the store batches): senders and recipients mixed.
+        const burst = await Promise.all(
+          Array.from({ length: 30 }, (_, i) => {
+            const [from, to] = i % 3 === 0 ? [alice, bob] : i % 3 === 1 ? [bob, alice] : [carol, bob];
+            return store.messages.append(draft(from, to, `b${i}`), [to]);
+          }),
+        );
+        const after = await store.messages.append(draft(bob, alice, 'after'), [alice]);
+        const ids = [before, ...burst, after].map((r) => r.message.id);
+        expect(ids).toEqual([...ids].sort((x, y) => x - y));
+        expect(new Set(ids).size).toBe(ids.length);
+        const history = await store.messages.history({
+          userId: alice,
+          target: { kind: 'user', id: bob },
+          beforeId: undefined,
+          limit: 100,
+        });
+        const expected = ['before', ...burst.map((r) => r.message.body), 'after'].filter(
+          (body) => body === 'before' || body === 'after' || Number(body.slice(1)) % 3 !== 2,
+        );
+        expect(history.map((m) => m.body).reverse()).toEqual(expected);
+        // Each inbox lists the burst in id order too.
+        const inbox = await store.messages.readInbox(bob, 0, 100);
+        const inboxIds = inbox.map((e) => e.message.id);
+        expect(inboxIds).toEqual([...inboxIds].sort((x, y) => x - y));
+      });
+
+      it('stores a cmid repeated within one burst once, beside the other messages of the burst', async () => {
+        const results = await Promise.all([
+          store.messages.append(draft(alice, bob, 'x', 'same'), [bob]),
+          store.messages.append(draft(carol, bob, 'fresh 1', 'other'), [bob]),
+          store.messages.append(draft(alice, bob, 'x', 'same'), [bob]),
+          store.messages.append(draft(carol, bob, 'fresh 2', null), [bob]),
+          store.messages.append(draft(alice, bob, 'x', 'same'), [bob]),
+        ]);
+        expect(results.map((r) => r.duplicate)).toEqual([false, false, true, false, true]);
+        expect(results[2].message.id).toBe(results[0].message.id);
+        expect(results[4].message.id).toBe(results[0].message.id);
+        expect(results.flatMap((r) => r.deliveries.map((d) => d.seq)).sort()).toEqual([1, 2, 3]);
+        const inbox = await store.messages.readInbox(bob, 0, 10);
+        expect(inbox.map((e) => e.message.body)).toEqual(['x', 'fresh 1', 'fresh 2']);
+        expect(await store.messages.cursor(bob, 'd')).toEqual({ ackedSeq: 0, lastSeq: 3 });
+      });
+
+      it('answers a resend of an earlier message inside a burst of new ones, numbering only the new ones', async () => {
+        const first = await store.messages.append(draft(alice, bob, 'first', 'c-old'), [bob]);
+        const results = await Promise.all([
+          store.messages.append(draft(carol, bob, 'new 1'), [bob]),
+          store.messages.append(draft(alice, bob, 'first', 'c-old'), [bob]),
+          store.messages.append(draft(carol, bob, 'new 2', 'c-new'), [bob]),
+        ]);
+        expect(results[1]).toMatchObject({
+          duplicate: true,
+          deliveries: [],
+          message: { id: first.message.id },
+        });
+        expect(results[0].deliveries).toEqual([{ userId: bob, seq: 2 }]);
+        expect(results[2].deliveries).toEqual([{ userId: bob, seq: 3 }]);
+        expect(results[2].message.id).toBeGreaterThan(results[0].message.id);
+        expect((await store.messages.readInbox(bob, 0, 10)).map((e) => e.message.body)).toEqual([
+          'first',
+          'new 1',
+          'new 2',
+        ]);
+      });
+
       it('allocates sequences without races under concurrent appends', async () => {
         const sends = Array.from({ length: 50 }, (_, i) =>
           store.messages.append(draft(i % 2 ? alice : carol, bob, `c${i}`), [bob]),

@@ -10,6 +10,11 @@ import { storeContract } from '../contract/store-contract.js';
 import { createDatabase } from '../../scripts/lib/mariadb.js';
 import { freshMysqlStore, openDatabase, SQL_DIR } from '../helpers/mysql-store.js';
 import { RecordingTelemetry } from '../helpers/recording-telemetry.js';
+import type { AppendRequest } from '../../src/model/append-batcher.js';
+import { MysqlAppendWriter } from '../../src/model/mysql-append-sql.js';
+import { MysqlMessageReads } from '../../src/model/mysql-message-reads.js';
+import { MysqlNameCache } from '../../src/model/mysql-name-cache.js';
+import type { Database } from '../../src/model/mysql-database.js';
 
 const rootUrl = inject('mariadbUrl');
 
@@ -21,6 +26,201 @@ storeContract(
 );
 
 describe('MySQL store beyond the contract', () => {
+  const writerOn = (db: Database) =>
+    new MysqlAppendWriter(db, systemClock, new MysqlNameCache(), new MysqlMessageReads(db));
+  const direct = (senderId: number, to: number, body: string, cmid: string | null = null): AppendRequest => ({
+    draft: { senderId, target: { kind: 'user', id: to }, body, clientTime: 't', cmid },
+    recipients: [to],
+  });
+
+  it('fails a batch with one failing row whole, and leaves its connection usable', async () => {
+    const { store, url } = await freshMysqlStore(rootUrl);
+    const db = openDatabase(url, 1);
+    try {
+      const a = (await store.users.create('a', 'h')).id;
+      const b = (await store.users.create('b', 'h')).id;
+      const writer = writerOn(db);
+      // TEXT holds 65 535 bytes: strict mode refuses the middle row, so the whole transaction goes.
+      await expect(
+        writer.write([direct(a, b, 'one'), direct(a, b, 'x'.repeat(70_000)), direct(a, b, 'three')]),
+      ).rejects.toMatchObject({ code: 'ER_DATA_TOO_LONG' });
+      const counts = await db.query<{ messages: number; inboxRows: number; cursors: number }[]>(
+        `SELECT (SELECT COUNT(*) FROM message) AS messages, (SELECT COUNT(*) FROM inbox) AS inboxRows,
+                (SELECT COUNT(*) FROM inbox_cursor) AS cursors`,
+      );
+      expect(counts[0]).toEqual({ messages: 0, inboxRows: 0, cursors: 0 });
+      // The same (only) connection is not left inside the failed transaction.
+      const [result] = await writer.write([direct(a, b, 'after')]);
+      expect(result!.deliveries).toEqual([{ userId: b, seq: 1 }]);
+      expect(await db.query<{ trx: number }[]>('SELECT @@in_transaction AS trx')).toEqual([{ trx: 0 }]);
+    } finally {
+      await db.close();
+      await store.close();
+    }
+  });
+
+  it('answers resends inside a batch from the stored messages and writes the rest of it as one batch', async () => {
+    const { store, url } = await freshMysqlStore(rootUrl);
+    const db = openDatabase(url, 1);
+    try {
+      const a = (await store.users.create('a', 'h')).id;
+      const b = (await store.users.create('b', 'h')).id;
+      const writer = writerOn(db);
+      const [stored] = await writer.write([direct(a, b, 'first', 'c-1')]);
+      const before = Number((await db.query<{ n: number }[]>('SELECT COUNT(*) AS n FROM message'))[0]!.n);
+      const results = await writer.write([
+        direct(a, b, 'new 1', 'c-2'),
+        direct(a, b, 'first', 'c-1'),
+        direct(b, a, 'new 2', null),
+        direct(a, b, 'new 3', 'c-3'),
+      ]);
+      expect(results.map((r) => r.duplicate)).toEqual([false, true, false, false]);
+      expect(results[1]).toMatchObject({
+        deliveries: [],
+        message: { id: stored!.message.id, body: 'first' },
+      });
+      expect(results[0]!.deliveries).toEqual([{ userId: b, seq: 2 }]);
+      expect(results[3]!.deliveries).toEqual([{ userId: b, seq: 3 }]);
+      // The fresh three in one transaction: consecutive ids.
+      expect([results[0], results[2], results[3]].map((r) => r!.message.id - results[0]!.message.id)).toEqual(
+        [0, 1, 2],
+      );
+      expect(Number((await db.query<{ n: number }[]>('SELECT COUNT(*) AS n FROM message'))[0]!.n)).toBe(
+        before + 3,
+      );
+      // A batch whose only failure is not a resend still fails whole.
+      await expect(
+        writer.write([direct(a, b, 'ok'), direct(a, b, 'x'.repeat(70_000), 'c-9')]),
+      ).rejects.toMatchObject({ code: 'ER_DATA_TOO_LONG' });
+    } finally {
+      await db.close();
+      await store.close();
+    }
+  });
+
+  it('never deadlocks concurrent batches to overlapping recipients on two pools', async () => {
+    const { store, url } = await freshMysqlStore(rootUrl);
+    const pools = [openDatabase(url, 2), openDatabase(url, 2)];
+    try {
+      const users: number[] = [];
+      for (let i = 0; i < 12; i++) users.push((await store.users.create(`u${i}`, 'h')).id);
+      const deadlocks = async () =>
+        Number(
+          (await pools[0]!.query<{ Value: string }[]>("SHOW GLOBAL STATUS LIKE 'Innodb_deadlocks'"))[0]
+            ?.Value ?? 0,
+        );
+      const before = await deadlocks();
+      // Each batch names the recipients in the opposite order of the other pool's batches.
+      await Promise.all(
+        pools.map(async (db, p) => {
+          const writer = writerOn(db);
+          for (let round = 0; round < 15; round++) {
+            const order = p === 0 ? users : [...users].reverse();
+            const batch = order.map((to, k) =>
+              direct(users[(k + round) % users.length]!, to, `${p}/${round}`),
+            );
+            await Promise.all([writer.write(batch), writer.write(batch.slice(3))]);
+          }
+        }),
+      );
+      // Every inbox gap-free, every counter right.
+      for (const user of users) {
+        const inbox = await store.messages.readInbox(user, 0, 1000);
+        expect(inbox.map((e) => e.seq)).toEqual(Array.from({ length: inbox.length }, (_, i) => i + 1));
+        expect((await store.messages.cursor(user, 'd')).lastSeq).toBe(inbox.length);
+      }
+      // Other test files share this server, so only a rise in our window would count; none is expected.
+      expect(await deadlocks()).toBe(before);
+    } finally {
+      await Promise.all(pools.map((db) => db.close()));
+      await store.close();
+    }
+  });
+
+  it('falls back to ids from message_id_seq where AUTO_INCREMENT ids need not be consecutive, without colliding', async () => {
+    const { store, url } = await freshMysqlStore(rootUrl);
+    // A session whose auto_increment_increment is 2 (as under Galera) gets the sequence fallback.
+    const stepped = openDatabase(url, 1);
+    const plain = openDatabase(url, 1);
+    try {
+      const a = (await store.users.create('a', 'h')).id;
+      const b = (await store.users.create('b', 'h')).id;
+      await stepped.query('SET SESSION auto_increment_increment = 2');
+      // The source is chosen when a writer starts (and again after a lost connection): the server's
+      // settings are global, so all nodes switch together, on a restart. Here: fast, then a node started
+      // under the other settings, then fast again after "the restart back".
+      const writers = [writerOn(plain), writerOn(stepped), writerOn(plain)];
+      expect(await writers[0]!.source()).toBe('auto-increment');
+      const ids: number[] = [];
+      const seqs: number[] = [];
+      const write = async (writer: MysqlAppendWriter) => {
+        for (const result of await writer.write([direct(a, b, 'm'), direct(b, a, 'n'), direct(a, b, 'o')])) {
+          ids.push(result.message.id);
+          seqs.push(...result.deliveries.filter((d) => d.userId === b).map((d) => d.seq));
+        }
+      };
+      await write(writers[0]!);
+      expect(await writers[1]!.source()).toBe('sequence');
+      await write(writers[1]!);
+      await write(writers[1]!);
+      expect(await writers[2]!.source()).toBe('auto-increment');
+      await write(writers[2]!);
+      // Consecutive within a batch, increasing across the switches, never reused.
+      expect(ids).toEqual([...ids].sort((x, y) => x - y));
+      expect(new Set(ids).size).toBe(12);
+      expect(seqs).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      const inbox = await store.messages.readInbox(b, 0, 100);
+      expect(inbox.map((e) => e.message.id)).toEqual(ids.filter((_, i) => i % 3 !== 1));
+    } finally {
+      await stepped.close();
+      await plain.close();
+      await store.close();
+    }
+  });
+
+  it('lets a node of the previous release (CALL parley_append_batch) append beside new ones without id collisions', async () => {
+    const { store, url } = await freshMysqlStore(rootUrl);
+    const old = openDatabase(url, 2);
+    const db = openDatabase(url, 2);
+    try {
+      const a = (await store.users.create('a', 'h')).id;
+      const b = (await store.users.create('b', 'h')).id;
+      const writer = writerOn(db);
+      const oldBatch = JSON.stringify(
+        Array.from({ length: 5 }, (_, k) => ({
+          s: a,
+          u: b,
+          c: `u:${a}:${b}`,
+          b: `old ${k}`,
+          t: 't',
+          r: [b],
+        })),
+      );
+      const rounds = await Promise.all(
+        Array.from({ length: 10 }, async (_, i) => {
+          const sets = await old.execute<[{ first_id: number }][]>('CALL parley_append_batch(?, ?)', [
+            oldBatch,
+            i,
+          ]);
+          const fresh = await writer.write([direct(a, b, `new ${i}`), direct(a, b, `new ${i}`)]);
+          return { oldFirst: Number(sets[0]![0].first_id), fresh: fresh.map((r) => r.message.id) };
+        }),
+      );
+      const inbox = await store.messages.readInbox(b, 0, 1000);
+      expect(inbox.map((e) => e.seq)).toEqual(Array.from({ length: 70 }, (_, i) => i + 1));
+      const stored = new Set(inbox.map((e) => e.message.id));
+      expect(stored.size).toBe(70);
+      for (const { oldFirst, fresh } of rounds) {
+        for (let k = 0; k < 5; k++) expect(stored.has(oldFirst + k)).toBe(true);
+        for (const id of fresh) expect(stored.has(id)).toBe(true);
+      }
+    } finally {
+      await old.close();
+      await db.close();
+      await store.close();
+    }
+  });
+
   it('allocates gap-free sequences under concurrent senders on two "nodes" (separate pools)', async () => {
     const { store, url } = await freshMysqlStore(rootUrl);
     const other = createMysqlStore(openDatabase(url, 8), systemClock);

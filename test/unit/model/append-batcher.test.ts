@@ -102,6 +102,35 @@ describe('AppendBatcher', () => {
     expect((await results).map((r) => r.message.body)).toEqual(batches.flat());
   });
 
+  it('starts a batch beside the one committing only once enough appends queued; an idle batcher never waits', async () => {
+    const { writer, send } = setup({ maxInFlight: 2, minOverlappingBatch: 3 });
+    const results = [send('a')]; // nothing in flight: written at once
+    const first = await writer.next();
+    results.push(send('b'), send('c'));
+    await Promise.resolve();
+    expect(writer.writes).toHaveLength(1); // two queued: they wait for the commit in flight
+    results.push(send('d'));
+    const second = await writer.next(); // three queued: a second batch overlaps the first
+    expect(second.bodies).toEqual(['b', 'c', 'd']);
+    results.push(send('e'));
+    await Promise.resolve();
+    expect(writer.writes).toHaveLength(2);
+    first.finish();
+    await results[0];
+    expect(writer.writes).toHaveLength(2); // 'e' still waits: the second batch is committing
+    second.finish();
+    const third = await writer.next(); // nothing in flight: the queue goes
+    expect(third.bodies).toEqual(['e']);
+    third.finish();
+    expect((await Promise.all(results)).map((r) => r.message.body)).toEqual(['a', 'b', 'c', 'd', 'e']);
+    // Idle again: a lone append is written at once.
+    const lone = send('f');
+    const write = await writer.next();
+    expect(write.bodies).toEqual(['f']);
+    write.finish();
+    await lone;
+  });
+
   it('reports each batch it wrote to telemetry with its size (failed writes are not reported)', async () => {
     const { writer, batcher, send } = setup({ maxInFlight: 1 });
     const telemetry = new RecordingTelemetry();
