@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import type { Transport } from './transport.js';
+import type { Transport, TransportEvents } from './transport.js';
 
 /** Byte and time bounds of one connection's channel. */
 export interface ConnectionLimits {
@@ -56,9 +56,11 @@ interface PacedFrame {
  * with pause/resume, outbound byte caps with the slow-consumer timer, the close timeout, and an idle
  * timer it is told about. It knows nothing of what the frames mean.
  */
-export class Connection {
+export class Connection implements TransportEvents {
   private state: State = ConnectionState.OPEN;
   private handler: ConnectionHandler | undefined;
+  /** The owner's close hook (the server's bookkeeping), run just before the handler hears of the close. */
+  private closedListener: ((reason: CloseReason) => void) | undefined;
   private readonly queue: string[] = [];
   private processing = false;
   private paused = false;
@@ -104,15 +106,14 @@ export class Connection {
     return this.state;
   }
 
-  /** Starts reading; every event from now on goes to `handler`. */
-  start(handler: ConnectionHandler): void {
+  /**
+   * Starts reading; every event from now on goes to `handler`, and `onClosed` (if given) runs once when
+   * the connection closed, before `handler.disconnected`.
+   */
+  start(handler: ConnectionHandler, onClosed?: (reason: CloseReason) => void): void {
     this.handler = handler;
-    this.transport.start({
-      frame: (text) => this.onFrame(text),
-      oversize: () => this.onFault('PAYLOAD_TOO_LARGE'),
-      drain: () => this.onDrain(),
-      closed: () => this.onTransportClosed(),
-    });
+    this.closedListener = onClosed;
+    this.transport.start(this);
   }
 
   /** Writes one frame; onFlushed runs once its bytes were handed to the OS. */
@@ -256,7 +257,8 @@ export class Connection {
     this.close(fault);
   }
 
-  private onFrame(text: string): void {
+  /** Transport callback: an inbound frame. */
+  onFrame(text: string): void {
     const handler = this.handler;
     if (this.state !== ConnectionState.OPEN || !handler) return;
     this.idleTimer?.refresh();
@@ -292,7 +294,13 @@ export class Connection {
     }
   }
 
-  private onDrain(): void {
+  /** Transport callback: an inbound frame was too large; nothing more is read. */
+  onOversize(): void {
+    this.onFault('PAYLOAD_TOO_LARGE');
+  }
+
+  /** Transport callback: the outbound buffer drained. */
+  onDrain(): void {
     if (this.slowTimer && this.bufferedBytes() <= this.limits.outboundHighWaterBytes) {
       clearTimeout(this.slowTimer);
       this.slowTimer = undefined;
@@ -300,7 +308,8 @@ export class Connection {
     if (this.writable()) this.releaseWaiters();
   }
 
-  private onTransportClosed(): void {
+  /** Transport callback: the transport closed (either side). */
+  onClosed(): void {
     if (this.state === ConnectionState.CLOSED) return;
     const reason = this.closeReason ?? 'CLIENT_CLOSED';
     this.state = ConnectionState.CLOSED;
@@ -311,6 +320,7 @@ export class Connection {
     clearTimeout(this.pacingTimer);
     this.paced.length = 0;
     this.pacedBytes = 0;
+    this.closedListener?.(reason);
     this.handler?.disconnected(reason);
   }
 

@@ -48,7 +48,7 @@ class FakeTransport implements Transport {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    this.events.closed();
+    this.events.onClosed();
   }
 }
 
@@ -107,8 +107,8 @@ afterEach(() => {
 describe('Connection (frame channel)', () => {
   it('hands frames to the handler one at a time, the next only after the previous settled', async () => {
     const { transport, handler } = open();
-    transport.events.frame('a');
-    transport.events.frame('b');
+    transport.events.onFrame('a');
+    transport.events.onFrame('b');
     await Promise.resolve();
     expect(handler.handled).toEqual(['a']);
     await handler.release();
@@ -118,7 +118,7 @@ describe('Connection (frame channel)', () => {
   it('drops frames the handler does not admit', async () => {
     const { transport, handler } = open();
     handler.admitAll = false;
-    transport.events.frame('a');
+    transport.events.onFrame('a');
     await Promise.resolve();
     expect(handler.handled).toEqual([]);
   });
@@ -126,9 +126,9 @@ describe('Connection (frame channel)', () => {
   it('pauses the transport while frames queue up and resumes once the queue is empty', async () => {
     const { transport, handler } = open();
     // 'a' is taken at once; b, c and d wait, and the third waiting frame pauses reading.
-    for (const frame of ['a', 'b', 'c']) transport.events.frame(frame);
+    for (const frame of ['a', 'b', 'c']) transport.events.onFrame(frame);
     expect(transport.paused).toBe(false);
-    transport.events.frame('d');
+    transport.events.onFrame('d');
     expect(transport.paused).toBe(true);
     for (let i = 0; i < 4; i++) await handler.release();
     await Promise.resolve();
@@ -156,7 +156,7 @@ describe('Connection (frame channel)', () => {
     let woke = false;
     void connection.waitWritable().then(() => (woke = true));
     transport.buffered = 0;
-    transport.events.drain();
+    transport.events.onDrain();
     await Promise.resolve();
     expect(woke).toBe(true);
     vi.advanceTimersByTime(10_000);
@@ -177,7 +177,7 @@ describe('Connection (frame channel)', () => {
     const { transport, handler, connection } = open();
     connection.setIdleTimeout(1000);
     vi.advanceTimersByTime(900);
-    transport.events.frame('ping');
+    transport.events.onFrame('ping');
     vi.advanceTimersByTime(900);
     expect(handler.faults).toEqual([]);
     vi.advanceTimersByTime(100);
@@ -188,7 +188,7 @@ describe('Connection (frame channel)', () => {
     const { transport, handler, connection } = open();
     connection.setDeadline(1000);
     vi.advanceTimersByTime(900);
-    transport.events.frame('ping');
+    transport.events.onFrame('ping');
     vi.advanceTimersByTime(100);
     expect(handler.faults).toEqual(['IDLE_TIMEOUT']);
   });
@@ -211,7 +211,7 @@ describe('Connection (frame channel)', () => {
 
   it('reports an oversize frame as PAYLOAD_TOO_LARGE and closes', () => {
     const { transport, handler, connection } = open();
-    transport.events.oversize();
+    transport.events.onOversize();
     expect(handler.faults).toEqual(['PAYLOAD_TOO_LARGE']);
     expect(connection.closed).toBe(true);
   });
@@ -230,7 +230,7 @@ describe('Connection (frame channel)', () => {
   it('reports CLIENT_CLOSED when the peer goes, and handles nothing after the close', async () => {
     const { transport, handler, connection } = open();
     transport.destroy();
-    transport.events.frame('late');
+    transport.events.onFrame('late');
     await Promise.resolve();
     expect(handler.handled).toEqual([]);
     expect(handler.disconnects).toEqual(['CLIENT_CLOSED']);
