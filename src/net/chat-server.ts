@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../logger.js';
+import { IdleTimers } from './idle-timers.js';
 import { Connection, type CloseReason, type ConnectionHandler, type ConnectionLimits } from './connection.js';
 import { addressKey, canonicalIp } from '../util/address-key.js';
 import { readProxyHeader, type Peer, type TrustedProxies } from './proxy-header.js';
@@ -77,6 +78,8 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
   private readonly refused = { proxy: 0, badProxyHeader: 0, perIp: 0 };
   /** Every accepted socket until it closes, sniffing and HTTP ones included (shutdown destroys them). */
   private readonly openSockets = new Set<Socket>();
+  /** The idle timeouts of every connection: one timer per timeout length, not one per connection. */
+  private readonly idleTimers = new IdleTimers();
   /** Sockets whose first bytes are still awaited, with the timer that destroys them. */
   private readonly sniffTimers = new Map<Socket, NodeJS.Timeout>();
   /** The per-address key each counted socket holds a place under (released on close). */
@@ -335,7 +338,7 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
   }
 
   private accept(transport: Transport): void {
-    const connection = new Connection(transport, this.options);
+    const connection = new Connection(transport, this.options, this.idleTimers);
     const session = this.newSession(
       connection,
       this.logger.child({ remote: transport.remoteAddress, transport: transport.kind }),

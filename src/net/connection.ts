@@ -1,4 +1,5 @@
 import { Buffer } from 'node:buffer';
+import { IdleTimers, type IdleWatched } from './idle-timers.js';
 import type { Transport, TransportEvents } from './transport.js';
 
 /** Byte and time bounds of one connection's channel. */
@@ -56,7 +57,7 @@ interface PacedFrame {
  * with pause/resume, outbound byte caps with the slow-consumer timer, the close timeout, and an idle
  * timer it is told about. It knows nothing of what the frames mean.
  */
-export class Connection implements TransportEvents {
+export class Connection implements TransportEvents, IdleWatched {
   private state: State = ConnectionState.OPEN;
   private handler: ConnectionHandler | undefined;
   /** The owner's close hook (the server's bookkeeping), run just before the handler hears of the close. */
@@ -64,7 +65,6 @@ export class Connection implements TransportEvents {
   private readonly queue: string[] = [];
   private processing = false;
   private paused = false;
-  private idleTimer: NodeJS.Timeout | undefined;
   private idleTimeoutMs = 0;
   private slowTimer: NodeJS.Timeout | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
@@ -82,6 +82,8 @@ export class Connection implements TransportEvents {
   constructor(
     private readonly transport: Transport,
     private readonly limits: ConnectionLimits,
+    /** Shared by the server's connections (one timer for all); a connection alone gets its own. */
+    private readonly idleTimers: IdleTimers = new IdleTimers(),
   ) {}
 
   get kind(): 'tcp' | 'ws' {
@@ -140,12 +142,15 @@ export class Connection implements TransportEvents {
     this.pacingGapMs = gapMs;
     if (gapMs > 0) return;
     clearTimeout(this.pacingTimer);
+    this.pacingTimer = undefined;
     this.pacedBusy = false;
     for (const { frame, onFlushed } of this.paced.splice(0)) this.transport.write(frame, onFlushed);
     this.pacedBytes = 0;
   }
 
   private writeNextPaced(): void {
+    // A fired timer is not kept: an idle connection should hold no Timeout.
+    this.pacingTimer = undefined;
     const next = this.paced.shift();
     if (!next || this.state === ConnectionState.CLOSED) {
       this.pacedBusy = false;
@@ -204,13 +209,20 @@ export class Connection implements TransportEvents {
    */
   setIdleTimeout(ms: number): void {
     if (ms === this.idleTimeoutMs || this.state !== ConnectionState.OPEN) return;
-    clearTimeout(this.idleTimer);
-    this.idleTimer = undefined;
+    this.stopIdleTimer();
     this.idleTimeoutMs = ms;
-    if (ms > 0) {
-      this.idleTimer = setTimeout(() => this.onFault('IDLE_TIMEOUT'), ms);
-      this.idleTimer.unref();
-    }
+    if (ms > 0) this.idleTimers.start(this, ms);
+  }
+
+  /** IdleWatched: the idle timeout ran out. */
+  idleExpired(): void {
+    this.idleTimeoutMs = 0;
+    this.onFault('IDLE_TIMEOUT');
+  }
+
+  private stopIdleTimer(): void {
+    if (this.idleTimeoutMs > 0) this.idleTimers.stop(this, this.idleTimeoutMs);
+    this.idleTimeoutMs = 0;
   }
 
   /**
@@ -261,7 +273,7 @@ export class Connection implements TransportEvents {
   onFrame(text: string): void {
     const handler = this.handler;
     if (this.state !== ConnectionState.OPEN || !handler) return;
-    this.idleTimer?.refresh();
+    if (this.idleTimeoutMs > 0) this.idleTimers.touch(this, this.idleTimeoutMs);
     if (!handler.admit(text)) return;
     this.queue.push(text);
     if (this.queue.length >= (this.limits.pauseAtQueued ?? DEFAULT_PAUSE_AT) && !this.paused) {
@@ -325,13 +337,11 @@ export class Connection implements TransportEvents {
   }
 
   private clearTimers(): void {
-    clearTimeout(this.idleTimer);
+    this.stopIdleTimer();
     clearTimeout(this.slowTimer);
     clearTimeout(this.deadlineTimer);
     this.deadlineTimer = undefined;
-    this.idleTimer = undefined;
     this.slowTimer = undefined;
-    this.idleTimeoutMs = 0;
   }
 
   private releaseWaiters(): void {

@@ -5,6 +5,7 @@ import {
   type ChannelFault,
   type ConnectionHandler,
 } from '../../../src/net/connection.js';
+import { IdleTimers } from '../../../src/net/idle-timers.js';
 import type { Transport, TransportEvents } from '../../../src/net/transport.js';
 
 /** A transport whose buffer size and peer are driven by the test. */
@@ -89,10 +90,14 @@ const LIMITS = {
   closeTimeoutMs: 2000,
 };
 
-function open(): { transport: FakeTransport; handler: RecordingHandler; connection: Connection } {
+function open(idleTimers?: IdleTimers): {
+  transport: FakeTransport;
+  handler: RecordingHandler;
+  connection: Connection;
+} {
   const transport = new FakeTransport();
   const handler = new RecordingHandler();
-  const connection = new Connection(transport, LIMITS);
+  const connection = new Connection(transport, LIMITS, idleTimers);
   connection.start(handler);
   return { transport, handler, connection };
 }
@@ -199,6 +204,55 @@ describe('Connection (frame channel)', () => {
     connection.setDeadline(0);
     vi.advanceTimersByTime(5000);
     expect(handler.faults).toEqual([]);
+  });
+
+  it('closes only the idle ones of many connections sharing one idle timer', () => {
+    const shared = new IdleTimers();
+    const conns = Array.from({ length: 100 }, () => open(shared));
+    for (const { connection } of conns) connection.setIdleTimeout(1000);
+    // One timer serves them all (a Timeout per connection is what this saves).
+    expect(vi.getTimerCount()).toBe(1);
+    vi.advanceTimersByTime(600);
+    for (const { transport } of conns.slice(0, 50)) transport.events.onFrame('ping');
+    vi.advanceTimersByTime(399);
+    expect(conns.filter((c) => c.handler.faults.length > 0)).toHaveLength(0);
+    vi.advanceTimersByTime(1);
+    expect(conns.slice(50).every((c) => c.handler.faults.join() === 'IDLE_TIMEOUT')).toBe(true);
+    expect(conns.slice(0, 50).every((c) => c.handler.faults.length === 0)).toBe(true);
+    vi.advanceTimersByTime(599);
+    expect(conns.slice(0, 50).every((c) => c.handler.faults.length === 0)).toBe(true);
+    vi.advanceTimersByTime(1);
+    expect(conns.every((c) => c.handler.faults.join() === 'IDLE_TIMEOUT')).toBe(true);
+    // Every member gone: once the close timeouts ran, no timer is left.
+    vi.advanceTimersByTime(LIMITS.closeTimeoutMs);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('stops a shared idle timeout when the connection closes or is told 0', () => {
+    const shared = new IdleTimers();
+    const a = open(shared);
+    const b = open(shared);
+    a.connection.setIdleTimeout(1000);
+    b.connection.setIdleTimeout(1000);
+    a.connection.close('BYE', true);
+    b.connection.setIdleTimeout(0);
+    expect(vi.getTimerCount()).toBe(0);
+    vi.advanceTimersByTime(5000);
+    expect(a.handler.faults).toEqual([]);
+    expect(b.handler.faults).toEqual([]);
+  });
+
+  it('keeps different idle timeouts apart on one shared timer set', () => {
+    const shared = new IdleTimers();
+    const short = open(shared);
+    const long = open(shared);
+    short.connection.setIdleTimeout(500);
+    long.connection.setIdleTimeout(2000);
+    vi.advanceTimersByTime(500);
+    expect(short.handler.faults).toEqual(['IDLE_TIMEOUT']);
+    expect(long.handler.faults).toEqual([]);
+    vi.advanceTimersByTime(1500);
+    expect(long.handler.faults).toEqual(['IDLE_TIMEOUT']);
   });
 
   it('runs no idle timer when told 0', () => {
