@@ -33,8 +33,6 @@ import { LiveStateService } from './service/live-state-service.js';
 import { PresenceNotifier } from './service/presence-notifier.js';
 import { SessionTokens } from './service/session-tokens.js';
 import { SocialService } from './service/social-service.js';
-import { openMysqlStore } from './model/open-mysql-store.js';
-import { openRedis } from './redis/open-redis.js';
 import { adminTls, chatTls } from './tls-setup.js';
 import { systemClock, type Clock } from './util/clock.js';
 import { CloserStack } from './util/closer-stack.js';
@@ -116,6 +114,8 @@ export async function createPorts(
     closers.add('local presence', () => ports.presence.close());
     return ports;
   }
+  // Loaded only when configured: the embedded mode never needs mysql2 or ioredis (~20 MB of RSS).
+  const { openMysqlStore } = await import('./model/open-mysql-store.js');
   const store = await openMysqlStore(config, clock, logger);
   closers.add('MySQL store', () => store.close());
   store.observe?.(telemetry);
@@ -127,6 +127,7 @@ export async function createPorts(
     closers.add('local presence', () => presence.close());
     return { store, bus, presence, mode: 'single node, data in MySQL', beforeBusClose };
   }
+  const { openRedis } = await import('./redis/open-redis.js');
   const { bus, presence, attempts, credentials } = await openRedis(config, logger, clock, telemetry);
   const beforeBusClose = noticesHolder();
   closers.add('Redis bus', () => beforeBusClose.settle().then(() => bus.close()));

@@ -1,7 +1,11 @@
+import { createRequire } from 'node:module';
 import { pino, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
 
 export type { Logger };
+
+/** pino-pretty is loaded only for a terminal (about 3 MB a server under a supervisor never needs). */
+const require = createRequire(import.meta.url);
 
 export interface LoggerOptions {
   /** This node's id, on every line as `node` (NODE_ID). */
@@ -25,7 +29,7 @@ export function createLogger(level: string, options: LoggerOptions = {}): Logger
       base: { pid: process.pid, ...(options.node === undefined ? {} : { node: options.node }) },
     },
     options.pretty
-      ? pretty({
+      ? (require('pino-pretty') as typeof PinoPretty)({
           destination,
           sync: true,
           colorize: destination === process.stdout && process.stdout.hasColors?.() === true,

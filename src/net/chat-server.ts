@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../logger.js';
+import { IdleTimers } from './idle-timers.js';
 import { Connection, type CloseReason, type ConnectionHandler, type ConnectionLimits } from './connection.js';
 import { addressKey, canonicalIp } from '../util/address-key.js';
 import { readProxyHeader, type Peer, type TrustedProxies } from './proxy-header.js';
@@ -77,6 +78,12 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
   private readonly refused = { proxy: 0, badProxyHeader: 0, perIp: 0 };
   /** Every accepted socket until it closes, sniffing and HTTP ones included (shutdown destroys them). */
   private readonly openSockets = new Set<Socket>();
+  /** The idle timeouts of every connection: one timer per timeout length, not one per connection. */
+  private readonly idleTimers = new IdleTimers();
+  /** Sockets whose first bytes are still awaited, with the timer that destroys them. */
+  private readonly sniffTimers = new Map<Socket, NodeJS.Timeout>();
+  /** The per-address key each counted socket holds a place under (released on close). */
+  private readonly peerKeys = new Map<Socket, string>();
   private sockets = 0;
   private idleWaiters: (() => void)[] = [];
 
@@ -146,13 +153,8 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
   private onSocket(socket: Socket): void {
     this.sockets++;
     this.openSockets.add(socket);
-    socket.once('close', () => {
-      this.openSockets.delete(socket);
-      if (--this.sockets > 0) return;
-      const waiters = this.idleWaiters.splice(0);
-      for (const wake of waiters) wake();
-    });
-    socket.on('error', () => {});
+    this.watchClose(socket);
+    socket.on('error', ignoreSocketError);
     if (this.sockets > this.options.maxConnections) {
       // On a TLS port a frame in clear is noise to the client; it sees the connection close instead.
       if (this.options.tls === undefined) socket.end(`${this.options.busyFrame}\n`);
@@ -161,12 +163,12 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
     }
     const timer = setTimeout(() => socket.destroy(), this.options.sniffTimeoutMs);
     timer.unref();
-    socket.once('close', () => clearTimeout(timer));
+    this.sniffTimers.set(socket, timer);
     const direct: Peer = { ip: canonicalIp(socket.remoteAddress ?? '?'), port: socket.remotePort ?? 0 };
     // A load balancer speaks for many clients: its sockets count against the address its PROXY header
     // names. Anyone else counts at once, silent or not, so one address cannot hold sockets unbounded.
     const fromProxy = this.options.trustedProxies.has(direct.ip);
-    if (!fromProxy && !this.countPeer(socket, direct, timer)) return;
+    if (!fromProxy && !this.countPeer(socket, direct)) return;
     let buffered: Buffer = Buffer.alloc(0);
     const onData = (chunk: Buffer): void => {
       buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
@@ -174,8 +176,8 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
       if (read.kind === 'incomplete') return;
       socket.off('data', onData);
       if (read.kind === 'none') {
-        if (!fromProxy || this.countPeer(socket, direct, timer)) {
-          this.sniffSecured(socket, buffered, direct, timer);
+        if (!fromProxy || this.countPeer(socket, direct)) {
+          this.sniffSecured(socket, buffered, direct);
         }
         return;
       }
@@ -191,24 +193,51 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
         return;
       }
       const peer = read.peer ?? direct;
-      if (!this.countPeer(socket, peer, timer)) return;
-      this.sniffSecured(socket, read.rest, peer, timer);
+      if (!this.countPeer(socket, peer)) return;
+      this.sniffSecured(socket, read.rest, peer);
     };
     socket.on('data', onData);
   }
 
-  /** The client's address is known: counts it against its per-address limit (false: refused and closing). */
-  private countPeer(socket: Socket, peer: Peer, timer: NodeJS.Timeout): boolean {
-    const key = addressKey(peer.ip);
-    const count = (this.perIp.get(key) ?? 0) + 1;
-    this.perIp.set(key, count);
-    socket.once('close', () => {
+  /**
+   * The one close listener of a socket: every piece of per-socket bookkeeping is undone here. It is made
+   * in a function of its own so that its closure holds the socket alone (a closure made in `onSocket`
+   * would keep that function's whole context, first bytes included, for the connection's lifetime).
+   */
+  private watchClose(socket: Socket): void {
+    socket.on('close', () => this.onSocketClosed(socket));
+  }
+
+  private onSocketClosed(socket: Socket): void {
+    this.openSockets.delete(socket);
+    clearTimeout(this.sniffTimers.get(socket));
+    this.sniffTimers.delete(socket);
+    const key = this.peerKeys.get(socket);
+    if (key !== undefined) {
+      this.peerKeys.delete(socket);
       const left = (this.perIp.get(key) ?? 1) - 1;
       if (left === 0) this.perIp.delete(key);
       else this.perIp.set(key, left);
-    });
+    }
+    if (--this.sockets > 0) return;
+    const waiters = this.idleWaiters.splice(0);
+    for (const wake of waiters) wake();
+  }
+
+  /** The sniff is over (the stream was recognised, or the socket refused): its timer goes. */
+  private stopSniffTimer(socket: Socket): void {
+    clearTimeout(this.sniffTimers.get(socket));
+    this.sniffTimers.delete(socket);
+  }
+
+  /** The client's address is known: counts it against its per-address limit (false: refused and closing). */
+  private countPeer(socket: Socket, peer: Peer): boolean {
+    const key = addressKey(peer.ip);
+    const count = (this.perIp.get(key) ?? 0) + 1;
+    this.perIp.set(key, count);
+    this.peerKeys.set(socket, key);
     if (count <= this.options.maxConnectionsPerIp) return true;
-    clearTimeout(timer);
+    this.stopSniffTimer(socket);
     this.refused.perIp++;
     if (this.options.tls === undefined) socket.end(`${this.options.perIpBusyFrame}\n`);
     setTimeout(() => socket.destroy(), 1000).unref();
@@ -220,11 +249,11 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
    * sniff timer bounds the handshake too: destroying the plain socket ends the secure one). `first` holds
    * the bytes already read (none after a PROXY header that came alone).
    */
-  private sniffSecured(socket: Socket, first: Buffer, peer: Peer, timer: NodeJS.Timeout): void {
+  private sniffSecured(socket: Socket, first: Buffer, peer: Peer): void {
     const tls = this.options.tls;
     if (tls === undefined) {
-      if (first.length > 0) this.sniff(socket, first, peer, timer);
-      else socket.once('data', (chunk: Buffer) => this.sniff(socket, chunk, peer, timer));
+      if (first.length > 0) this.sniff(socket, first, peer);
+      else socket.once('data', (chunk: Buffer) => this.sniff(socket, chunk, peer));
       return;
     }
     // A handshake must finish soon: the long pre-login time is for people at a menu, not for half-open
@@ -233,13 +262,13 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
     socket.once('close', () => clearTimeout(handshake));
     tls.accept(socket, first, (secure) => {
       clearTimeout(handshake);
-      secure.once('data', (decrypted: Buffer) => this.sniff(secure, decrypted, peer, timer));
+      secure.once('data', (decrypted: Buffer) => this.sniff(secure, decrypted, peer));
     });
   }
 
   /** What the first bytes speak: an HTTP request (a WebSocket upgrade) or a JSON stream. */
-  private sniff(socket: Socket, first: Buffer, peer: Peer, timer: NodeJS.Timeout): void {
-    clearTimeout(timer);
+  private sniff(socket: Socket, first: Buffer, peer: Peer): void {
+    this.stopSniffTimer(socket);
     if (looksLikeHttp(first)) {
       // A request head must be complete soon; the long pre-login time is for people at a menu.
       this.readHttpHead(
@@ -309,21 +338,14 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
   }
 
   private accept(transport: Transport): void {
-    const connection = new Connection(transport, this.options);
+    const connection = new Connection(transport, this.options, this.idleTimers);
     const session = this.newSession(
       connection,
       this.logger.child({ remote: transport.remoteAddress, transport: transport.kind }),
     );
     this.connections.set(connection, session);
-    connection.start({
-      admit: (frame) => session.admit(frame),
-      handle: (frame) => session.handle(frame),
-      fault: (fault) => session.fault(fault),
-      disconnected: (reason) => {
-        this.onClosed(connection, reason);
-        session.disconnected(reason);
-      },
-    });
+    // The session is the handler itself: no wrapper object of closures per connection.
+    connection.start(session, (reason) => this.onClosed(connection, reason));
   }
 
   private onClosed(connection: Connection, reason: CloseReason): void {
@@ -332,3 +354,6 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
     this.emit('connection-closed', { reason, transport: connection.kind });
   }
 }
+
+/** Socket errors are followed by 'close', which does the cleanup; the reason is not the peer's business. */
+function ignoreSocketError(): void {}

@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
-import type { Transport } from './transport.js';
+import { IdleTimers, type IdleWatched } from './idle-timers.js';
+import type { Transport, TransportEvents } from './transport.js';
 
 /** Byte and time bounds of one connection's channel. */
 export interface ConnectionLimits {
@@ -56,13 +57,14 @@ interface PacedFrame {
  * with pause/resume, outbound byte caps with the slow-consumer timer, the close timeout, and an idle
  * timer it is told about. It knows nothing of what the frames mean.
  */
-export class Connection {
+export class Connection implements TransportEvents, IdleWatched {
   private state: State = ConnectionState.OPEN;
   private handler: ConnectionHandler | undefined;
+  /** The owner's close hook (the server's bookkeeping), run just before the handler hears of the close. */
+  private closedListener: ((reason: CloseReason) => void) | undefined;
   private readonly queue: string[] = [];
   private processing = false;
   private paused = false;
-  private idleTimer: NodeJS.Timeout | undefined;
   private idleTimeoutMs = 0;
   private slowTimer: NodeJS.Timeout | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
@@ -80,6 +82,8 @@ export class Connection {
   constructor(
     private readonly transport: Transport,
     private readonly limits: ConnectionLimits,
+    /** Shared by the server's connections (one timer for all); a connection alone gets its own. */
+    private readonly idleTimers: IdleTimers = new IdleTimers(),
   ) {}
 
   get kind(): 'tcp' | 'ws' {
@@ -104,15 +108,14 @@ export class Connection {
     return this.state;
   }
 
-  /** Starts reading; every event from now on goes to `handler`. */
-  start(handler: ConnectionHandler): void {
+  /**
+   * Starts reading; every event from now on goes to `handler`, and `onClosed` (if given) runs once when
+   * the connection closed, before `handler.disconnected`.
+   */
+  start(handler: ConnectionHandler, onClosed?: (reason: CloseReason) => void): void {
     this.handler = handler;
-    this.transport.start({
-      frame: (text) => this.onFrame(text),
-      oversize: () => this.onFault('PAYLOAD_TOO_LARGE'),
-      drain: () => this.onDrain(),
-      closed: () => this.onTransportClosed(),
-    });
+    this.closedListener = onClosed;
+    this.transport.start(this);
   }
 
   /** Writes one frame; onFlushed runs once its bytes were handed to the OS. */
@@ -139,12 +142,15 @@ export class Connection {
     this.pacingGapMs = gapMs;
     if (gapMs > 0) return;
     clearTimeout(this.pacingTimer);
+    this.pacingTimer = undefined;
     this.pacedBusy = false;
     for (const { frame, onFlushed } of this.paced.splice(0)) this.transport.write(frame, onFlushed);
     this.pacedBytes = 0;
   }
 
   private writeNextPaced(): void {
+    // A fired timer is not kept: an idle connection should hold no Timeout.
+    this.pacingTimer = undefined;
     const next = this.paced.shift();
     if (!next || this.state === ConnectionState.CLOSED) {
       this.pacedBusy = false;
@@ -203,13 +209,20 @@ export class Connection {
    */
   setIdleTimeout(ms: number): void {
     if (ms === this.idleTimeoutMs || this.state !== ConnectionState.OPEN) return;
-    clearTimeout(this.idleTimer);
-    this.idleTimer = undefined;
+    this.stopIdleTimer();
     this.idleTimeoutMs = ms;
-    if (ms > 0) {
-      this.idleTimer = setTimeout(() => this.onFault('IDLE_TIMEOUT'), ms);
-      this.idleTimer.unref();
-    }
+    if (ms > 0) this.idleTimers.start(this, ms);
+  }
+
+  /** IdleWatched: the idle timeout ran out. */
+  idleExpired(): void {
+    this.idleTimeoutMs = 0;
+    this.onFault('IDLE_TIMEOUT');
+  }
+
+  private stopIdleTimer(): void {
+    if (this.idleTimeoutMs > 0) this.idleTimers.stop(this, this.idleTimeoutMs);
+    this.idleTimeoutMs = 0;
   }
 
   /**
@@ -256,10 +269,11 @@ export class Connection {
     this.close(fault);
   }
 
-  private onFrame(text: string): void {
+  /** Transport callback: an inbound frame. */
+  onFrame(text: string): void {
     const handler = this.handler;
     if (this.state !== ConnectionState.OPEN || !handler) return;
-    this.idleTimer?.refresh();
+    if (this.idleTimeoutMs > 0) this.idleTimers.touch(this, this.idleTimeoutMs);
     if (!handler.admit(text)) return;
     this.queue.push(text);
     if (this.queue.length >= (this.limits.pauseAtQueued ?? DEFAULT_PAUSE_AT) && !this.paused) {
@@ -292,7 +306,13 @@ export class Connection {
     }
   }
 
-  private onDrain(): void {
+  /** Transport callback: an inbound frame was too large; nothing more is read. */
+  onOversize(): void {
+    this.onFault('PAYLOAD_TOO_LARGE');
+  }
+
+  /** Transport callback: the outbound buffer drained. */
+  onDrain(): void {
     if (this.slowTimer && this.bufferedBytes() <= this.limits.outboundHighWaterBytes) {
       clearTimeout(this.slowTimer);
       this.slowTimer = undefined;
@@ -300,7 +320,8 @@ export class Connection {
     if (this.writable()) this.releaseWaiters();
   }
 
-  private onTransportClosed(): void {
+  /** Transport callback: the transport closed (either side). */
+  onClosed(): void {
     if (this.state === ConnectionState.CLOSED) return;
     const reason = this.closeReason ?? 'CLIENT_CLOSED';
     this.state = ConnectionState.CLOSED;
@@ -311,17 +332,16 @@ export class Connection {
     clearTimeout(this.pacingTimer);
     this.paced.length = 0;
     this.pacedBytes = 0;
+    this.closedListener?.(reason);
     this.handler?.disconnected(reason);
   }
 
   private clearTimers(): void {
-    clearTimeout(this.idleTimer);
+    this.stopIdleTimer();
     clearTimeout(this.slowTimer);
     clearTimeout(this.deadlineTimer);
     this.deadlineTimer = undefined;
-    this.idleTimer = undefined;
     this.slowTimer = undefined;
-    this.idleTimeoutMs = 0;
   }
 
   private releaseWaiters(): void {

@@ -19,8 +19,8 @@ export class TcpTransport implements Transport {
   constructor(
     private readonly socket: Socket,
     maxFrameBytes: number,
-    /** Bytes already read while sniffing the protocol. */
-    private readonly firstChunk: Buffer,
+    /** Bytes already read while sniffing the protocol (dropped once handed to the decoder). */
+    private firstChunk: Buffer | undefined,
     peer: Peer,
   ) {
     this.remoteIp = peer.ip;
@@ -31,12 +31,14 @@ export class TcpTransport implements Transport {
   start(events: TransportEvents): void {
     this.events = events;
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    this.socket.on('drain', () => events.drain());
-    this.socket.on('error', () => {
-      // 'close' follows every 'error'; the reason (usually ECONNRESET) is not the peer's business.
-    });
-    this.socket.once('close', () => events.closed());
-    this.onData(this.firstChunk);
+    this.socket.on('drain', () => events.onDrain());
+    // The server already listens for errors on its sockets; a second listener would cost an array.
+    if (this.socket.listenerCount('error') === 0) this.socket.on('error', ignoreSocketError);
+    // 'close' is emitted once: `on` spares the wrapper objects `once` makes per listener.
+    this.socket.on('close', () => events.onClosed());
+    const first = this.firstChunk!;
+    this.firstChunk = undefined;
+    this.onData(first);
   }
 
   write(text: string, onFlushed?: () => void): void {
@@ -92,12 +94,15 @@ export class TcpTransport implements Transport {
     if (!this.peerNulFramed && chunk.includes(0)) this.peerNulFramed = true;
     const events = this.events;
     try {
-      this.decoder.push(chunk, (frame) => events.frame(frame));
+      this.decoder.push(chunk, (frame) => events.onFrame(frame));
     } catch (error) {
       if (!(error instanceof FrameTooLargeError)) throw error;
       this.failed = true;
       this.socket.pause();
-      events.oversize();
+      events.onOversize();
     }
   }
 }
+
+/** 'close' follows every 'error'; the reason (usually ECONNRESET) is not the peer's business. */
+function ignoreSocketError(): void {}

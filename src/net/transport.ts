@@ -1,12 +1,15 @@
-/** Callbacks a transport makes into its connection. */
+/**
+ * Callbacks a transport makes into its connection. `Connection` implements them itself (methods, not an
+ * object of closures): an idle connection is held by thousands, so every object per connection counts.
+ */
 export interface TransportEvents {
-  frame(text: string): void;
+  onFrame(text: string): void;
   /** An inbound frame exceeded the size limit; the transport delivers nothing more. */
-  oversize(): void;
+  onOversize(): void;
   /** The outbound buffer drained. */
-  drain(): void;
+  onDrain(): void;
   /** The transport closed (either side); called once. */
-  closed(): void;
+  onClosed(): void;
 }
 
 /**

@@ -22,13 +22,13 @@ export class WsTransport implements Transport {
   start(events: TransportEvents): void {
     this.ws.on('message', (data: RawData, isBinary: boolean) => {
       const text = isBinary ? Buffer.from(data as Buffer).toString('utf8') : rawToString(data);
-      events.frame(text.trim());
+      events.onFrame(text.trim());
     });
     this.ws.on('error', (error: Error & { code?: string }) => {
-      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') events.oversize();
+      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') events.onOversize();
     });
-    this.socket.on('drain', () => events.drain());
-    this.ws.once('close', () => events.closed());
+    this.socket.on('drain', () => events.onDrain());
+    this.ws.on('close', () => events.onClosed());
   }
 
   write(text: string, onFlushed?: () => void): void {

@@ -5,6 +5,7 @@ import {
   type ChannelFault,
   type ConnectionHandler,
 } from '../../../src/net/connection.js';
+import { IdleTimers } from '../../../src/net/idle-timers.js';
 import type { Transport, TransportEvents } from '../../../src/net/transport.js';
 
 /** A transport whose buffer size and peer are driven by the test. */
@@ -48,7 +49,7 @@ class FakeTransport implements Transport {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    this.events.closed();
+    this.events.onClosed();
   }
 }
 
@@ -89,10 +90,14 @@ const LIMITS = {
   closeTimeoutMs: 2000,
 };
 
-function open(): { transport: FakeTransport; handler: RecordingHandler; connection: Connection } {
+function open(idleTimers?: IdleTimers): {
+  transport: FakeTransport;
+  handler: RecordingHandler;
+  connection: Connection;
+} {
   const transport = new FakeTransport();
   const handler = new RecordingHandler();
-  const connection = new Connection(transport, LIMITS);
+  const connection = new Connection(transport, LIMITS, idleTimers);
   connection.start(handler);
   return { transport, handler, connection };
 }
@@ -107,8 +112,8 @@ afterEach(() => {
 describe('Connection (frame channel)', () => {
   it('hands frames to the handler one at a time, the next only after the previous settled', async () => {
     const { transport, handler } = open();
-    transport.events.frame('a');
-    transport.events.frame('b');
+    transport.events.onFrame('a');
+    transport.events.onFrame('b');
     await Promise.resolve();
     expect(handler.handled).toEqual(['a']);
     await handler.release();
@@ -118,7 +123,7 @@ describe('Connection (frame channel)', () => {
   it('drops frames the handler does not admit', async () => {
     const { transport, handler } = open();
     handler.admitAll = false;
-    transport.events.frame('a');
+    transport.events.onFrame('a');
     await Promise.resolve();
     expect(handler.handled).toEqual([]);
   });
@@ -126,9 +131,9 @@ describe('Connection (frame channel)', () => {
   it('pauses the transport while frames queue up and resumes once the queue is empty', async () => {
     const { transport, handler } = open();
     // 'a' is taken at once; b, c and d wait, and the third waiting frame pauses reading.
-    for (const frame of ['a', 'b', 'c']) transport.events.frame(frame);
+    for (const frame of ['a', 'b', 'c']) transport.events.onFrame(frame);
     expect(transport.paused).toBe(false);
-    transport.events.frame('d');
+    transport.events.onFrame('d');
     expect(transport.paused).toBe(true);
     for (let i = 0; i < 4; i++) await handler.release();
     await Promise.resolve();
@@ -156,7 +161,7 @@ describe('Connection (frame channel)', () => {
     let woke = false;
     void connection.waitWritable().then(() => (woke = true));
     transport.buffered = 0;
-    transport.events.drain();
+    transport.events.onDrain();
     await Promise.resolve();
     expect(woke).toBe(true);
     vi.advanceTimersByTime(10_000);
@@ -177,7 +182,7 @@ describe('Connection (frame channel)', () => {
     const { transport, handler, connection } = open();
     connection.setIdleTimeout(1000);
     vi.advanceTimersByTime(900);
-    transport.events.frame('ping');
+    transport.events.onFrame('ping');
     vi.advanceTimersByTime(900);
     expect(handler.faults).toEqual([]);
     vi.advanceTimersByTime(100);
@@ -188,7 +193,7 @@ describe('Connection (frame channel)', () => {
     const { transport, handler, connection } = open();
     connection.setDeadline(1000);
     vi.advanceTimersByTime(900);
-    transport.events.frame('ping');
+    transport.events.onFrame('ping');
     vi.advanceTimersByTime(100);
     expect(handler.faults).toEqual(['IDLE_TIMEOUT']);
   });
@@ -201,6 +206,55 @@ describe('Connection (frame channel)', () => {
     expect(handler.faults).toEqual([]);
   });
 
+  it('closes only the idle ones of many connections sharing one idle timer', () => {
+    const shared = new IdleTimers();
+    const conns = Array.from({ length: 100 }, () => open(shared));
+    for (const { connection } of conns) connection.setIdleTimeout(1000);
+    // One timer serves them all (a Timeout per connection is what this saves).
+    expect(vi.getTimerCount()).toBe(1);
+    vi.advanceTimersByTime(600);
+    for (const { transport } of conns.slice(0, 50)) transport.events.onFrame('ping');
+    vi.advanceTimersByTime(399);
+    expect(conns.filter((c) => c.handler.faults.length > 0)).toHaveLength(0);
+    vi.advanceTimersByTime(1);
+    expect(conns.slice(50).every((c) => c.handler.faults.join() === 'IDLE_TIMEOUT')).toBe(true);
+    expect(conns.slice(0, 50).every((c) => c.handler.faults.length === 0)).toBe(true);
+    vi.advanceTimersByTime(599);
+    expect(conns.slice(0, 50).every((c) => c.handler.faults.length === 0)).toBe(true);
+    vi.advanceTimersByTime(1);
+    expect(conns.every((c) => c.handler.faults.join() === 'IDLE_TIMEOUT')).toBe(true);
+    // Every member gone: once the close timeouts ran, no timer is left.
+    vi.advanceTimersByTime(LIMITS.closeTimeoutMs);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('stops a shared idle timeout when the connection closes or is told 0', () => {
+    const shared = new IdleTimers();
+    const a = open(shared);
+    const b = open(shared);
+    a.connection.setIdleTimeout(1000);
+    b.connection.setIdleTimeout(1000);
+    a.connection.close('BYE', true);
+    b.connection.setIdleTimeout(0);
+    expect(vi.getTimerCount()).toBe(0);
+    vi.advanceTimersByTime(5000);
+    expect(a.handler.faults).toEqual([]);
+    expect(b.handler.faults).toEqual([]);
+  });
+
+  it('keeps different idle timeouts apart on one shared timer set', () => {
+    const shared = new IdleTimers();
+    const short = open(shared);
+    const long = open(shared);
+    short.connection.setIdleTimeout(500);
+    long.connection.setIdleTimeout(2000);
+    vi.advanceTimersByTime(500);
+    expect(short.handler.faults).toEqual(['IDLE_TIMEOUT']);
+    expect(long.handler.faults).toEqual([]);
+    vi.advanceTimersByTime(1500);
+    expect(long.handler.faults).toEqual(['IDLE_TIMEOUT']);
+  });
+
   it('runs no idle timer when told 0', () => {
     const { handler, connection } = open();
     connection.setIdleTimeout(1000);
@@ -211,7 +265,7 @@ describe('Connection (frame channel)', () => {
 
   it('reports an oversize frame as PAYLOAD_TOO_LARGE and closes', () => {
     const { transport, handler, connection } = open();
-    transport.events.oversize();
+    transport.events.onOversize();
     expect(handler.faults).toEqual(['PAYLOAD_TOO_LARGE']);
     expect(connection.closed).toBe(true);
   });
@@ -230,7 +284,7 @@ describe('Connection (frame channel)', () => {
   it('reports CLIENT_CLOSED when the peer goes, and handles nothing after the close', async () => {
     const { transport, handler, connection } = open();
     transport.destroy();
-    transport.events.frame('late');
+    transport.events.onFrame('late');
     await Promise.resolve();
     expect(handler.handled).toEqual([]);
     expect(handler.disconnects).toEqual(['CLIENT_CLOSED']);
