@@ -15,13 +15,24 @@ const { values } = runCommandLine({
   name: 'drill',
   usage: 'npm run drill -- [options]     (as root)',
   summary: `The failover drill on one machine: two load balancers (nginx + keepalived moving a VIP), Parley
-nodes, MariaDB and Redis, and chatting clients, each in its own network namespace; then eight faults
+nodes, MariaDB and Redis, and chatting clients (a share of the users on several devices), each in its own network namespace; then eight faults
 (nginx crash, frozen LB, keepalived stop, the old master's return, a node killed, a node unplugged, a
 Redis restart, …). Prints a table of failover times and message accounting; exits 0 when nothing was
 lost, duplicated, reordered or left behind, 1 otherwise. Needs root; without it, it says so and exits 0
 (1 under CI). Takes about a minute.`,
   options: {
-    clients: { type: 'integer', default: 60, description: 'chatting clients (v2)' },
+    clients: { type: 'integer', default: 60, description: 'chatting users (v2)' },
+    devices: {
+      type: 'integer',
+      default: 2,
+      description: 'devices of each v2 user that has several (each another client of the user)',
+    },
+    'device-share': {
+      type: 'number',
+      value: '<0..1>',
+      default: 1 / 3,
+      description: 'share of the v2 users with --devices devices (the others have one)',
+    },
     'v1-clients': {
       type: 'integer',
       default: 20,
@@ -72,10 +83,20 @@ if (!/^[a-z][a-z0-9]{0,7}$/.test(prefix)) {
   process.stderr.write('drill: --prefix must be 1–8 lowercase letters or digits, starting with a letter\n');
   process.exit(2);
 }
+if (values.devices < 1 || values.devices > 10) {
+  process.stderr.write('drill: --devices must be 1–10 (MAX_DEVICES_PER_USER)\n');
+  process.exit(2);
+}
+if (!(values['device-share'] >= 0 && values['device-share'] <= 1)) {
+  process.stderr.write('drill: --device-share must be between 0 and 1\n');
+  process.exit(2);
+}
 const started = performance.now();
 const drill = new Drill({
   prefix,
   clients: values.clients,
+  devicesPerUser: values.devices,
+  deviceShare: values['device-share'],
   v1Clients: values['v1-clients'],
   nodeEnv: Object.fromEntries(
     values['node-env'].map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
@@ -115,6 +136,7 @@ say(
   renderDrillReport(result, {
     clients: values.clients,
     v1Clients: values['v1-clients'],
+    devicesNote: `${Math.round(values['device-share'] * 100)} % of the users with ${values.devices}`,
     seconds: (performance.now() - started) / 1000,
   }),
 );

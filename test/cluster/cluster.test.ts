@@ -180,6 +180,37 @@ describe('a Parley cluster behind nginx', () => {
     await victim.start();
   });
 
+  it('loses nothing at any device when a node is killed under load with half the users on two devices', async () => {
+    const traffic = new Traffic({
+      host: '127.0.0.1',
+      port: cluster.current.port,
+      clients: 12,
+      devicesPerUser: 2,
+      deviceShare: 0.5,
+      groupShare: 0.2,
+      groupSize: 4,
+    });
+    await traffic.connect();
+    expect(traffic.clients.length).toBe(18);
+    traffic.start();
+    await run(1000);
+    // The node holding a second device (nginx may have put every client on one node after the last test).
+    const second = traffic.users.find((u) => u.devices.length === 2)!.devices[1]!;
+    const victim = cluster.current.nodes.find((node) => node.nodeId === second.node)!;
+    await victim.stop('SIGKILL');
+    await run(2500);
+    await traffic.stop();
+    const report = await traffic.drain();
+    expectClean(report);
+    expect(report.resumes).toBeGreaterThan(0);
+    // Own sends came back: to the other device (counted in delivered) and to the sender (an echo, marked).
+    expect(report.echoes).toBeGreaterThan(0);
+    expect(report.unmarkedEchoes).toBe(0);
+    expect(report.delivered).toBeGreaterThan(report.acked);
+    traffic.close();
+    await victim.start();
+  });
+
   it('loses nothing when Redis restarts under load; local chat continues meanwhile; presence comes back', async () => {
     const traffic = new Traffic({
       host: '127.0.0.1',

@@ -16,6 +16,7 @@ import type {
   DrillReply,
   FinishResult,
   LoadSettings,
+  PhaseAccounting,
   SettleResult,
   V1Command,
   V1FinishResult,
@@ -53,6 +54,10 @@ export interface DrillOptions {
   /** Namespace prefix (`<prefix>-lb1` …); distinct prefixes let drills run side by side. */
   readonly prefix: string;
   readonly clients: number;
+  /** Devices of each v2 user that has several (a share `deviceShare` of the users). @default 1 */
+  readonly devicesPerUser?: number;
+  /** @default 1/3 */
+  readonly deviceShare?: number;
   /** Users of the original C++ client (emulated), chatting in pairs; 0: none. */
   readonly v1Clients: number;
   readonly apps: number;
@@ -70,6 +75,8 @@ export interface FaultRow extends SettleResult {
   readonly problems: string[];
   /** The v1 population's recovery (undefined without v1 clients). */
   readonly v1: V1SettleResult | undefined;
+  /** The v2 accounting of this fault's phase, per receiving device (known once the drill finished). */
+  readonly accounting?: PhaseAccounting;
 }
 
 export interface DrillResult {
@@ -242,6 +249,8 @@ export class Drill {
       host: NET.vip,
       port: LB_PORT,
       clients: this.options.clients,
+      devicesPerUser: this.options.devicesPerUser ?? 1,
+      deviceShare: this.options.deviceShare ?? 1 / 3,
       groupShare: 0.2,
       intervalMs: 100,
       heartbeatMs: 1000,
@@ -250,7 +259,7 @@ export class Drill {
     const ready = await this.ask({ type: 'start', settings }, 120_000);
     if (ready.type !== 'ready') throw new Error(`load client: ${JSON.stringify(ready)}`);
     this.log(
-      `client host: ${this.options.clients} clients logged in through ${NET.vip}:${LB_PORT} (${ready.crossPairs}/${ready.pairs} pairs across nodes), sending`,
+      `client host: ${this.options.clients} users on ${ready.devices} devices logged in through ${NET.vip}:${LB_PORT} (${ready.crossPairs}/${ready.pairs} pairs across nodes), sending`,
     );
     if (this.options.v1Clients > 0) {
       this.legacy = this.forkClientHost(LEGACY_LOAD);
@@ -491,12 +500,25 @@ export class Drill {
     const problems: string[] = [];
     const notes: string[] = [];
     for (const row of this.faults) for (const p of row.problems) problems.push(`${row.fault}: ${p}`);
+    if (totals.unmarkedEchoes > 0)
+      problems.push(`${totals.unmarkedEchoes} echoes of a device's own sends not marked echoOfOwnSend`);
+    // Which phase each count fell in (the fault before it, or before the first fault).
+    const where = (field: keyof PhaseAccounting) =>
+      totals.phases
+        .map((phase, i) => ({ n: phase[field], i }))
+        .filter(({ n }) => n > 0)
+        .map(
+          ({ n, i }) => `${n} ${i === 0 ? 'before the first fault' : `after "${this.faults[i - 1]?.fault}"`}`,
+        )
+        .join(', ');
     if (totals.lost > 0)
       problems.push(
-        `${totals.lost} acked messages lost (${totals.diagnosis.join('; ') || 'not in any inbox'})`,
+        `${totals.lost} acked deliveries lost [${where('lost')}] (${totals.diagnosis.join('; ') || 'not in any inbox'})`,
       );
-    if (totals.duplicates > 0) problems.push(`${totals.duplicates} duplicates shown`);
-    if (totals.reordered > 0) problems.push(`${totals.reordered} messages out of order`);
+    if (totals.duplicates > 0)
+      problems.push(`${totals.duplicates} duplicates shown [${where('duplicates')}]`);
+    if (totals.reordered > 0)
+      problems.push(`${totals.reordered} messages out of order [${where('reordered')}]`);
     if (v1) {
       if (v1.lost > 0)
         problems.push(`v1: ${v1.lost} stored messages never shown (${v1.diagnosis.join('; ') || '?'})`);
@@ -526,7 +548,8 @@ export class Drill {
       const trouble = readFileSync(keepalived(lb).logFile, 'utf8').match(KEEPALIVED_TROUBLE);
       if (trouble) problems.push(`keepalived on ${lb} logged "${trouble[0]}"`);
     }
-    return { faults: this.faults, totals, v1, lbConnections, problems, notes };
+    const faults = this.faults.map((row, i) => ({ ...row, accounting: totals.phases[i + 1] }));
+    return { faults, totals, v1, lbConnections, problems, notes };
   }
 
   /** Established client connections on both LBs' port 8000; waits for 0 (ghost proxied sessions). */

@@ -8,7 +8,14 @@ import { Redis } from 'ioredis';
 import type { ParleyClient } from '../../../src/client/parley-client.js';
 import { RedisKeys } from '../../../src/redis/redis-keys.js';
 import { Traffic } from '../traffic.js';
-import type { DrillCommand, DrillReply, FinishResult, LoadSettings, SettleResult } from './protocol.js';
+import type {
+  DrillCommand,
+  DrillReply,
+  FinishResult,
+  LoadSettings,
+  PhaseAccounting,
+  SettleResult,
+} from './protocol.js';
 
 interface Probe {
   readonly startedAt: number;
@@ -43,6 +50,9 @@ class LoadClient {
   private readonly probes: Probe[] = [];
   private prober: NodeJS.Timeout | undefined;
   private markedAt = 0;
+  /** Every fault's mark, in order: the phases of the accounting. */
+  private readonly marks: number[] = [];
+  private readonly anomalies: { kind: 'duplicate' | 'reordered'; at: number }[] = [];
   private readonly lastDisconnect = new Map<ParleyClient, number>();
   private readonly restoredAt = new Map<ParleyClient, number>();
   private disconnects = 0;
@@ -55,6 +65,8 @@ class LoadClient {
       host: settings.host,
       port: settings.port,
       clients: settings.clients,
+      devicesPerUser: settings.devicesPerUser,
+      deviceShare: settings.deviceShare,
       groupShare: settings.groupShare,
       groupSize: 5,
       intervalMs: settings.intervalMs,
@@ -69,6 +81,7 @@ class LoadClient {
     });
     this.traffic = traffic;
     traffic.measureLatency = false;
+    traffic.onAnomaly = ({ kind, at }) => this.anomalies.push({ kind, at });
     await traffic.connect();
     for (const client of traffic.clients) {
       client.on('disconnected', () => {
@@ -103,11 +116,12 @@ class LoadClient {
       });
     }, 50);
     const { cross, total } = traffic.crossNodePairs();
-    return { type: 'ready', crossPairs: cross, pairs: total };
+    return { type: 'ready', crossPairs: cross, pairs: total, devices: traffic.clients.length };
   }
 
   mark(): DrillReply {
     this.markedAt = performance.now();
+    this.marks.push(this.markedAt);
     this.restoredAt.clear();
     this.disconnects = 0;
     this.resumes = 0;
@@ -198,12 +212,21 @@ class LoadClient {
       redis.disconnect();
     }
     const { latenciesMs: _, ...counts } = report;
+    const phases: { lost: number; duplicates: number; reordered: number }[] = Array.from(
+      { length: this.marks.length + 1 },
+      () => ({ lost: 0, duplicates: 0, reordered: 0 }),
+    );
+    const phaseOf = (at: number) => this.marks.filter((mark) => mark <= at).length;
+    for (const { sentAt, missing } of traffic.missingSends()) phases[phaseOf(sentAt)]!.lost += missing;
+    for (const { kind, at } of this.anomalies)
+      phases[phaseOf(at)]![kind === 'duplicate' ? 'duplicates' : 'reordered']++;
     const result: FinishResult = {
       ...counts,
       ghosts,
       ghostsClearedMs: performance.now() - startedAt,
       diagnosis: diagnosis.slice(0, 10),
       gapsRepaired: traffic.clients.reduce((sum, c) => sum + c.gapsRepaired, 0),
+      phases: phases satisfies PhaseAccounting[],
     };
     return { type: 'finished', ...result };
   }

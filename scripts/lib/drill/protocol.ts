@@ -6,6 +6,10 @@ export interface LoadSettings {
   readonly host: string;
   readonly port: number;
   readonly clients: number;
+  /** Devices of each user that has several (each sends and must receive everything). */
+  readonly devicesPerUser: number;
+  /** Share of the users with `devicesPerUser` devices (the others have one). */
+  readonly deviceShare: number;
   readonly groupShare: number;
   readonly intervalMs: number;
   readonly heartbeatMs: number;
@@ -50,10 +54,22 @@ export interface FinishResult extends Omit<TrafficReport, 'latenciesMs'> {
   readonly gapsRepaired: number;
   /** When messages are missing: which, whether stored, and inboxes holding messages never pushed. */
   readonly diagnosis: string[];
+  /**
+   * The accounting by phase: [0] before the first fault, [i] from fault i's mark to the next one. Lost
+   * deliveries count in the phase their send started, duplicates and reorderings in the one they arrived.
+   */
+  readonly phases: PhaseAccounting[];
+}
+
+/** Lost deliveries, duplicates and reorderings (each counted per receiving device) in one phase of the drill. */
+export interface PhaseAccounting {
+  readonly lost: number;
+  readonly duplicates: number;
+  readonly reordered: number;
 }
 
 export type DrillReply =
-  | { readonly type: 'ready'; readonly crossPairs: number; readonly pairs: number }
+  | { readonly type: 'ready'; readonly crossPairs: number; readonly pairs: number; readonly devices: number }
   | { readonly type: 'marked' }
   | ({ readonly type: 'settled' } & SettleResult)
   | ({ readonly type: 'finished' } & FinishResult)
