@@ -11,7 +11,7 @@ const runDrill = root || process.env.CI ? it : it.skip;
 
 describe('failover drill (network namespaces, nginx + keepalived, real nodes)', () => {
   runDrill(
-    'survives every fault with nothing lost, duplicated, reordered or left behind, v1 clients included',
+    'survives every fault with nothing lost, duplicated, reordered or left behind at any device, v1 clients included',
     async () => {
       const json = join(mkdtempSync(join(tmpdir(), 'parley-drill-')), 'result.json');
       const child = spawn(
@@ -43,6 +43,13 @@ describe('failover drill (network namespaces, nginx + keepalived, real nodes)', 
       expect(result.totals.acked).toBeGreaterThan(1000);
       expect(result.totals.delivered).toBeGreaterThanOrEqual(result.totals.acked);
       expect(result.totals).toMatchObject({ lost: 0, duplicates: 0, reordered: 0, ghosts: 0 });
+      // A third of the 60 users on two devices; each fault's phase is clean at every device, and every
+      // own send came back to its sending device marked as its echo.
+      expect(result.totals).toMatchObject({ users: 60, devices: 80, unmarkedEchoes: 0 });
+      expect(result.totals.echoes).toBeGreaterThan(1000);
+      for (const row of result.faults)
+        expect(row.accounting, row.fault).toEqual({ lost: 0, duplicates: 0, reordered: 0 });
+      expect(result.totals.phases[0]).toEqual({ lost: 0, duplicates: 0, reordered: 0 });
       expect(result.lbConnections).toBe(0);
       // The original clients: never an abort, nothing stored left unshown; duplicates only from the settle
       // windows of sessions that dropped (the LB faults drop every connection, so they restart).
