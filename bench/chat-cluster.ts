@@ -8,6 +8,9 @@
  *   npm run bench:cluster -- --clients 10000 --seconds 5 --lanes 1 --storm --storms 3
  *   npm run bench:cluster -- --clients 1000 --seconds 10 --lanes 1 --interval-ms 200   (paced, ~5k msg/s)
  *   npm run bench:cluster -- --tls   (the same through nginx's TLS listener)
+ *   npm run bench:cluster -- --clients 400 --interval-ms 200 --devices 2 --device-share 0.5 --presence-churn 20 --typing 1
+ *     (half the users on two devices; 20 logins/s of users who are friends of chatting users; each device
+ *     types to its peer once a second: the extra CPU per process group shows the cost of presence and typing)
  *
  * `--protocol v1` drives original (v1) clients instead (LegacyTraffic: one connection per user, pairs, no
  * acks; `--lanes` is the messages each user keeps unshown in the closed loop, `--interval-ms` an open loop
@@ -24,6 +27,7 @@ import { LegacyTraffic } from '../scripts/lib/legacy-traffic.js';
 import { LOAD_TEST_LIMITS } from '../scripts/lib/load-test-env.js';
 import { Traffic } from '../scripts/lib/traffic.js';
 import { costPer, ProcessCost } from './lib/process-cost.js';
+import { SideTraffic } from './lib/presence-typing.js';
 import { runCommandLine } from '../src/util/command-line.js';
 
 const { values } = runCommandLine({
@@ -46,6 +50,40 @@ libnginx-mod-stream.`,
     },
     lanes: { type: 'integer', default: 2, description: 'sends in flight per client' },
     'group-share': { type: 'number', value: '<0..1>', default: 0, description: 'share of group messages' },
+    devices: {
+      type: 'integer',
+      default: 1,
+      description: 'devices of each user that has several (each another client; every device sends)',
+    },
+    'device-share': {
+      type: 'number',
+      value: '<0..1>',
+      default: 1,
+      description: 'share of the users with --devices devices',
+    },
+    friends: {
+      type: 'integer',
+      description:
+        'friends per user besides its pair peer (default 4 with --presence-churn or --typing, else none)',
+    },
+    'presence-churn': {
+      type: 'number',
+      value: '<logins/s>',
+      default: 0,
+      description:
+        'logins per second of extra users, each a friend of --churn-friends chatting users, who log out 1 s later',
+    },
+    'churn-friends': {
+      type: 'integer',
+      default: 10,
+      description: 'chatting users each churn user befriends',
+    },
+    typing: {
+      type: 'number',
+      value: '<per s>',
+      default: 0,
+      description: 'typing notifications per second per device (start/stop alternately, to its pair peer)',
+    },
     transport: { type: 'string', value: '<tcp|ws>', default: 'tcp', description: 'client transport' },
     protocol: {
       type: 'string',
@@ -94,6 +132,13 @@ const percentile = (sorted: Float64Array, p: number) =>
 const round = (n: number) => Math.round(n * 100) / 100;
 
 const v1 = values.protocol === 'v1';
+const churnPerS = values['presence-churn'];
+const typingPerS = values.typing;
+if (!(churnPerS >= 0 && churnPerS <= 1000)) throw new Error('--presence-churn is 0–1000 logins/s');
+if (!(typingPerS >= 0 && typingPerS <= 100)) throw new Error('--typing is 0–100 per second');
+if (v1 && (values.devices > 1 || churnPerS > 0 || typingPerS > 0))
+  throw new Error('--devices, --presence-churn and --typing need --protocol v2');
+const friends = values.friends ?? (churnPerS > 0 || typingPerS > 0 ? 4 : undefined);
 if (!v1 && values.protocol !== 'v2') throw new Error('--protocol is v1 or v2');
 if (v1 && (values.storm || values.transport !== 'tcp' || values.tls))
   throw new Error('--protocol v1 is plain TCP only and has no resume (--storm)');
@@ -116,6 +161,8 @@ const cluster = await LocalCluster.start({
     LOGIN_RATE_PER_S: '1000',
     BCRYPT_COST: '4',
     MYSQL_POOL_SIZE: process.env.MYSQL_POOL_SIZE ?? '10',
+    // Typing beyond the per-connection limit would be dropped, not measured.
+    ...(typingPerS > 3 ? { TYPING_PER_S: String(Math.ceil(typingPerS) + 1) } : {}),
     ...nodeEnv,
   },
 });
@@ -140,6 +187,9 @@ try {
         clients: values.clients,
         lanes: values.lanes,
         groupShare: values['group-share'],
+        devicesPerUser: values.devices,
+        deviceShare: values['device-share'],
+        ...(friends === undefined ? {} : { friends }),
         loginConcurrency: 100,
         intervalMs: values['interval-ms'],
       });
@@ -147,10 +197,29 @@ try {
   const loginStart = performance.now();
   await traffic.connect();
   const loginSeconds = (performance.now() - loginStart) / 1000;
-  const clientCount = legacy ? legacy.count : modern!.clients.length;
+  const clientCount = legacy ? legacy.count : modern!.users.length;
+  const side =
+    modern && (churnPerS > 0 || typingPerS > 0)
+      ? new SideTraffic(modern, {
+          host: '127.0.0.1',
+          port: values.tls ? cluster.tlsPort : cluster.port,
+          churnPerS,
+          // Enough users that each is offline again before its next turn.
+          churnUsers: Math.max(20, Math.ceil(churnPerS * 3)),
+          churnFriends: values['churn-friends'],
+          typingPerS,
+          namePrefix: `b${process.pid}`,
+          clientOptions: {
+            transport: values.transport === 'ws' ? 'ws' : 'tcp',
+            ...(values.tls ? { tls: { ca: readFileSync(cluster.tlsCa) } } : {}),
+          },
+        })
+      : undefined;
+  await side?.prepare();
 
   const db = await mysql.createConnection({ uri: cluster.mysqlUrl });
   traffic.start();
+  side?.start();
   await new Promise((resolve) => setTimeout(resolve, values.warmup * 1000));
   traffic.clearLatencies();
   const deliveredBefore = traffic.report().delivered;
@@ -165,6 +234,8 @@ try {
     loadGenerator: [process.pid],
   };
   const cost = ProcessCost.start(processGroups);
+  const costStart = performance.now();
+  const sideBefore = side?.report();
   // The load generator's own event-loop delay: a late read merges frames the server sent apart (v1).
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
@@ -172,12 +243,15 @@ try {
   await new Promise((resolve) => setTimeout(resolve, values.seconds * 1000));
   const deliveredInWindow = traffic.report().delivered - deliveredBefore;
   const elapsed = (performance.now() - start) / 1000;
+  const sideAfter = side?.report();
   loopDelay.disable();
+  await side?.stop();
   await traffic.stop();
   const report = await traffic.drain(30_000);
   // Costs run on until every send in flight is delivered, so they divide by the deliveries of that span.
   const deliveredSinceWarmup = report.delivered - deliveredBefore;
   const costs = await cost.stop();
+  const costSeconds = (performance.now() - costStart) / 1000;
   const statusAfter = await serverStatus(db);
   await db.end();
   const perMessage = (name: string) =>
@@ -188,6 +262,14 @@ try {
     nodes: cluster.nodes.length,
     tls: Boolean(values.tls),
     clients: clientCount,
+    ...(modern
+      ? {
+          devices: modern.clients.length,
+          devicesPerUser: values.devices,
+          deviceShare: values['device-share'],
+          friendsPerUser: friends ?? 0,
+        }
+      : {}),
     lanesPerClient: values.lanes,
     intervalMs: values['interval-ms'],
     groupShare: values['group-share'],
@@ -207,6 +289,23 @@ try {
     lost: report.lost,
     duplicates: report.duplicates,
     reordered: report.reordered,
+    ...('echoes' in report ? { ownEchoes: report.echoes, unmarkedEchoes: report.unmarkedEchoes } : {}),
+    ...(sideBefore && sideAfter
+      ? {
+          // Rates over the measured window: presence changes made and pushed, typing relayed.
+          presence: {
+            loginsPerS: round((sideAfter.logins - sideBefore.logins) / elapsed),
+            logoutsPerS: round((sideAfter.logouts - sideBefore.logouts) / elapsed),
+            eventsReceivedPerS: round((sideAfter.presenceReceived - sideBefore.presenceReceived) / elapsed),
+            churnFailures: sideAfter.churnFailures,
+          },
+          typing: {
+            sentPerS: round((sideAfter.typingSent - sideBefore.typingSent) / elapsed),
+            receivedPerS: round((sideAfter.typingReceived - sideBefore.typingReceived) / elapsed),
+            refused: sideAfter.typingRefused,
+          },
+        }
+      : {}),
     // v1: reads the original client would have aborted on (more than one frame, >= 1024 bytes, split).
     ...('violations' in report
       ? { refused: report.refused, reads: report.reads, violations: report.violations }
@@ -222,6 +321,11 @@ try {
     // CPU per delivered message by process group, sends and drain included (instructions need `perf`;
     // unlike msg/s they barely move between runs on a shared VM, so compare builds with them).
     costPerDelivered: costPer(costs, Math.max(1, deliveredSinceWarmup)),
+    // CPU in cores (CPU seconds per second) by process group over the same span: at a paced (--interval-ms)
+    // load, the difference to a run without devices/presence/typing is what those cost.
+    cpuCores: Object.fromEntries(
+      Object.entries(costs).map(([name, c]) => [name, round(c.cpuMs / 1000 / costSeconds)]),
+    ),
   };
   if (values.storm && modern) {
     // The first storm also pays for compiling the resume path; later ones show a node that has run for a while.
