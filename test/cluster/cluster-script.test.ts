@@ -161,7 +161,7 @@ describe('npm run cluster passes settings on, reports dead nodes and keeps logs'
     const logs = (await run.waitFor(/logs\s+(\S+) \(kept after Ctrl-C\)/))[1]!;
 
     const name = `env-${Date.now() % 100000}`;
-    const client = new ParleyClient({ host: '127.0.0.1', port, transport: 'tcp' });
+    const client = new ParleyClient({ host: '127.0.0.1', port, transport: 'tcp', device: 'test' });
     await client.connect();
     await client.register(name, 'pw');
     await client.login({ name }, 'pw');

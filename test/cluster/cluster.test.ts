@@ -22,6 +22,8 @@ async function login(
     transport,
     backoffMinMs: 50,
     backoffMaxMs: 500,
+    // Named, so the client library does not generate one and store it in ~/.config/parley.
+    device: 'test',
   });
   await client.connect();
   await client.register(name, 'pw').catch(() => undefined);
@@ -94,6 +96,7 @@ describe('a Parley cluster behind nginx', () => {
         transport: i % 2 ? 'ws' : 'tcp',
         tls: { ca },
         reconnect: false,
+        device: 'test',
       });
       await client.connect();
       await client.register(name, 'pw');
@@ -114,6 +117,7 @@ describe('a Parley cluster behind nginx', () => {
       port: cluster.current.tlsPort,
       transport: 'tcp',
       tls: true,
+      device: 'test',
     });
     await expect(untrusting.connect()).rejects.toMatchObject({
       name: 'CertificateError',
