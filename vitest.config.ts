@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig, type TestProjectInlineConfiguration } from 'vitest/config';
 import { aptInstallLine, systemProbe, unavailableProjects } from './scripts/lib/debian-packages.js';
 import { SummaryReporter } from './test/summary-reporter.js';
@@ -7,6 +10,10 @@ import { SummaryReporter } from './test/summary-reporter.js';
 // comes once at the top (SummaryReporter), and every other project still runs. The drill is left alone
 // where it would skip anyway (not root, not CI).
 const unavailable = unavailableProjects(systemProbe());
+
+// Client libraries created by tests without a device name keep the generated one under XDG_CONFIG_HOME:
+// a directory of the test run, never the user's ~/.config (child processes inherit it).
+process.env.XDG_CONFIG_HOME ??= mkdtempSync(join(tmpdir(), 'parley-test-config-'));
 if (process.getuid?.() !== 0 && !process.env.CI) unavailable.delete('drill');
 
 function project(
