@@ -13,7 +13,7 @@ const unavailable = unavailableProjects(systemProbe());
 
 // Client libraries created by tests without a device name keep the generated one under XDG_CONFIG_HOME:
 // a directory of the test run, never the user's ~/.config (child processes inherit it).
-process.env.XDG_CONFIG_HOME ??= mkdtempSync(join(tmpdir(), 'parley-test-config-'));
+process.env.XDG_CONFIG_HOME = mkdtempSync(join(tmpdir(), 'parley-test-config-'));
 if (process.getuid?.() !== 0 && !process.env.CI) unavailable.delete('drill');
 
 function project(
