@@ -658,6 +658,12 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     if (fresh) {
       this.lastSeqValue = acked;
       this.ackedSent = acked;
+    } else if (reply.reset === true) {
+      // Away longer than the server keeps a device's place: it restarted at the oldest message still
+      // kept, and what came before is in history. Continue from there instead of waiting for a hole to fill.
+      this.resetValue = true;
+      this.lastSeqValue = Math.max(this.lastSeqValue, acked);
+      this.ackedSent = Math.max(this.ackedSent, acked);
     } else {
       this.ackedSent = Math.max(this.ackedSent, acked);
     }

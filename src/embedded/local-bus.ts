@@ -34,8 +34,12 @@ export class LocalBus implements MessageBus {
     return Promise.resolve();
   }
 
+  keepLocal(): void {
+    // One process: every session of a user is here anyway.
+  }
+
   shareUser(): void {
-    // One process: every session of a user is here.
+    // One process: every session of a user is here anyway.
   }
 
   setHandler(handler: (event: BusEvent) => void): void {

@@ -293,7 +293,7 @@ export class ClientSession implements SessionSink {
     try {
       // Read after the subscription is live, so lastSeq covers everything the bus may not announce.
       const cursor = await this.services.messages.openDevice(user.id, device);
-      if (cursor.activeDevices > 1) await this.services.sessions.noteSeveralDevices(user.id);
+      await this.services.sessions.noteDevices(user.id, cursor.activeDevices);
       begun = await start(session, cursor);
     } catch (error) {
       // No reply went out: the login failed (its error reply follows), so the session must not stay half open.

@@ -7,7 +7,10 @@ const seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const reqId = z.union([z.string().max(64), z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)]);
 const limit = z.number().int().min(1).max(1000);
 /** A device name (PROTOCOL.md, Devices): stable per installation, chosen by the client. */
-const device = z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, 'device: 1–64 characters of A-Z a-z 0-9 . _ : -');
+const device = z
+  .string()
+  .regex(/^[A-Za-z0-9._:-]{1,64}$/, 'device: 1–64 characters of A-Z a-z 0-9 . _ : -')
+  .refine((name) => name !== 'v1', 'device: "v1" is the ancestor client\'s');
 /** A conversation: exactly one of `with` (a user) and `groupid`. */
 const oneConversation = (m: { with?: number | undefined; groupid?: number | undefined }): boolean =>
   (m.with === undefined) !== (m.groupid === undefined);

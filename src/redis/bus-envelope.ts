@@ -33,8 +33,9 @@ const event = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('kick'),
     userId: id,
-    // Absent from nodes of the release before devices: their kicks meant the one session of the user.
-    device: z.string().min(1).max(64).default('*'),
+    // Absent from nodes of the release before devices: their kicks meant the one session of the user
+    // (LEGACY_KICK_DEVICE in session-registry.ts).
+    device: z.string().min(1).max(64).default('*legacy'),
     sessionId: z.string().min(1).max(100),
     origin: z.object({ cid: z.string().min(1).max(64), attempt: z.number().int().min(0) }).optional(),
   }),

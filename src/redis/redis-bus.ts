@@ -43,10 +43,11 @@ export class RedisBus implements MessageBus {
   /** Local subscriptions per user (reference counts); the channel is subscribed while > 0. */
   private readonly refs = new Map<UserId, number>();
   /**
-   * Users with sessions here who may have sessions on other nodes too (several devices): their events are
-   * published even while they have a session here. Forgotten with the user's last subscription here.
+   * Users known to have no session on any other node (one device, here): their events stay on this node.
+   * Every other subscribed user's events also go out, since another device may be elsewhere. Set by
+   * `keepLocal`, cleared by `shareUser` and with the user's last subscription here.
    */
-  private readonly shared = new Set<UserId>();
+  private readonly exclusive = new Set<UserId>();
   /** Users whose events were not published (Redis down); poked with `sync` when it returns. */
   private readonly missed = new Set<UserId>();
   private handler: (event: BusEvent) => void = () => {};
@@ -93,11 +94,11 @@ export class RedisBus implements MessageBus {
     const remote: BusEvent[] = [];
     const local: BusEvent[] = [];
     for (const event of events) {
-      // Events for a user with a session here are handled here; they also go out when the user may have
-      // sessions elsewhere (several devices), and kicks always do (the user may be elsewhere too).
+      // Events for a user with a session here are handled here; they also go out unless the user is known
+      // to be on this node only (one device), and kicks always do (the user may be elsewhere too).
       const here = this.refs.has(event.userId);
       if (here) local.push(event);
-      if (!here || event.type === 'kick' || this.shared.has(event.userId)) remote.push(event);
+      if (!here || event.type === 'kick' || !this.exclusive.has(event.userId)) remote.push(event);
     }
     this.counts.published += events.length;
     if (local.length > 0) {
@@ -175,7 +176,7 @@ export class RedisBus implements MessageBus {
       return Promise.resolve();
     }
     this.refs.delete(userId);
-    this.shared.delete(userId);
+    this.exclusive.delete(userId);
     if (this.sub.status === 'ready') {
       this.sub
         .unsubscribe(this.options.keys.userChannel(userId))
@@ -184,8 +185,12 @@ export class RedisBus implements MessageBus {
     return Promise.resolve();
   }
 
+  keepLocal(userId: UserId): void {
+    if (this.refs.has(userId)) this.exclusive.add(userId);
+  }
+
   shareUser(userId: UserId): void {
-    if (this.refs.has(userId)) this.shared.add(userId);
+    this.exclusive.delete(userId);
   }
 
   setHandler(handler: (event: BusEvent) => void): void {

@@ -2,7 +2,15 @@ import { AppError } from '../errors.js';
 import type { CredentialCache } from './credential-cache.js';
 import type { LoginGuard } from './login-guard.js';
 import type { PasswordAdmission } from './password-admission.js';
-import type { DeviceId, MessageStore, PasswordHasher, UserId, UserRecord, UserStore } from './ports.js';
+import type {
+  DeviceCursor,
+  DeviceId,
+  MessageStore,
+  PasswordHasher,
+  UserId,
+  UserRecord,
+  UserStore,
+} from './ports.js';
 import type { SessionTokens } from './session-tokens.js';
 import { checkName, checkPassword, nameKey } from './text-rules.js';
 
@@ -94,13 +102,13 @@ export class AuthService {
    * device nor by a "log out everywhere". The device's epoch is read before anything is attached, so a
    * revoked token cannot even displace the device's live session.
    */
-  async resume(token: string): Promise<{ user: UserRecord; device: DeviceId }> {
+  async resume(token: string): Promise<{ user: UserRecord; device: DeviceId; opened: DeviceCursor }> {
     const claims = this.tokens.verify(token);
     const user = claims ? await this.users.findById(claims.userId) : undefined;
     if (!claims || !user || user.sessionEpoch !== claims.epoch) throw new AppError('TOKEN_INVALID');
-    const { epoch } = await this.devices.openDevice(user.id, claims.device);
-    if (epoch !== claims.deviceEpoch) throw new AppError('TOKEN_INVALID');
-    return { user, device: claims.device };
+    const opened = await this.devices.openDevice(user.id, claims.device);
+    if (opened.epoch !== claims.deviceEpoch) throw new AppError('TOKEN_INVALID');
+    return { user, device: claims.device, opened };
   }
 
   /** Revokes the device's session tokens. */

@@ -8,7 +8,7 @@ export interface DeliveryPumpOptions {
   readonly onFlushed?: (seq: number) => void;
   /**
    * Entries this session does not show (a v1 client's own sends, copied for the user's other devices):
-   * passed over in sequence as if delivered and flushed, but never written.
+   * passed over in sequence as if delivered, never written; a later delivery's ack covers them.
    */
   readonly skip?: ((entry: InboxEntry) => boolean) | undefined;
   /** Called when reading the inbox failed; the pump retries after retryDelayMs. */
@@ -95,11 +95,9 @@ export class DeliveryPump {
   private send(entry: InboxEntry, path: DeliveryPath): void {
     this.delivered = entry.seq;
     const onFlushed = this.options.onFlushed;
-    if (this.options.skip?.(entry)) {
-      // Nothing to write: it counts as flushed at once (a v1 session then confirms it with the rest).
-      onFlushed?.(entry.seq);
-      return;
-    }
+    // Nothing to write, and nothing to confirm: an ack of a later delivery covers it. (Counting it as
+    // flushed now would let a v1 confirmation run ahead of earlier frames still waiting in the pacer.)
+    if (this.options.skip?.(entry)) return;
     this.sink.deliver(entry, onFlushed ? () => onFlushed(entry.seq) : undefined);
     (this.options.telemetry ?? noTelemetry).messageDelivered(path, entry.message.createdAt);
   }

@@ -82,6 +82,8 @@ export class LiveStateService {
   async markRead(reader: UserId, target: Target, upTo: number, device?: DeviceId): Promise<number> {
     await this.checkConversation(reader, target);
     const marker = await this.store.reads.markRead(reader, target, upTo);
+    // No message in the conversation, no marker: nothing to tell anyone (and no READ frames to strangers).
+    if (marker === 0) return marker;
     this.counts.reads++;
     const events: BusEvent[] = [{ type: 'read', userId: reader, reader, target, upTo: marker, device }];
     if (target.kind === 'user' && target.id !== reader)

@@ -331,10 +331,12 @@ export interface MessageBus {
   subscribe(userId: UserId): Promise<void>;
   unsubscribe(userId: UserId): Promise<void>;
   /**
-   * The user (subscribed here) may have sessions on other nodes too: from now until their last
-   * subscription here ends, their events also go to other nodes. (Without it a bus may keep events for a
-   * user with a session here on this node: one user, one session was the rule before devices.)
+   * The user (subscribed here) is known to have no session on any other node: until `shareUser` or their
+   * last subscription here ends, the bus may keep their events on this node (one Redis publish fewer per
+   * event for the common one-device user). Without it, a subscribed user's events go to other nodes too.
    */
+  keepLocal(userId: UserId): void;
+  /** The user may have sessions on other nodes (another device appeared): undoes `keepLocal`. */
   shareUser(userId: UserId): void;
   /** The one consumer of events for this node. */
   setHandler(handler: (event: BusEvent) => void): void;

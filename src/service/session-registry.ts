@@ -19,6 +19,15 @@ import { noTelemetry, type Telemetry } from './telemetry.js';
 const LOCAL_IDS_KEPT = 100_000;
 /** A `kick` naming this device ends every session of the user ("log out everywhere"). */
 export const EVERY_DEVICE = '*';
+/**
+ * What a kick from a node of the release before devices names (it carries no device): that release had
+ * one session per user, so it ends every session of the user here — as a takeover, not a logout everywhere.
+ */
+export const LEGACY_KICK_DEVICE = '*legacy';
+
+function isEveryDevice(device: string): boolean {
+  return device === EVERY_DEVICE || device === LEGACY_KICK_DEVICE;
+}
 
 export interface AttachOptions {
   /** The device this session is for; sessions of other devices of the user stay. */
@@ -64,7 +73,12 @@ export class LiveSession {
     this.pump = new DeliveryPump(userId, sink, store, {
       pageSize: options.pageSize,
       onFlushed: options.onFlushed,
-      skip: options.skipOwn ? (entry) => entry.message.senderId === userId : undefined,
+      // Copies of the user's own sends to others; a message to themself is theirs to see.
+      skip: options.skipOwn
+        ? (entry) =>
+            entry.message.senderId === userId &&
+            !(entry.message.target.kind === 'user' && entry.message.target.id === userId)
+        : undefined,
       onError: (error) => options.logger.warn({ err: error, userId }, 'inbox read failed; retrying'),
       telemetry: options.telemetry,
     });
@@ -132,16 +146,32 @@ export class SessionRegistry {
    * Marks the user as having several active devices (their session learnt it at login) and tells the
    * user's sessions on other nodes, which may have started while the user had one.
    */
-  async noteSeveralDevices(userId: UserId): Promise<void> {
+  /**
+   * Told at login how many devices the user has (active within the retention window). One: nobody else
+   * can be online, so the bus may keep the user's events here — unless this node already heard of another
+   * device (a login elsewhere can race this one). Several: own sends are copied from now on, and the
+   * user's sessions on other nodes, which may have started while the user had one device, are told.
+   */
+  async noteDevices(userId: UserId, activeDevices: number): Promise<void> {
     if (!this.sessions.has(userId)) return;
-    this.shareUser(userId);
+    if (activeDevices <= 1) {
+      if (!this.multiDevice.has(userId)) this.bus.keepLocal(userId);
+      return;
+    }
+    this.multiDevice.add(userId);
+    this.bus.shareUser(userId);
     await this.bus.publish([{ type: 'devices', userId }]);
   }
 
-  /** The user has (or may have) sessions on other nodes: own sends are copied, events go out too. */
-  private shareUser(userId: UserId): void {
+  /**
+   * Another device of the user appeared elsewhere: copy own sends, let events leave this node, and — since
+   * until now this node may have kept some to itself — tell the user's other sessions to read their inbox.
+   */
+  private learnOtherDevice(userId: UserId): void {
+    if (this.multiDevice.has(userId)) return;
     this.multiDevice.add(userId);
     this.bus.shareUser(userId);
+    void this.bus.publish([{ type: 'sync', userId }]).catch(() => undefined);
   }
 
   /**
@@ -188,7 +218,18 @@ export class SessionRegistry {
       void this.bus.unsubscribe(userId);
     }
     // Other nodes close their sessions of this device; ours ignores the event (same session id).
-    await this.bus.publish([{ type: 'kick', userId, device, sessionId: session.sessionId, origin }]);
+    try {
+      await this.bus.publish([{ type: 'kick', userId, device, sessionId: session.sessionId, origin }]);
+    } catch (error) {
+      // The login fails: undo it, or the session would stay registered and its lease renewed forever.
+      this.retire(session);
+      if (this.remove(session))
+        await Promise.all([
+          this.bus.unsubscribe(userId),
+          this.presence.detach(userId, device, session.sessionId),
+        ]).catch(() => undefined);
+      throw error;
+    }
     return session;
   }
 
@@ -271,18 +312,13 @@ export class SessionRegistry {
         for (const session of devices.values()) session.pump.requestCatchUp();
         return;
       case 'devices':
-        if (!this.multiDevice.has(event.userId)) {
-          this.shareUser(event.userId);
-          // Until now this node kept the user's events to itself: a device that started elsewhere meanwhile
-          // may have missed one live, so tell it to read its inbox once (after everything published here).
-          void this.bus.publish([{ type: 'sync', userId: event.userId }]).catch(() => undefined);
-        }
+        this.learnOtherDevice(event.userId);
         return;
       case 'kick':
         // A session of another device elsewhere: from now on this user's events must leave this node.
-        if (event.device !== EVERY_DEVICE && !devices.has(event.device)) this.shareUser(event.userId);
+        if (!isEveryDevice(event.device) && !devices.has(event.device)) this.learnOtherDevice(event.userId);
         for (const session of [...devices.values()]) {
-          const target = event.device === EVERY_DEVICE || event.device === session.device;
+          const target = isEveryDevice(event.device) || event.device === session.device;
           if (target && event.sessionId !== session.sessionId && !this.localIds.has(event.sessionId))
             this.endDisplaced(session, event.origin, event.device === EVERY_DEVICE);
         }

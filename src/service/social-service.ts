@@ -73,7 +73,7 @@ export class SocialService {
       id: user.id,
       name: user.name,
       online: view?.state === 'online',
-      lastSeen: view?.lastSeen ?? null,
+      lastSeen: null, // when they were last seen is for friends; anyone may look anyone up
     };
   }
 }

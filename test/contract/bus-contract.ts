@@ -78,22 +78,27 @@ export function busContract(name: string, makeBuses: () => Promise<[MessageBus, 
       expect(received.map((e) => (e.type === 'kick' ? e.sessionId : ''))).toEqual(['still', 'marker']);
     });
 
-    it('delivers to every node subscribed to a user once the user is shared (sessions on several nodes)', async () => {
-      // The user has a session on both nodes (two devices); the sender's node shares the user.
+    it("keeps a user's events on the node after keepLocal, and sends them out again after shareUser", async () => {
+      // The user has a session on both nodes (two devices) — or, with one in-process bus, on its one node.
       await sender.subscribe(2);
       await receiver.subscribe(2);
-      // One in-process bus plays both nodes: the receiver's handler then sees the sender's events too.
       const atSender: BusEvent[] = sender === receiver ? received : [];
       if (sender !== receiver) sender.setHandler((event) => atSender.push(event));
-      sender.shareUser(2);
+      // Subscribed and not kept local: events go everywhere the user is.
       await sender.publish([{ type: 'sync', userId: 2 }]);
       await until(() => received.length === 1);
-      expect(received).toEqual([{ type: 'sync', userId: 2 }]);
-      // Handled where it was published too, exactly once.
+      sender.keepLocal(2);
+      await sender.publish([{ type: 'devices', userId: 2 }]);
+      sender.shareUser(2);
       await sender.publish([{ type: 'kick', userId: 2, device: 'd', sessionId: 'marker' }]);
-      await until(() => received.length === 2);
-      expect(atSender.filter((e) => e.type === 'sync')).toHaveLength(1);
-      expect(received.filter((e) => e.type === 'sync')).toHaveLength(1);
+      await until(() => received.some((e) => e.type === 'kick'));
+      const seenByReceiver = received.map((e) => e.type);
+      if (sender === receiver) expect(seenByReceiver).toEqual(['sync', 'devices', 'kick']);
+      else {
+        expect(seenByReceiver).toEqual(['sync', 'kick']);
+        // Handled where they were published, each exactly once.
+        expect(atSender.map((e) => e.type)).toEqual(['sync', 'devices', 'kick']);
+      }
     });
   });
 }

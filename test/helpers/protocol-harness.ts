@@ -5,7 +5,7 @@ import { ClientSession, type SessionPolicy } from '../../src/protocol/client-ses
 import { Dispatcher } from '../../src/protocol/dispatcher.js';
 import type { ChatServices } from '../../src/service/chat-services.js';
 import type { LiveSession } from '../../src/service/session-registry.js';
-import { systemClock } from '../../src/util/clock.js';
+import { systemClock, type Clock } from '../../src/util/clock.js';
 import { FakeChannel } from './fake-channel.js';
 
 /** The user's one live session on this node (fails when the user has sessions on several devices here). */
@@ -40,6 +40,7 @@ export interface FakeClient {
 export function protocolHarness(
   env: Record<string, string> = {},
   policy: Partial<SessionPolicy> = {},
+  clock: Clock = systemClock,
 ): {
   services: ChatServices;
   /** A client connected from `ip`. */
@@ -47,7 +48,7 @@ export function protocolHarness(
 } {
   const config = loadConfig({ BCRYPT_COST: '4', LOG_LEVEL: 'silent', ...env });
   const logger = createLogger('silent');
-  const services = buildServices(config, createEmbeddedPorts(config, systemClock), logger, systemClock);
+  const services = buildServices(config, createEmbeddedPorts(config, clock), logger, clock);
   const dispatcher = new Dispatcher();
   return {
     services,

@@ -135,6 +135,8 @@ describe('Redis bus beyond the contract', () => {
     let resyncs = 0;
     const resynced = new Promise<void>((resolve) => b.onResync(() => (resyncs++, resolve())));
     await a.subscribe(1);
+    // User 1 has one device, here: its events need no Redis.
+    a.keepLocal(1);
     await b.subscribe(2);
     await redis.stop();
     // A local recipient still gets its event; a remote one cannot, and publish says so — to every caller

@@ -15,12 +15,17 @@ export const resumeHandler = defineHandler({
   failureReply: (error) => ackFailure(MsgId.RESUME_ACK, error),
   async handle(context, request) {
     const { auth, nodeId } = context.services;
-    const { user, device } = await auth.resume(request.token);
+    // `opened`: the device's position when the token was checked — the later read in openSession finds
+    // the device open already, so only this one can say it was restarted at the floor (`reset`).
+    const { user, device, opened } = await auth.resume(request.token);
     if (request.device !== undefined && request.device !== device) throw new AppError('TOKEN_INVALID');
     const origin =
       request.cid === undefined ? undefined : { cid: request.cid, attempt: request.attempt ?? 0 };
     await context.openSession(user, 2, device, origin, (session, cursor) => {
-      const have = Math.min(request.lastSeq, cursor.lastSeq);
+      const reset = opened.reset || cursor.reset;
+      // A device restarted at the floor continues there: what it lacks below it is history.
+      const claimed = Math.min(request.lastSeq, cursor.lastSeq);
+      const have = reset ? Math.max(claimed, cursor.ackedSeq) : claimed;
       if (have > cursor.ackedSeq) session.acks.ack(have);
       return {
         reply: replyFrame(MsgId.RESUME_ACK, request.reqId, {
@@ -32,7 +37,7 @@ export const resumeHandler = defineHandler({
           token: auth.issueToken(user, device, cursor.epoch),
           ackedSeq: Math.max(cursor.ackedSeq, have),
           lastSeq: cursor.lastSeq,
-          reset: cursor.reset,
+          reset,
           node: nodeId,
         }),
         afterSeq: have,

@@ -122,6 +122,34 @@ describe('devices, presence, typing and read state (v2)', () => {
     expect(fourth.context.user).toBeUndefined();
   });
 
+  it('resumes a device away longer than the retention at the floor, saying reset', async () => {
+    const clock = { t: Date.now(), now: () => clock.t };
+    harness = protocolHarness({ DEVICE_RETENTION_DAYS: '1', PRESENCE_GRACE_MS: '0' }, {}, clock);
+    const setup = harness.client();
+    const bob = (await request(setup, { msgid: MsgId.REG, name: 'bob', password: 'pw' })).id as number;
+    const carol = (await request(setup, { msgid: MsgId.REG, name: 'carol', password: 'pw' })).id as number;
+    const phone = harness.client();
+    const token = (
+      await request(phone, { msgid: MsgId.LOGIN, v: 2, id: bob, password: 'pw', device: 'phone' })
+    ).token as string;
+    phone.context.disconnected('test');
+    await settle();
+    clock.t += 2 * 86_400_000;
+    const laptop = harness.client();
+    await request(laptop, { msgid: MsgId.LOGIN, v: 2, id: bob, password: 'pw', device: 'laptop' });
+    const sender = harness.client();
+    await request(sender, { msgid: MsgId.LOGIN, v: 2, id: carol, password: 'pw', device: 'c' });
+    for (const msg of ['1', '2', '3']) await request(sender, { msgid: MsgId.ONE_CHAT, toid: bob, msg });
+    await request(laptop, { msgid: MsgId.INBOX_ACK, seq: 3 });
+    await settle();
+    const back = harness.client();
+    const resumed = await request(back, { msgid: MsgId.RESUME, v: 2, token, lastSeq: 0 });
+    expect(resumed).toMatchObject({ errno: 0, device: 'phone', reset: true, ackedSeq: 3, lastSeq: 3 });
+    await settle();
+    // Nothing below the floor is pushed: a client continuing from ackedSeq sees no hole.
+    expect(received(back, { msgid: MsgId.ONE_CHAT })).toEqual([]);
+  });
+
   it('refuses a malformed device name', async () => {
     const client = harness.client();
     const reply = await request(client, {
@@ -132,6 +160,23 @@ describe('devices, presence, typing and read state (v2)', () => {
       device: 'a b',
     });
     expect(reply).toMatchObject({ msgid: MsgId.LOGIN_ACK, code: 'BAD_MESSAGE' });
+    // The ancestor client's device name is not for v2 clients.
+    const reserved = { msgid: MsgId.LOGIN, v: 2, id: ids.bob, password: 'pw', device: 'v1' };
+    expect(await request(harness.client(), reserved)).toMatchObject({ code: 'BAD_MESSAGE' });
+  });
+
+  it("shows a v1 user's message to themself, though copies of their own sends are not shown", async () => {
+    const v1 = harness.client();
+    await v1.send({ msgid: MsgId.LOGIN, id: ids.carol, password: 'pw' });
+    const frames = await v1.send({
+      msgid: MsgId.ONE_CHAT,
+      id: ids.carol,
+      toid: ids.carol,
+      msg: 'note to self',
+    });
+    await settle();
+    const shown = [...frames, ...v1.out.take()].filter((f) => f.msgid === MsgId.ONE_CHAT);
+    expect(shown).toEqual([expect.objectContaining({ msg: 'note to self', id: ids.carol, toid: ids.carol })]);
   });
 
   it("copies a user's own sends to their other devices (own:true) once they have several", async () => {

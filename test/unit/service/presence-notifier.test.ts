@@ -14,6 +14,7 @@ function recordingBus(): MessageBus & { batches: BusEvent[][] } {
     },
     subscribe: () => Promise.resolve(),
     unsubscribe: () => Promise.resolve(),
+    keepLocal: () => undefined,
     shareUser: () => undefined,
     setHandler: () => undefined,
     onResync: () => undefined,
