@@ -1,4 +1,4 @@
-import { conversationKey } from '../service/conversation.js';
+import { conversationKey, targetOfKey } from '../service/conversation.js';
 import type {
   ConversationPage,
   ConversationSummary,
@@ -76,7 +76,7 @@ export class MemoryReadStore implements ReadStore {
       targets.set(conversationKey(userId, target), target);
     }
     for (const id of this.groups.idsFor(userId)) targets.set(`g:${id}`, { kind: 'group', id });
-    for (const key of this.markedBy.get(userId) ?? []) targets.set(key, targetOf(userId, key));
+    for (const key of this.markedBy.get(userId) ?? []) targets.set(key, targetOfKey(userId, key));
     const listed = [...targets]
       .map(([key, target]) => ({ key, target, last: this.messages.newestIn(key) }))
       .filter((c) => c.last !== undefined && (beforeId === undefined || c.last.id < beforeId))
@@ -107,12 +107,4 @@ export class MemoryReadStore implements ReadStore {
     }
     return count;
   }
-}
-
-/** The conversation as `userId` sees it, from its key (`u:<low>:<high>` or `g:<id>`). */
-function targetOf(userId: UserId, key: string): Target {
-  const parts = key.split(':');
-  if (parts[0] === 'g') return { kind: 'group', id: Number(parts[1]) };
-  const [low, high] = [Number(parts[1]), Number(parts[2])];
-  return { kind: 'user', id: low === userId ? high : low };
 }

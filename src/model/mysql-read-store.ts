@@ -1,5 +1,5 @@
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
-import { conversationKey } from '../service/conversation.js';
+import { conversationKey, targetOfKey } from '../service/conversation.js';
 import type {
   ConversationPage,
   ConversationSummary,
@@ -130,7 +130,7 @@ export class MysqlReadStore implements ReadStore {
       items: items.map((row, i): ConversationSummary => {
         const last = lasts.get(Number(row.last_id))!;
         const message = toMessage(last);
-        const target = targetOf(userId, row.conversation);
+        const target = targetOfKey(userId, row.conversation);
         return {
           target,
           name: target.kind === 'group' ? (last.groupname ?? '') : (last.peer_name ?? ''),
@@ -176,12 +176,4 @@ export class MysqlReadStore implements ReadStore {
     for (const row of rows) counts[Number(row.k)] = Number(row.n);
     return counts;
   }
-}
-
-/** The conversation as `userId` sees it, from its key (`u:<low>:<high>` or `g:<id>`, conversation.ts). */
-function targetOf(userId: UserId, key: string): Target {
-  const parts = key.split(':');
-  if (parts[0] === 'g') return { kind: 'group', id: Number(parts[1]) };
-  const [low, high] = [Number(parts[1]), Number(parts[2])];
-  return { kind: 'user', id: low === userId ? high : low };
 }
