@@ -120,8 +120,12 @@ export class InteractiveClient {
     });
     client.on('disconnected', () => this.printAbove(this.paint.yellow('connection lost; reconnecting …')));
     client.on('resumed', () => this.printAbove(this.paint.green('reconnected; nothing missed')));
-    client.on('kicked', () =>
-      this.sessionEnded('this account logged in elsewhere; you were logged out here'),
+    client.on('kicked', (_by, everywhere) =>
+      this.sessionEnded(
+        everywhere
+          ? 'this account logged out on every device; you were logged out here'
+          : 'this account logged in elsewhere; you were logged out here',
+      ),
     );
     client.on('session-lost', () => this.sessionEnded('the session could not be resumed; log in again'));
     await client.connect();

@@ -78,9 +78,10 @@ export async function runScripted(
     for (const wake of waiters.splice(0)) wake();
     onEnded();
   };
-  client.on('kicked', () => {
-    emit({ event: 'kicked' }, 'kicked: this account logged in elsewhere');
-    end('this account logged in elsewhere (KICKED)');
+  client.on('kicked', (_by, everywhere) => {
+    const why = everywhere ? 'this account logged out on every device' : 'this account logged in elsewhere';
+    emit({ event: 'kicked', everywhere: everywhere === true }, `kicked: ${why}`);
+    end(`${why} (KICKED)`);
   });
   client.on('session-lost', () => end('the session could not be resumed (TOKEN_INVALID)'));
 

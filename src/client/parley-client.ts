@@ -133,7 +133,8 @@ export interface ClientEvents {
    * Another session of this user took over (`by`: the client instance and attempt that did, if known).
    * The client is closed and logged out (`user` is undefined); log in again on a new client.
    */
-  kicked: [by?: { cid: string; attempt: number }];
+  /** The session ended: another login of this device took over (`by`), or another device logged out everywhere. */
+  kicked: [by?: { cid: string; attempt: number }, everywhere?: boolean];
   disconnected: [];
   reconnecting: [{ attempt: number; delayMs: number }];
   resumed: [];
@@ -569,7 +570,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
           break;
         }
         this.endSession();
-        this.emit('kicked', by as { cid: string; attempt: number } | undefined);
+        this.emit('kicked', by as { cid: string; attempt: number } | undefined, frame.everywhere === true);
         break;
       }
       case SERVER_NOTICE:

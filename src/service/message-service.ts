@@ -62,7 +62,9 @@ export class MessageService {
   async send(request: SendRequest): Promise<AppendResult> {
     const body = checkBody(request.body, this.limits.maxMessageChars);
     const recipients = await this.recipientsOf(request.senderId, request.target);
-    if (this.copiesOwnSends(request.senderId)) recipients.push(request.senderId);
+    // A message to oneself is in one's inbox once already.
+    if (this.copiesOwnSends(request.senderId) && !recipients.includes(request.senderId))
+      recipients.push(request.senderId);
     const elapsed = stopwatch();
     const result = await this.store.messages.append(
       {

@@ -191,6 +191,17 @@ describe('devices, presence, typing and read state (v2)', () => {
     expect(received(bob, { msgid: MsgId.ONE_CHAT })[0]!.own).toBeUndefined();
   });
 
+  it('stores a message to oneself once, also for a user with several devices', async () => {
+    const laptop = await login('alice', 'laptop');
+    const phone = await login('alice', 'phone');
+    await request(laptop, { msgid: MsgId.ONE_CHAT, toid: ids.alice, msg: 'note to self' });
+    await settle();
+    expect(received(phone, { msgid: MsgId.ONE_CHAT }).map((f) => [f.msg, f.seq])).toEqual([
+      ['note to self', 1],
+    ]);
+    expect((await harness.services.messages.cursor(ids.alice!, 'phone')).lastSeq).toBe(1);
+  });
+
   it('v1 and v2 devices coexist; the v1 client never sees copies of its own sends', async () => {
     const v2 = await login('alice', 'laptop');
     const v1 = harness.client();
