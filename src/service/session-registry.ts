@@ -2,6 +2,7 @@ import { AppError } from '../errors.js';
 import { evictOldest } from '../util/evict-oldest.js';
 import type { Logger } from '../logger.js';
 import { AckCoalescer } from './ack-coalescer.js';
+import { isOwnCopy } from './conversation.js';
 import { DeliveryPump } from './delivery-pump.js';
 import type {
   BusEvent,
@@ -73,12 +74,7 @@ export class LiveSession {
     this.pump = new DeliveryPump(userId, sink, store, {
       pageSize: options.pageSize,
       onFlushed: options.onFlushed,
-      // Copies of the user's own sends to others; a message to themself is theirs to see.
-      skip: options.skipOwn
-        ? (entry) =>
-            entry.message.senderId === userId &&
-            !(entry.message.target.kind === 'user' && entry.message.target.id === userId)
-        : undefined,
+      skip: options.skipOwn ? (entry) => isOwnCopy(entry.message, userId) : undefined,
       onError: (error) => options.logger.warn({ err: error, userId }, 'inbox read failed; retrying'),
       telemetry: options.telemetry,
     });

@@ -1,3 +1,4 @@
+import { isOwnCopy } from '../../service/conversation.js';
 import { DEFAULT_DEVICE, V1_DEVICE, type UserRecord } from '../../service/ports.js';
 import type { ClientSession } from '../client-session.js';
 import { ackFailure, friendView, replyFrame } from '../encode.js';
@@ -38,9 +39,7 @@ async function loginV1(context: ClientSession, user: UserRecord): Promise<void> 
       messages.sync(user.id, V1_DEVICE, cursor.ackedSeq, limits.v1OfflineBatch),
     ]);
     // The old client cannot tell a copy of its own send (for the user's other devices) from a message to it.
-    const offline = pending.entries.filter(
-      (entry) => entry.message.senderId !== user.id || isToSelf(entry.message.target, user.id),
-    );
+    const offline = pending.entries.filter((entry) => !isOwnCopy(entry.message, user.id));
     // Sized in bytes for the ancestor's 1024-byte read: what does not fit follows as chat frames.
     const ack = v1LoginAckFrame(user, friends, groups, offline, context.v1MaxFrameBytes);
     const lastIncluded = ack.offlineIncluded > 0 ? offline[ack.offlineIncluded - 1]!.seq : cursor.ackedSeq;
@@ -50,10 +49,6 @@ async function loginV1(context: ClientSession, user: UserRecord): Promise<void> 
       afterSeq: lastIncluded,
     };
   });
-}
-
-function isToSelf(target: { kind: string; id: number }, userId: number): boolean {
-  return target.kind === 'user' && target.id === userId;
 }
 
 async function loginV2(
