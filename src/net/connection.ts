@@ -160,10 +160,14 @@ export class Connection implements TransportEvents, IdleWatched {
     this.pacedBusy = true;
     this.pacedBytes -= Buffer.byteLength(next.frame, 'utf8');
     this.pacingStats.frames++;
-    this.transport.write(next.frame, () => {
-      next.onFlushed?.();
-      this.pacingTimer = setTimeout(() => this.writeNextPaced(), this.pacingGapMs);
-    });
+    this.transport.write(
+      next.frame,
+      () => {
+        next.onFlushed?.();
+        this.pacingTimer = setTimeout(() => this.writeNextPaced(), this.pacingGapMs);
+      },
+      true,
+    );
     if (this.paced.length < (this.limits.pacedQueueFrames ?? DEFAULT_PACED_QUEUE_FRAMES)) this.onDrain();
   }
 

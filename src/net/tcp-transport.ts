@@ -41,10 +41,12 @@ export class TcpTransport implements Transport {
     this.onData(first);
   }
 
-  write(text: string, onFlushed?: () => void): void {
+  write(text: string, onFlushed?: () => void, alone = false): void {
     if (this.socket.destroyed || this.socket.writableEnded) return;
     // Writes within one tick go out as one writev: under load a reply and several deliveries share a syscall.
-    if (!this.corked) {
+    // A frame written alone skips that (unless this tick's writes are already held): the cork is released
+    // only after the whole tick's work, which on a delivery's path is ~50–80 µs (docs/BENCHMARKS.md, W3).
+    if (!this.corked && !alone) {
       this.corked = true;
       this.socket.cork();
       process.nextTick(() => {

@@ -23,7 +23,12 @@ export interface Transport {
   /** The client's IP, for per-address limits. */
   readonly remoteIp: string;
   start(events: TransportEvents): void;
-  write(text: string, onFlushed?: () => void): void;
+  /**
+   * Writes one frame; `onFlushed` runs once its bytes were handed to the OS. `alone`: the frame goes to
+   * the OS now rather than with the other writes of this tick (a paced frame is written by itself anyway,
+   * so holding it back to coalesce only adds latency).
+   */
+  write(text: string, onFlushed?: () => void, alone?: boolean): void;
   bufferedBytes(): number;
   pause(): void;
   resume(): void;

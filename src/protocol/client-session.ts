@@ -115,6 +115,10 @@ export class ClientSession implements SessionSink {
   private deadlineFor: boolean | undefined;
   /** v1 sessions: deliveries written but not yet known to be shown. */
   private confirmer: V1DeliveryConfirmer | undefined;
+  /** Frames admitted and not yet handled: while there are any, v1 confirmations wait (see `confirmV1`). */
+  private framesInHand = 0;
+  /** The highest v1 confirmation waiting for the frame in hand, with the session it belongs to. */
+  private heldConfirmation: { readonly session: LiveSession; readonly seq: number } | undefined;
 
   constructor(
     private readonly channel: FrameChannel,
@@ -139,6 +143,14 @@ export class ClientSession implements SessionSink {
 
   /** Rate limit, taken per frame on arrival so the connection's queue stays bounded by the burst. */
   admit(frame: string): boolean {
+    // Counted before `alive`, so the ack it implies waits until this frame was handled (see confirmV1).
+    this.framesInHand++;
+    const admitted = this.admitFrame(frame);
+    if (!admitted) this.frameDone();
+    return admitted;
+  }
+
+  private admitFrame(frame: string): boolean {
     // Anything from a v1 client shows it lived past what was written to it before.
     this.confirmer?.alive();
     // Acks spend their credit first, so acking a replay leaves the request budget for real requests. The
@@ -174,7 +186,45 @@ export class ClientSession implements SessionSink {
       this.logger.error({ err: error }, 'frame processing failed');
       this.channel.close('INTERNAL');
     }
+    this.frameDone();
     this.updateIdleTimeout();
+  }
+
+  /**
+   * A frame was handled (or refused): a v1 confirmation it held back goes to the session's acks on the
+   * next tick — after the bus publish and socket writes this frame's handling queued, which run on ticks
+   * queued before it (the ack write's own work would otherwise run ahead of them).
+   */
+  private frameDone(): void {
+    this.framesInHand = Math.max(0, this.framesInHand - 1);
+    if (this.heldConfirmation !== undefined) process.nextTick(() => this.releaseConfirmation());
+  }
+
+  /**
+   * Where the v1 confirmer's acks go. A v1 client's next request is what confirms its earlier deliveries,
+   * and that request is usually a send: writing the ack at once would put an ack write on the database
+   * ahead of, and at the same moment as, the send's own append — on the path of the message (W3 in
+   * docs/BENCHMARKS.md). So while a frame is in hand the confirmation waits, and goes out once that frame
+   * was handled (after its append committed). Later, never earlier: an ack held back and lost with the
+   * process means a redelivery, not a loss.
+   */
+  private confirmV1(session: LiveSession, seq: number): void {
+    if (this.framesInHand === 0) {
+      session.acks.ack(seq);
+      return;
+    }
+    const held = this.heldConfirmation;
+    if (held === undefined || held.session !== session || held.seq < seq) {
+      if (held !== undefined && held.session !== session) held.session.acks.ack(held.seq);
+      this.heldConfirmation = { session, seq };
+    }
+  }
+
+  private releaseConfirmation(): void {
+    const held = this.heldConfirmation;
+    if (held === undefined) return;
+    this.heldConfirmation = undefined;
+    held.session.acks.ack(held.seq);
   }
 
   /** The connection saw a fault (oversize frame, slow consumer, idle): tell the client, close. */
@@ -346,7 +396,7 @@ export class ClientSession implements SessionSink {
       }
       throw error;
     }
-    confirmer?.bind((seq) => session.acks.ack(seq));
+    confirmer?.bind((seq) => this.confirmV1(session, seq));
     // The connection may have closed while this login was in flight; then nobody will detach it later.
     if (this.channel.closed) await this.services.sessions.detach(session);
     else this.session = session;
@@ -366,6 +416,9 @@ export class ClientSession implements SessionSink {
     if (confirmed) this.confirmer?.confirmAll();
     this.confirmer?.stop();
     this.confirmer = undefined;
+    // A confirmation held for the frame in hand (this logout, or a request cut off by the close) is
+    // written with the session's last acks, which detach flushes.
+    this.releaseConfirmation();
     if (session) await this.services.sessions.detach(session);
   }
 

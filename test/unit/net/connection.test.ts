@@ -25,8 +25,11 @@ class FakeTransport implements Transport {
   }
   /** Flush callbacks of written frames, run by the test (`flush`). */
   readonly pendingFlushes: ((() => void) | undefined)[] = [];
-  write(text: string, onFlushed?: () => void): void {
+  /** Which written frames were to go out alone (not coalesced with the tick's other writes). */
+  readonly alone: boolean[] = [];
+  write(text: string, onFlushed?: () => void, alone = false): void {
     this.written.push(text);
+    this.alone.push(alone);
     this.pendingFlushes.push(onFlushed);
   }
   /** The OS took the oldest written frame. */
@@ -313,6 +316,14 @@ describe('Connection (frame channel)', () => {
       expect(transport.written).toEqual(['a']);
       vi.advanceTimersByTime(1);
       expect(transport.written).toEqual(['a', 'b']);
+      // One frame per write anyway: nothing to coalesce, so each goes to the OS at once.
+      expect(transport.alone).toEqual([true, true]);
+    });
+
+    it('lets unpaced writes coalesce with the rest of the tick', () => {
+      const { transport, connection } = open();
+      connection.write('a');
+      expect(transport.alone).toEqual([false]);
     });
 
     it('is not writable while the paced queue is full, and wakes writers as it drains', async () => {

@@ -211,4 +211,43 @@ describe('ClientSession', () => {
     await client.handle(JSON.stringify({ msgid: MsgId.ONE_CHAT, toid: 1, msg: 'x', reqId: 3 }));
     expect(channel.take()).toEqual([expect.objectContaining({ code: 'UNAVAILABLE', reqId: 3 })]);
   });
+
+  it("writes a v1 client's implied ack only after the request that implied it was handled", async () => {
+    const policy = { ...POLICY, loginBurst: 10, v1: { ...POLICY.v1, ackSettleMs: 60_000 } };
+    const { client: alice, services, clock } = session(policy);
+    const bobChannel = new FakeChannel();
+    const bob = new ClientSession(bobChannel, services, policy, createLogger('silent'), new Dispatcher());
+    await alice.handle(JSON.stringify({ msgid: MsgId.REG, name: 'al', password: 'pw' }));
+    await alice.handle(JSON.stringify({ msgid: MsgId.REG, name: 'bo', password: 'pw' }));
+    await alice.handle(JSON.stringify({ msgid: MsgId.LOGIN, name: 'al', password: 'pw' }));
+    await bob.handle(JSON.stringify({ msgid: MsgId.LOGIN, name: 'bo', password: 'pw' }));
+    const settle = async () => {
+      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    };
+    await alice.handle(JSON.stringify({ msgid: MsgId.ONE_CHAT, id: 1, toid: 2, msg: 'hi', name: 'al' }));
+    await settle();
+    expect(bobChannel.take()).toContainEqual(expect.objectContaining({ msg: 'hi' }));
+    // Two requests after the delivery confirm it; the second is a send, whose append the test holds.
+    clock.t += 10;
+    const ping = JSON.stringify({ msgid: MsgId.ONE_CHAT, id: 2, toid: 1, msg: 'first', name: 'bo' });
+    expect(bob.admit(ping)).toBe(true);
+    await bob.handle(ping);
+    clock.t += 10;
+    const real = services.messages.send.bind(services.messages);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    services.messages.send = async (request) => {
+      await gate;
+      return real(request);
+    };
+    const reply = JSON.stringify({ msgid: MsgId.ONE_CHAT, id: 2, toid: 1, msg: 'second', name: 'bo' });
+    expect(bob.admit(reply)).toBe(true);
+    const handled = bob.handle(reply);
+    await settle();
+    expect((await services.messages.cursor(2, 'default')).ackedSeq).toBe(0);
+    release();
+    await handled;
+    await settle();
+    expect((await services.messages.cursor(2, 'default')).ackedSeq).toBe(1);
+  });
 });
