@@ -26,6 +26,19 @@ import {
 import { loginStorm, type LoginStormResult } from './lib/v1-login-storm.js';
 import { startParley, startRelay, type V1Target } from './lib/v1-targets.js';
 
+/** MariaDB's per-kind statement counters reported per delivered message (explicit COMMITs, the append's
+ * INSERT … SELECT, the ack writer's and pruner's multi-table UPDATE and DELETE, reads). */
+const STATEMENT_COUNTERS = [
+  'Com_commit',
+  'Com_insert',
+  'Com_insert_select',
+  'Com_update',
+  'Com_update_multi',
+  'Com_delete_multi',
+  'Com_select',
+  'Innodb_os_log_fsyncs',
+] as const;
+
 const WORKLOADS = ['W1', 'W2', 'W3', 'W4', 'W5', 'W6'] as const;
 type Workload = (typeof WORKLOADS)[number];
 
@@ -215,6 +228,10 @@ async function chat(target: V1Target, workload: Workload): Promise<Record<string
               commits: db('Handler_commit'),
               fsyncs: db('Innodb_data_fsyncs'),
               roundTrips: db('Questions'),
+              // Statements by kind (which writer they come from: docs/BENCHMARKS.md, "W4 commits by source").
+              statements: Object.fromEntries(
+                STATEMENT_COUNTERS.map((name) => [name.replace(/^Com_/, ''), db(name)]),
+              ),
             },
           }
         : {}),

@@ -109,6 +109,15 @@ export const configSchema = z.object({
     .describe(
       'Appends queued per node for the next group-commit batches; when full, a send waits for room up to MYSQL_ACQUIRE_TIMEOUT_MS (as many sends again at most), then fails with UNAVAILABLE.',
     ),
+  ACK_FLUSH_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(10_000)
+    .default(50)
+    .describe(
+      'Least time between two ack writes of a node while acks keep coming: the acks of that span go to MySQL in one statement and commit. An ack on a node that wrote none for this long is written at once. Acks not yet written when a node dies mean redelivery of those messages after the reconnect, never loss. 0: write as soon as the previous write is done.',
+    ),
   MYSQL_CONNECT_TIMEOUT_MS: positiveInt
     .default(5000)
     .describe('TCP connect timeout of one MySQL connection.'),

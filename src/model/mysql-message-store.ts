@@ -13,7 +13,7 @@ import type {
 import type { Clock } from '../util/clock.js';
 import type { Telemetry } from '../service/telemetry.js';
 import { type AppendBatchLimits, AppendBatcher } from './append-batcher.js';
-import { MysqlAckWriter } from './mysql-ack-writer.js';
+import { DEFAULT_ACK_FLUSH_MS, MysqlAckWriter } from './mysql-ack-writer.js';
 import { MysqlAppendWriter } from './mysql-append-sql.js';
 import type { Database } from './mysql-database.js';
 import { MysqlDevices } from './mysql-devices.js';
@@ -22,7 +22,10 @@ import { MysqlMessageReads } from './mysql-message-reads.js';
 import { MysqlNameCache } from './mysql-name-cache.js';
 
 /** Batching and queue limits of the MySQL message store (see AppendBatchLimits for each default). */
-export type MessageStoreTuning = AppendBatchLimits;
+export type MessageStoreTuning = AppendBatchLimits & {
+  /** Least time between two ack writes of a node while acks keep coming (ACK_FLUSH_MS). @default 50 */
+  readonly ackFlushMs: number;
+};
 
 /** DEVICE_RETENTION_DAYS' default (30 days), for callers that do not configure it. */
 export const DEFAULT_DEVICE_RETENTION_MS = 30 * 86_400_000;
@@ -54,7 +57,12 @@ export class MysqlMessageStore implements MessageStore {
       tuning,
     );
     this.pruner = new MysqlInboxPruner(db, clock, deviceRetentionMs);
-    this.acks = new MysqlAckWriter(db, clock, (userIds) => this.pruner.mark(userIds));
+    this.acks = new MysqlAckWriter(
+      db,
+      clock,
+      (userIds) => this.pruner.mark(userIds),
+      tuning.ackFlushMs ?? DEFAULT_ACK_FLUSH_MS,
+    );
     this.devices = new MysqlDevices(db, clock, deviceRetentionMs, this.acks);
   }
 

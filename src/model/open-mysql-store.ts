@@ -73,7 +73,11 @@ export async function openMysqlStore(config: Config, clock: Clock, logger: Logge
   return createMysqlStore(
     db,
     clock,
-    { maxQueued: config.MYSQL_APPEND_QUEUE_MAX, queueWaitMs: config.MYSQL_ACQUIRE_TIMEOUT_MS },
+    {
+      maxQueued: config.MYSQL_APPEND_QUEUE_MAX,
+      queueWaitMs: config.MYSQL_ACQUIRE_TIMEOUT_MS,
+      ackFlushMs: config.ACK_FLUSH_MS,
+    },
     deviceRetentionMs(config),
   );
 }
