@@ -34,8 +34,11 @@ export class MysqlAckWriter {
   private flushing = false;
   /** A touch is pending: the next flush starts as soon as the one in flight is done. */
   private urgent = false;
-  private lastFlushAt = Number.NEGATIVE_INFINITY;
-  private timer: NodeJS.Timeout | undefined;
+  /**
+   * Running for `flushIntervalMs` after a flush started: acks wait for it to end. A timer rather than clock
+   * arithmetic, so a store given a fake clock (tests) still flushes.
+   */
+  private cooling: NodeJS.Timeout | undefined;
 
   /** `onWritten` learns the users whose acks were stored (their floor may rise, rows below it go). */
   constructor(
@@ -74,28 +77,25 @@ export class MysqlAckWriter {
     });
   }
 
-  /** Starts a flush now if one may start, else makes sure one is timed for when it may. */
+  /** Starts a flush now if one may start; otherwise the flush or the interval under way calls again. */
   private schedule(): void {
     if (this.flushing || this.pending.size === 0) return;
-    const wait = this.urgent ? 0 : this.lastFlushAt + this.flushIntervalMs - this.clock.now();
-    if (wait <= 0) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-      void this.flush();
-      return;
-    }
-    // Not unref'd: sessions ending (and a shutdown) wait for these writes.
-    this.timer ??= setTimeout(() => {
-      this.timer = undefined;
-      this.schedule();
-    }, wait);
+    if (this.cooling && !this.urgent) return;
+    void this.flush();
   }
 
   /** Writes every ack pending now (in chunks); acks arriving meanwhile wait for the next flush. */
   private async flush(): Promise<void> {
     this.flushing = true;
     this.urgent = false;
-    this.lastFlushAt = this.clock.now();
+    if (this.flushIntervalMs > 0) {
+      clearTimeout(this.cooling);
+      // Not unref'd: sessions ending (and a shutdown) may be waiting for the acks it holds back.
+      this.cooling = setTimeout(() => {
+        this.cooling = undefined;
+        this.schedule();
+      }, this.flushIntervalMs);
+    }
     const entries = [...this.pending.values()];
     this.pending.clear();
     try {

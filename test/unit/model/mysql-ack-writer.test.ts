@@ -124,6 +124,19 @@ describe('MysqlAckWriter', () => {
     await next;
   });
 
+  it('spaces flushes by timers, not by its clock: a store given a clock that never moves still writes', async () => {
+    const { db, writes } = fakeDatabase();
+    const writer = new MysqlAckWriter(db, { now: () => 0 }, () => undefined, INTERVAL);
+    const first = writer.ack(1, 'phone', 1);
+    writes[0]!.finish();
+    await first;
+    const second = writer.ack(1, 'phone', 2);
+    await vi.advanceTimersByTimeAsync(INTERVAL);
+    expect(writes).toHaveLength(2);
+    writes[1]!.finish();
+    await second;
+  });
+
   it('with an interval of 0 starts the next flush as soon as the one in flight is done', async () => {
     const { db, writes } = fakeDatabase();
     const writer = new MysqlAckWriter(db, { now: () => Date.now() }, () => undefined, 0);
