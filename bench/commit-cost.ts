@@ -27,7 +27,9 @@ const { values } = runCommandLine({
   usage: 'npm run bench:commit-cost -- [--count N]',
   summary: `Benchmark (not a test): MariaDB CPU and wall time of one transaction of each kind the store writes
 (a round trip alone, a one-row autocommit INSERT, an append of 1 and of 10 messages, an ack write), one at a
-time, with innodb_flush_log_at_trx_commit 1 and 2. Starts a private MariaDB.`,
+time, with innodb_flush_log_at_trx_commit 1 and 2; and the append of one message statement by statement
+(each prefix of its statements, then COMMIT) with two alternatives for the inbox rows. Starts a private
+MariaDB.`,
   options: {
     count: { type: 'integer', default: 2000, description: 'transactions of each kind per setting' },
   },
@@ -118,7 +120,18 @@ try {
          INSERT INTO message (sender_id, to_user_id, group_id, conversation, body, client_time, cmid, created_at) VALUES (?,?,?,?,?,?,?,?);
          INSERT INTO inbox_cursor (user_id, last_seq) VALUES (?, 1) ON DUPLICATE KEY UPDATE last_seq = last_seq + VALUES(last_seq);
          SELECT user_id, last_seq FROM inbox_cursor WHERE user_id IN (?)`,
-        [from, to, null, `u:${Math.min(from, to)}:${Math.max(from, to)}`, 'benchmark message body', 't', null, Date.now(), to, to],
+        [
+          from,
+          to,
+          null,
+          `u:${Math.min(from, to)}:${Math.max(from, to)}`,
+          'benchmark message body',
+          't',
+          null,
+          Date.now(),
+          to,
+          to,
+        ],
       );
       const results = sets as unknown as [unknown, { insertId: number }, unknown, { last_seq: number }[]];
       await connection.query('INSERT INTO inbox (user_id, seq, message_id) VALUES (?,?,?);\nCOMMIT', [

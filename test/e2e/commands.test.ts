@@ -52,6 +52,7 @@ const COMMANDS: { name: string; start: string[]; mentions: string[] }[] = [
   { name: 'bench:connections', start: tsx('bench/connections.ts'), mentions: ['--clients <n>', '--workers'] },
   { name: 'bench:kv', start: tsx('bench/kv-http.ts'), mentions: ['--seconds <s>', '--skip-http'] },
   { name: 'bench:store', start: tsx('bench/store-mysql.ts'), mentions: ['--pools', '--concurrency'] },
+  { name: 'bench:commit-cost', start: tsx('bench/commit-cost.ts'), mentions: ['--count <n>'] },
 ];
 
 // Concurrently: each case is a process start (tsx), mostly waiting.
