@@ -36,7 +36,6 @@ const STATEMENT_COUNTERS = [
   'Com_update_multi',
   'Com_delete_multi',
   'Com_select',
-  'Innodb_os_log_fsyncs',
 ] as const;
 
 const WORKLOADS = ['W1', 'W2', 'W3', 'W4', 'W5', 'W6'] as const;
