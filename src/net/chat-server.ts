@@ -36,7 +36,10 @@ export interface ChatSessionHandler extends ConnectionHandler {
   shutdown(reconnectInMs: number): void;
 }
 
-/** Makes the session of a new connection (the composition root binds it to the protocol layer). */
+/**
+ * Makes the session of a new connection (the composition root binds it to the protocol layer); `logger` is
+ * the server's, for the session to derive a per-connection child from when it first logs.
+ */
 export type SessionFactory = (connection: Connection, logger: Logger) => ChatSessionHandler;
 
 export interface ChatServerStats {
@@ -339,10 +342,9 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
 
   private accept(transport: Transport): void {
     const connection = new Connection(transport, this.options, this.idleTimers);
-    const session = this.newSession(
-      connection,
-      this.logger.child({ remote: transport.remoteAddress, transport: transport.kind }),
-    );
+    // The server's logger: the session makes its child logger (remote address, transport) at its first
+    // log line, not one per connection up front (~0.3 KB each).
+    const session = this.newSession(connection, this.logger);
     this.connections.set(connection, session);
     // The session is the handler itself: no wrapper object of closures per connection.
     connection.start(session, (reason) => this.onClosed(connection, reason));
