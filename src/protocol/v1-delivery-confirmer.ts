@@ -97,7 +97,13 @@ export class V1DeliveryConfirmer {
       last = this.seqs[this.head]!;
       this.head++;
     }
-    if (this.head > 1024 && this.head * 2 > this.seqs.length) {
+    if (this.head === this.seqs.length) {
+      // All confirmed: `length = 0` frees the arrays' backing stores, which an idle connection would
+      // otherwise keep at their high-water size.
+      this.seqs.length = 0;
+      this.times.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.seqs.length) {
       this.seqs = this.seqs.slice(this.head);
       this.times = this.times.slice(this.head);
       this.head = 0;

@@ -30,6 +30,24 @@ describe('V1DeliveryConfirmer', () => {
     expect(c.pending).toBe(0);
   });
 
+  it('after everything was confirmed (its arrays emptied), confirms later deliveries in order', () => {
+    const { c, confirmed } = confirmer();
+    c.flushed(1);
+    c.flushed(2);
+    c.confirmAll();
+    expect(confirmed).toEqual([2]);
+    expect(c.pending).toBe(0);
+    c.flushed(3);
+    vi.advanceTimersByTime(10);
+    c.flushed(4);
+    expect(c.pending).toBe(2);
+    vi.advanceTimersByTime(990);
+    expect(confirmed).toEqual([2, 3]);
+    vi.advanceTimersByTime(10);
+    expect(confirmed).toEqual([2, 3, 4]);
+    expect(c.pending).toBe(0);
+  });
+
   it('confirms what was flushed before the previous frame from the client, and all on a clean logout', () => {
     const { c, confirmed } = confirmer();
     c.flushed(1);
