@@ -4,7 +4,13 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../logger.js';
 import { IdleTimers } from './idle-timers.js';
-import { Connection, type CloseReason, type ConnectionHandler, type ConnectionLimits } from './connection.js';
+import {
+  Connection,
+  type CloseReason,
+  type ConnectionHandler,
+  type ConnectionLimits,
+  type ConnectionOwner,
+} from './connection.js';
 import { addressKey, canonicalIp } from '../util/address-key.js';
 import { readProxyHeader, type Peer, type TrustedProxies } from './proxy-header.js';
 import { looksLikeHttp, parseRequestHead, plainHttpResponse, type RequestHead } from './http-upgrade.js';
@@ -70,7 +76,7 @@ export interface ChatServerEvents {
   'connection-closed': [{ reason: CloseReason; transport: 'tcp' | 'ws' }];
 }
 
-export class ChatServer extends EventEmitter<ChatServerEvents> {
+export class ChatServer extends EventEmitter<ChatServerEvents> implements ConnectionOwner {
   private readonly server: Server;
   private readonly wss: WebSocketServer;
   private readonly connections = new Map<Connection, ChatSessionHandler>();
@@ -347,10 +353,11 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
     const session = this.newSession(connection, this.logger);
     this.connections.set(connection, session);
     // The session is the handler itself: no wrapper object of closures per connection.
-    connection.start(session, (reason) => this.onClosed(connection, reason));
+    connection.start(session, this);
   }
 
-  private onClosed(connection: Connection, reason: CloseReason): void {
+  /** A connection closed (Connection's owner hook). */
+  connectionClosed(connection: Connection, reason: CloseReason): void {
     this.connections.delete(connection);
     this.closeReasons[reason] = (this.closeReasons[reason] ?? 0) + 1;
     this.emit('connection-closed', { reason, transport: connection.kind });

@@ -437,12 +437,7 @@ export class ClientSession implements SessionSink {
 
   /** Sequences are confirmed into the session's acks once it is attached (`bind`). */
   private newConfirmer(): V1DeliveryConfirmer {
-    const { clock } = this.services;
-    return new V1DeliveryConfirmer(
-      () => clock.now(),
-      this.policy.v1.ackSettleMs,
-      () => this.channel.bufferedBytes() === 0,
-    );
+    return new V1DeliveryConfirmer(this.services.clock, this.policy.v1.ackSettleMs, this.channel);
   }
 
   /** The v1 login reply's offline messages count like deliveries: shown once the write settled. */

@@ -10,7 +10,9 @@ afterEach(() => {
 
 function confirmer(idle = () => true) {
   const confirmed: number[] = [];
-  const c = new V1DeliveryConfirmer(() => Date.now(), 1000, idle);
+  const c = new V1DeliveryConfirmer({ now: () => Date.now() }, 1000, {
+    bufferedBytes: () => (idle() ? 0 : 1),
+  });
   c.bind((seq) => confirmed.push(seq));
   return { c, confirmed };
 }
