@@ -76,6 +76,15 @@ export default tseslint.config(
     },
   },
   {
+    // Plain JavaScript that runs before anything is built (scripts/server-build.mjs): no type information.
+    files: ['scripts/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      globals: { process: 'readonly', URL: 'readonly' },
+    },
+  },
+  {
     files: ['src/service/**'],
     rules: restrict([
       { from: 'mysql2*', why: 'service depends on ports only' },

@@ -1,3 +1,5 @@
+import { ensureServerBuild } from '../server-build.mjs';
+
 /**
  * V8 flags every Parley server process runs with. `npm start` and deploy/systemd/parley@.service spell
  * the same list (a unit test keeps them in step).
@@ -10,7 +12,11 @@
  */
 export const SERVER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=64'];
 
-/** Arguments for `process.execPath` that run the server from source (`src/main.ts` under tsx). */
+/**
+ * Arguments for `process.execPath` that run the server from the current sources: their JavaScript build
+ * (made first when the sources changed; scripts/server-build.mjs), not `src/main.ts` under tsx, whose
+ * loader costs each node 30–40 MB.
+ */
 export function serverArgs(extraNodeArgs: readonly string[] = [], appArgs: readonly string[] = []): string[] {
-  return [...SERVER_NODE_FLAGS, ...extraNodeArgs, '--import', 'tsx', 'src/main.ts', ...appArgs];
+  return [...SERVER_NODE_FLAGS, ...extraNodeArgs, ensureServerBuild(), ...appArgs];
 }

@@ -229,6 +229,10 @@ function parseUrl(url: string, connectTimeoutMs: number, tls: DatabaseOptions['t
     // One round trip per append batch (mysql-append-sql.ts: START TRANSACTION … COMMIT as one query). Every
     // value still travels as a `?` parameter, escaped by the driver, never spliced into SQL by us.
     multipleStatements: true,
+    // mysql2's statement cache (lru.min) allocates its arrays for the whole capacity up front: at the
+    // default 16 000 that is ~0.5 MB per pooled connection, idle (docs/BENCHMARKS.md, "Node baseline").
+    // 2000 still holds every statement text a node prepares (batched `IN (…)` lists come in ≤ 500 sizes).
+    maxPreparedStatements: 2000,
   };
 }
 

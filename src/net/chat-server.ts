@@ -4,7 +4,13 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../logger.js';
 import { IdleTimers } from './idle-timers.js';
-import { Connection, type CloseReason, type ConnectionHandler, type ConnectionLimits } from './connection.js';
+import {
+  Connection,
+  type CloseReason,
+  type ConnectionHandler,
+  type ConnectionLimits,
+  type ConnectionOwner,
+} from './connection.js';
 import { addressKey, canonicalIp } from '../util/address-key.js';
 import { readProxyHeader, type Peer, type TrustedProxies } from './proxy-header.js';
 import { looksLikeHttp, parseRequestHead, plainHttpResponse, type RequestHead } from './http-upgrade.js';
@@ -36,7 +42,10 @@ export interface ChatSessionHandler extends ConnectionHandler {
   shutdown(reconnectInMs: number): void;
 }
 
-/** Makes the session of a new connection (the composition root binds it to the protocol layer). */
+/**
+ * Makes the session of a new connection (the composition root binds it to the protocol layer); `logger` is
+ * the server's, for the session to derive a per-connection child from when it first logs.
+ */
 export type SessionFactory = (connection: Connection, logger: Logger) => ChatSessionHandler;
 
 export interface ChatServerStats {
@@ -67,7 +76,7 @@ export interface ChatServerEvents {
   'connection-closed': [{ reason: CloseReason; transport: 'tcp' | 'ws' }];
 }
 
-export class ChatServer extends EventEmitter<ChatServerEvents> {
+export class ChatServer extends EventEmitter<ChatServerEvents> implements ConnectionOwner {
   private readonly server: Server;
   private readonly wss: WebSocketServer;
   private readonly connections = new Map<Connection, ChatSessionHandler>();
@@ -339,16 +348,16 @@ export class ChatServer extends EventEmitter<ChatServerEvents> {
 
   private accept(transport: Transport): void {
     const connection = new Connection(transport, this.options, this.idleTimers);
-    const session = this.newSession(
-      connection,
-      this.logger.child({ remote: transport.remoteAddress, transport: transport.kind }),
-    );
+    // The server's logger: the session makes its child logger (remote address, transport) at its first
+    // log line, not one per connection up front (~0.3 KB each).
+    const session = this.newSession(connection, this.logger);
     this.connections.set(connection, session);
     // The session is the handler itself: no wrapper object of closures per connection.
-    connection.start(session, (reason) => this.onClosed(connection, reason));
+    connection.start(session, this);
   }
 
-  private onClosed(connection: Connection, reason: CloseReason): void {
+  /** A connection closed (Connection's owner hook). */
+  connectionClosed(connection: Connection, reason: CloseReason): void {
     this.connections.delete(connection);
     this.closeReasons[reason] = (this.closeReasons[reason] ?? 0) + 1;
     this.emit('connection-closed', { reason, transport: connection.kind });

@@ -34,6 +34,8 @@ export interface FrameChannel {
   readonly kind: 'tcp' | 'ws';
   /** The client's IP address (behind a trusted load balancer, the one its PROXY header named). */
   readonly remoteIp: string;
+  /** Address and port, for log lines (`remoteIp` when not given). */
+  readonly remoteAddress?: string;
   /** Writes one frame; onFlushed runs once its bytes were handed to the OS. */
   write(frame: string, onFlushed?: () => void): void;
   /** False while the outbound buffer is above its high-water mark. */
@@ -119,12 +121,15 @@ export class ClientSession implements SessionSink {
   private framesInHand = 0;
   /** The highest v1 confirmation waiting for the frame in hand, with the session it belongs to. */
   private heldConfirmation: { readonly session: LiveSession; readonly seq: number } | undefined;
+  /** This connection's child logger, made at its first log line (most connections never log one). */
+  private connectionLogger: Logger | undefined;
 
   constructor(
     private readonly channel: FrameChannel,
     readonly services: ChatServices,
     private readonly policy: SessionPolicy,
-    readonly logger: Logger,
+    /** The server's logger; lines of this connection carry its `remote` address and `transport`. */
+    private readonly serverLogger: Logger,
     private readonly dispatcher: Dispatcher,
   ) {
     this.requests = new TokenBucket(policy.ratePerS, policy.rateBurst, services.clock);
@@ -137,6 +142,14 @@ export class ClientSession implements SessionSink {
       channel.setPacing(policy.v1.paceMs);
       channel.setFrameAlignment(policy.v1.maxFrameBytes + 1);
     }
+  }
+
+  /** The connection's logger (a pino child with `remote` and `transport`), made on first use. */
+  get logger(): Logger {
+    return (this.connectionLogger ??= this.serverLogger.child({
+      remote: this.channel.remoteAddress ?? this.channel.remoteIp,
+      transport: this.channel.kind,
+    }));
   }
 
   // ── Connection events ──────────────────────────────────────────────────────────────────────────
@@ -424,12 +437,7 @@ export class ClientSession implements SessionSink {
 
   /** Sequences are confirmed into the session's acks once it is attached (`bind`). */
   private newConfirmer(): V1DeliveryConfirmer {
-    const { clock } = this.services;
-    return new V1DeliveryConfirmer(
-      () => clock.now(),
-      this.policy.v1.ackSettleMs,
-      () => this.channel.bufferedBytes() === 0,
-    );
+    return new V1DeliveryConfirmer(this.services.clock, this.policy.v1.ackSettleMs, this.channel);
   }
 
   /** The v1 login reply's offline messages count like deliveries: shown once the write settled. */

@@ -16,11 +16,12 @@ export class V1DeliveryConfirmer {
   /** Acknowledges everything up to `seq` in the store; set once the session is attached. */
   private confirm: ((seq: number) => void) | undefined;
 
+  // Objects with methods rather than closures: nothing allocated per connection for them.
   constructor(
-    private readonly now: () => number,
+    private readonly clock: { now(): number },
     private readonly settleMs: number,
-    /** True when nothing waits to be written: a backed-up connection proves nothing by staying open. */
-    private readonly outboundIdle: () => boolean,
+    /** Nothing waits to be written when 0: a backed-up connection proves nothing by staying open. */
+    private readonly outbound: { bufferedBytes(): number },
   ) {}
 
   /** Where confirmations go: the live session's acks. */
@@ -32,9 +33,9 @@ export class V1DeliveryConfirmer {
   flushed(seq: number): void {
     if (this.stopped) return;
     this.seqs.push(seq);
-    this.times.push(this.now());
+    this.times.push(this.clock.now());
     if (this.settleMs === 0) {
-      this.confirmUpTo(this.now());
+      this.confirmUpTo(this.clock.now());
       return;
     }
     this.schedule();
@@ -47,13 +48,13 @@ export class V1DeliveryConfirmer {
    */
   alive(): void {
     const previous = this.lastFrameAt;
-    this.lastFrameAt = this.now();
+    this.lastFrameAt = this.clock.now();
     if (previous !== undefined) this.confirmUpTo(previous);
   }
 
   /** A clean logout: the client saw everything written before it. */
   confirmAll(): void {
-    this.confirmUpTo(this.now());
+    this.confirmUpTo(this.clock.now());
   }
 
   /** Unconfirmed deliveries (for tests and metrics). */
@@ -73,18 +74,23 @@ export class V1DeliveryConfirmer {
 
   private schedule(): void {
     if (this.timer || this.head >= this.seqs.length) return;
-    const due = this.times[this.head]! + this.settleMs - this.now();
-    this.timer = setTimeout(() => this.onTimer(), Math.max(due, 1));
+    const due = this.times[this.head]! + this.settleMs - this.clock.now();
+    this.timer = setTimeout(V1DeliveryConfirmer.fire, Math.max(due, 1), this);
     this.timer.unref();
+  }
+
+  /** The timers' callback, shared (no closure per timer). */
+  private static fire(this: void, confirmer: V1DeliveryConfirmer): void {
+    confirmer.onTimer();
   }
 
   private onTimer(): void {
     this.timer = undefined;
     if (this.stopped) return;
-    if (this.outboundIdle()) this.confirmUpTo(this.now() - this.settleMs);
+    if (this.outbound.bufferedBytes() === 0) this.confirmUpTo(this.clock.now() - this.settleMs);
     else if (this.head < this.seqs.length) {
       // Still writing to it: look again once the settle time passed after now.
-      this.timer = setTimeout(() => this.onTimer(), this.settleMs);
+      this.timer = setTimeout(V1DeliveryConfirmer.fire, this.settleMs, this);
       this.timer.unref();
       return;
     }
@@ -97,7 +103,13 @@ export class V1DeliveryConfirmer {
       last = this.seqs[this.head]!;
       this.head++;
     }
-    if (this.head > 1024 && this.head * 2 > this.seqs.length) {
+    if (this.head === this.seqs.length) {
+      // All confirmed: `length = 0` frees the arrays' backing stores, which an idle connection would
+      // otherwise keep at their high-water size.
+      this.seqs.length = 0;
+      this.times.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.seqs.length) {
       this.seqs = this.seqs.slice(this.head);
       this.times = this.times.slice(this.head);
       this.head = 0;

@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { Writable } from 'node:stream';
+import { describe, expect, it, vi } from 'vitest';
 import { buildServices, createEmbeddedPorts } from '../../../src/app.js';
 import { loadConfig } from '../../../src/config.js';
 import { AppError } from '../../../src/errors.js';
@@ -249,5 +250,34 @@ describe('ClientSession', () => {
     await handled;
     await settle();
     expect((await services.messages.cursor(2, 'default')).ackedSeq).toBe(1);
+  });
+});
+
+describe('ClientSession logging', () => {
+  it("makes the connection's child logger at its first log line, carrying the address and transport", async () => {
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const logger = createLogger('info', { destination });
+    const child = vi.spyOn(logger, 'child');
+    const config = loadConfig({ BCRYPT_COST: '4', LOG_LEVEL: 'silent' });
+    const clock: Clock = { now: () => Date.now() };
+    const services = buildServices(config, createEmbeddedPorts(config, clock), createLogger('silent'), clock);
+    const failing = { handleFrame: () => Promise.reject(new Error('boom')) } as unknown as Dispatcher;
+    const client = new ClientSession(new FakeChannel('198.51.100.7'), services, POLICY, logger, failing);
+    // A connection that never logs costs no child logger.
+    expect(child).not.toHaveBeenCalled();
+
+    await client.handle(JSON.stringify({ msgid: MsgId.PING }));
+    await client.handle(JSON.stringify({ msgid: MsgId.PING }));
+    expect(child).toHaveBeenCalledTimes(1);
+    expect(lines.map((line) => JSON.parse(line) as Record<string, unknown>)).toEqual([
+      expect.objectContaining({ msg: 'frame processing failed', remote: '198.51.100.7', transport: 'ws' }),
+      expect.objectContaining({ msg: 'frame processing failed', remote: '198.51.100.7', transport: 'ws' }),
+    ]);
   });
 });

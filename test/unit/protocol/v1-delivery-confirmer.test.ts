@@ -10,7 +10,9 @@ afterEach(() => {
 
 function confirmer(idle = () => true) {
   const confirmed: number[] = [];
-  const c = new V1DeliveryConfirmer(() => Date.now(), 1000, idle);
+  const c = new V1DeliveryConfirmer({ now: () => Date.now() }, 1000, {
+    bufferedBytes: () => (idle() ? 0 : 1),
+  });
   c.bind((seq) => confirmed.push(seq));
   return { c, confirmed };
 }
@@ -27,6 +29,24 @@ describe('V1DeliveryConfirmer', () => {
     expect(confirmed).toEqual([1]);
     vi.advanceTimersByTime(500);
     expect(confirmed).toEqual([1, 2]);
+    expect(c.pending).toBe(0);
+  });
+
+  it('after everything was confirmed (its arrays emptied), confirms later deliveries in order', () => {
+    const { c, confirmed } = confirmer();
+    c.flushed(1);
+    c.flushed(2);
+    c.confirmAll();
+    expect(confirmed).toEqual([2]);
+    expect(c.pending).toBe(0);
+    c.flushed(3);
+    vi.advanceTimersByTime(10);
+    c.flushed(4);
+    expect(c.pending).toBe(2);
+    vi.advanceTimersByTime(990);
+    expect(confirmed).toEqual([2, 3]);
+    vi.advanceTimersByTime(10);
+    expect(confirmed).toEqual([2, 3, 4]);
     expect(c.pending).toBe(0);
   });
 
