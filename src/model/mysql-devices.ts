@@ -55,12 +55,19 @@ function collect(rows: readonly DeviceRow[]): Map<UserId, UserDevices> {
 const NO_DEVICES: UserDevices = { lastSeq: 0, floor: 0, devices: new Map() };
 
 /**
+ * A session opening on a device marked active less than this long ago writes no new mark (the retention
+ * it is judged against is at least a day, DEVICE_RETENTION_DAYS ≥ 1; acks mark it too).
+ */
+export const TOUCH_AGAIN_AFTER_MS = 10 * 60_000;
+
+/**
  * Devices in MySQL (`inbox_device`, sql/005): sessions opening, cursors, logouts. Acks go through the
  * node-wide ack writer, and the floor is raised by the pruner (mysql-inbox-pruner.ts).
  *
  * Opening a session on a device that is already active within the retention window — nearly every
  * login and resume — is a batched read (one query for the opens of one event-loop turn, as a reconnect
- * storm brings them) plus a touch coalesced with the node's acks. A device joining the active set (new,
+ * storm brings them) plus, unless it was marked within TOUCH_AGAIN_AFTER_MS, a touch coalesced with the
+ * node's acks. A device joining the active set (new,
  * back after the window, or below the floor) instead takes its user's cursor row in a short transaction,
  * bumps `device_gen` and inserts itself at the floor: the pruner raises a floor only if `device_gen` did not
  * change since it read the devices, so it never strands a device that joined meanwhile.
@@ -92,7 +99,9 @@ export class MysqlDevices {
     const cutoff = now - this.deviceRetentionMs;
     const state = user.devices.get(device);
     if (state && state.activeAt > cutoff && state.acked >= user.floor) {
-      await this.acks.touch(userId, device);
+      // A device marked active moments ago (a reconnect, a repeat login) is not marked again: activity is
+      // judged against a retention of days, so a mark up to TOUCH_AGAIN_AFTER_MS old changes nothing.
+      if (state.activeAt <= now - TOUCH_AGAIN_AFTER_MS) await this.acks.touch(userId, device);
       return {
         ackedSeq: state.acked,
         lastSeq: user.lastSeq,
