@@ -3,7 +3,8 @@ import type { RowDataPacket } from 'mysql2/promise';
 import type { DeviceCursor, DeviceId, InboxCursor, UserId } from '../service/ports.js';
 import type { Clock } from '../util/clock.js';
 import type { MysqlAckWriter } from './mysql-ack-writer.js';
-import { type Database, nextLoopTurn } from './mysql-database.js';
+import { BatchGate } from './batch-gate.js';
+import type { Database } from './mysql-database.js';
 import { NEVER_ACTIVE, retryDeadlocks } from './mysql-device-rows.js';
 import { CHUNK } from './mysql-message-rows.js';
 
@@ -65,25 +66,19 @@ export const TOUCH_AGAIN_AFTER_MS = 10 * 60_000;
  * node-wide ack writer, and the floor is raised by the pruner (mysql-inbox-pruner.ts).
  *
  * Opening a session on a device that is already active within the retention window — nearly every
- * login and resume — is a batched read (one query for the opens of one event-loop turn, as a reconnect
- * storm brings them) plus, unless it was marked within TOUCH_AGAIN_AFTER_MS, a touch coalesced with the
+ * login and resume — is a batched read (one query for the opens of one event-loop turn and, under load,
+ * of those arriving while the previous read is in flight, as a reconnect storm brings them) plus, unless it was marked within TOUCH_AGAIN_AFTER_MS, a touch coalesced with the
  * node's acks. A device joining the active set (new,
  * back after the window, or below the floor) instead takes its user's cursor row in a short transaction,
  * bumps `device_gen` and inserts itself at the floor: the pruner raises a floor only if `device_gen` did not
  * change since it read the devices, so it never strands a device that joined meanwhile.
  */
 export class MysqlDevices {
+  /** Reads of one loop turn, and under load those that arrive while the previous one is in flight. */
+  private readonly gate = new BatchGate();
   private readonly loader = new DataLoader<UserId, UserDevices>(
-    async (userIds) => {
-      const rows = await this.db.query<DeviceRow[]>(
-        `SELECT ${DEVICE_COLUMNS} FROM inbox_cursor c LEFT JOIN inbox_device d ON d.user_id = c.user_id
-         WHERE c.user_id IN (${userIds.map(() => '?').join(',')})`,
-        userIds,
-      );
-      const found = collect(rows);
-      return userIds.map((userId) => found.get(userId) ?? NO_DEVICES);
-    },
-    { cache: false, batchScheduleFn: nextLoopTurn, maxBatchSize: CHUNK },
+    (userIds) => this.gate.track(this.loadDevices(userIds)),
+    { cache: false, batchScheduleFn: this.gate.schedule, maxBatchSize: CHUNK },
   );
 
   constructor(
@@ -92,6 +87,16 @@ export class MysqlDevices {
     private readonly deviceRetentionMs: number,
     private readonly acks: MysqlAckWriter,
   ) {}
+
+  private async loadDevices(userIds: readonly UserId[]): Promise<UserDevices[]> {
+    const rows = await this.db.query<DeviceRow[]>(
+      `SELECT ${DEVICE_COLUMNS} FROM inbox_cursor c LEFT JOIN inbox_device d ON d.user_id = c.user_id
+       WHERE c.user_id IN (${userIds.map(() => '?').join(',')})`,
+      userIds,
+    );
+    const found = collect(rows);
+    return userIds.map((userId) => found.get(userId) ?? NO_DEVICES);
+  }
 
   async open(userId: UserId, device: DeviceId): Promise<DeviceCursor> {
     const user = await this.loader.load(userId);
