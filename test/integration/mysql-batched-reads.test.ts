@@ -9,9 +9,10 @@ describe('MySQL reads batched across users', () => {
   it('answers concurrent friend lists, group lists and user rows of many users each with their own', async () => {
     const { store } = await freshMysqlStore(rootUrl);
     try {
-      const [a, b, c, d] = await Promise.all(
-        ['a', 'b', 'c', 'd'].map((n) => store.users.create(n, `h-${n}`)),
-      );
+      // One after another: lists come ordered by id.
+      const created = [];
+      for (const n of ['a', 'b', 'c', 'd']) created.push(await store.users.create(n, `h-${n}`));
+      const [a, b, c, d] = created;
       await store.friends.add(a!.id, c!.id);
       await store.friends.add(a!.id, b!.id);
       await store.friends.add(b!.id, c!.id);
