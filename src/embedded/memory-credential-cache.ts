@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import {
   credentialDigest,
-  sameDigest,
+  NOTHING_RECALLED,
+  recalledDigest,
   type CredentialCache,
   type CredentialCacheLimits,
-  type CredentialLookup,
+  type RecalledCredential,
 } from '../service/credential-cache.js';
 import type { UserId } from '../service/ports.js';
 import type { Clock } from '../util/clock.js';
@@ -23,16 +24,15 @@ export class MemoryCredentialCache implements CredentialCache {
     private readonly key: Buffer = randomBytes(32),
   ) {}
 
-  lookup(userId: UserId, passwordHash: string, password: string): Promise<CredentialLookup> {
-    if (this.limits.ttlMs <= 0) return Promise.resolve('miss');
+  recall(userId: UserId): Promise<RecalledCredential> {
+    if (this.limits.ttlMs <= 0) return Promise.resolve(NOTHING_RECALLED);
     const entry = this.entries.get(userId);
-    if (entry === undefined) return Promise.resolve('miss');
+    if (entry === undefined) return Promise.resolve(NOTHING_RECALLED);
     if (entry.expiresAt <= this.clock.now()) {
       this.entries.delete(userId);
-      return Promise.resolve('miss');
+      return Promise.resolve(NOTHING_RECALLED);
     }
-    const expected = credentialDigest(this.key, userId, passwordHash, password);
-    return Promise.resolve(sameDigest(entry.digest, expected) ? 'hit' : 'miss');
+    return Promise.resolve(recalledDigest(this.key, userId, entry.digest));
   }
 
   remember(userId: UserId, passwordHash: string, password: string): Promise<void> {

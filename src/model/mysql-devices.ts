@@ -3,7 +3,8 @@ import type { RowDataPacket } from 'mysql2/promise';
 import type { DeviceCursor, DeviceId, InboxCursor, UserId } from '../service/ports.js';
 import type { Clock } from '../util/clock.js';
 import type { MysqlAckWriter } from './mysql-ack-writer.js';
-import { type Database, nextLoopTurn } from './mysql-database.js';
+import { BatchGate } from './batch-gate.js';
+import type { Database } from './mysql-database.js';
 import { NEVER_ACTIVE, retryDeadlocks } from './mysql-device-rows.js';
 import { CHUNK } from './mysql-message-rows.js';
 
@@ -55,28 +56,29 @@ function collect(rows: readonly DeviceRow[]): Map<UserId, UserDevices> {
 const NO_DEVICES: UserDevices = { lastSeq: 0, floor: 0, devices: new Map() };
 
 /**
+ * A session opening on a device marked active less than this long ago writes no new mark (the retention
+ * it is judged against is at least a day, DEVICE_RETENTION_DAYS ≥ 1; acks mark it too).
+ */
+export const TOUCH_AGAIN_AFTER_MS = 10 * 60_000;
+
+/**
  * Devices in MySQL (`inbox_device`, sql/005): sessions opening, cursors, logouts. Acks go through the
  * node-wide ack writer, and the floor is raised by the pruner (mysql-inbox-pruner.ts).
  *
  * Opening a session on a device that is already active within the retention window — nearly every
- * login and resume — is a batched read (one query for the opens of one event-loop turn, as a reconnect
- * storm brings them) plus a touch coalesced with the node's acks. A device joining the active set (new,
+ * login and resume — is a batched read (one query for the opens of one event-loop turn and, under load,
+ * of those arriving while the previous read is in flight, as a reconnect storm brings them) plus, unless it was marked within TOUCH_AGAIN_AFTER_MS, a touch coalesced with the
+ * node's acks. A device joining the active set (new,
  * back after the window, or below the floor) instead takes its user's cursor row in a short transaction,
  * bumps `device_gen` and inserts itself at the floor: the pruner raises a floor only if `device_gen` did not
  * change since it read the devices, so it never strands a device that joined meanwhile.
  */
 export class MysqlDevices {
+  /** Reads of one loop turn, and under load those that arrive while the previous one is in flight. */
+  private readonly gate = new BatchGate();
   private readonly loader = new DataLoader<UserId, UserDevices>(
-    async (userIds) => {
-      const rows = await this.db.query<DeviceRow[]>(
-        `SELECT ${DEVICE_COLUMNS} FROM inbox_cursor c LEFT JOIN inbox_device d ON d.user_id = c.user_id
-         WHERE c.user_id IN (${userIds.map(() => '?').join(',')})`,
-        userIds,
-      );
-      const found = collect(rows);
-      return userIds.map((userId) => found.get(userId) ?? NO_DEVICES);
-    },
-    { cache: false, batchScheduleFn: nextLoopTurn, maxBatchSize: CHUNK },
+    (userIds) => this.gate.track(this.loadDevices(userIds)),
+    { cache: false, batchScheduleFn: this.gate.schedule, maxBatchSize: CHUNK },
   );
 
   constructor(
@@ -86,13 +88,25 @@ export class MysqlDevices {
     private readonly acks: MysqlAckWriter,
   ) {}
 
+  private async loadDevices(userIds: readonly UserId[]): Promise<UserDevices[]> {
+    const rows = await this.db.query<DeviceRow[]>(
+      `SELECT ${DEVICE_COLUMNS} FROM inbox_cursor c LEFT JOIN inbox_device d ON d.user_id = c.user_id
+       WHERE c.user_id IN (${userIds.map(() => '?').join(',')})`,
+      userIds,
+    );
+    const found = collect(rows);
+    return userIds.map((userId) => found.get(userId) ?? NO_DEVICES);
+  }
+
   async open(userId: UserId, device: DeviceId): Promise<DeviceCursor> {
     const user = await this.loader.load(userId);
     const now = this.clock.now();
     const cutoff = now - this.deviceRetentionMs;
     const state = user.devices.get(device);
     if (state && state.activeAt > cutoff && state.acked >= user.floor) {
-      await this.acks.touch(userId, device);
+      // A device marked active moments ago (a reconnect, a repeat login) is not marked again: activity is
+      // judged against a retention of days, so a mark up to TOUCH_AGAIN_AFTER_MS old changes nothing.
+      if (state.activeAt <= now - TOUCH_AGAIN_AFTER_MS) await this.acks.touch(userId, device);
       return {
         ackedSeq: state.acked,
         lastSeq: user.lastSeq,

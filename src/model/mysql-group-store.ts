@@ -1,3 +1,4 @@
+import DataLoader from 'dataloader';
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { AppError } from '../errors.js';
 import type {
@@ -9,6 +10,7 @@ import type {
   UserId,
 } from '../service/ports.js';
 import { nameKey } from '../service/text-rules.js';
+import { BatchGate } from './batch-gate.js';
 import { type Database, isDuplicate } from './mysql-database.js';
 
 interface GroupRow {
@@ -30,8 +32,45 @@ const toGroup = (row: GroupRow): GroupSummary => ({ id: row.id, name: row.groupn
 const isMissingParent = (error: unknown) =>
   (error as { code?: string } | null)?.code === 'ER_NO_REFERENCED_ROW_2';
 
+/** Most users whose groups one query reads. */
+const GROUPS_BATCH = 100;
+
 export class MysqlGroupStore implements GroupStore {
+  /**
+   * A user's groups are read at every v1 login: under load those arriving while a read is in flight go
+   * out as one query (BatchGate). Not a cache.
+   */
+  private readonly gate = new BatchGate();
+  private readonly groupsOf = new DataLoader<UserId, GroupRow[]>(
+    (userIds) => this.gate.track(this.loadGroupsOf(userIds)),
+    { cache: false, batchScheduleFn: this.gate.schedule, maxBatchSize: GROUPS_BATCH },
+  );
+
   constructor(private readonly db: Database) {}
+
+  private async loadGroupsOf(userIds: readonly UserId[]): Promise<GroupRow[][]> {
+    const ids = [...new Set(userIds)];
+    if (ids.length === 1) {
+      // One user: the prepared statement (cheaper than a text query with its parameters escaped in).
+      const rows = await this.db.execute<GroupRow[]>(
+        'SELECT g.id, g.groupname, g.groupdesc FROM groupuser gu JOIN allgroup g ON g.id = gu.groupid WHERE gu.userid = ? ORDER BY g.id',
+        [ids[0]!],
+      );
+      return userIds.map(() => rows);
+    }
+    const rows = await this.db.query<(GroupRow & { userid: number })[]>(
+      `SELECT gu.userid, g.id, g.groupname, g.groupdesc FROM groupuser gu JOIN allgroup g ON g.id = gu.groupid
+       WHERE gu.userid IN (${ids.map(() => '?').join(',')}) ORDER BY gu.userid, g.id`,
+      ids,
+    );
+    const byUser = new Map<UserId, GroupRow[]>();
+    for (const row of rows) {
+      let list = byUser.get(row.userid);
+      if (!list) byUser.set(row.userid, (list = []));
+      list.push(row);
+    }
+    return userIds.map((id) => byUser.get(id) ?? []);
+  }
 
   async create(creatorId: UserId, name: string, desc: string): Promise<GroupSummary> {
     try {
@@ -91,10 +130,7 @@ export class MysqlGroupStore implements GroupStore {
   }
 
   async listForUser(userId: UserId): Promise<GroupWithMembers[]> {
-    const groups = await this.db.execute<GroupRow[]>(
-      'SELECT g.id, g.groupname, g.groupdesc FROM groupuser gu JOIN allgroup g ON g.id = gu.groupid WHERE gu.userid = ? ORDER BY g.id',
-      [userId],
-    );
+    const groups = await this.groupsOf.load(userId);
     if (groups.length === 0) return [];
     const members = await this.db.query<MemberRow[]>(
       `SELECT gu.groupid, u.id, u.name, gu.grouprole FROM groupuser gu JOIN user u ON u.id = gu.userid

@@ -3,7 +3,8 @@ import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { AppError } from '../errors.js';
 import type { UserId, UserRecord, UserStore, UserSummary } from '../service/ports.js';
 import { nameKey } from '../service/text-rules.js';
-import { type Database, isDuplicate, nextLoopTurn } from './mysql-database.js';
+import { BatchGate } from './batch-gate.js';
+import { type Database, isDuplicate } from './mysql-database.js';
 
 interface UserRow {
   id: number;
@@ -28,22 +29,26 @@ const BATCH = 500;
 
 export class MysqlUserStore implements UserStore {
   /**
-   * Lookups by id issued in the same tick go out as one `IN (…)` query: a reconnect storm resumes
-   * thousands of sessions at once, each needing its user row. Not a cache: every load reads the database.
+   * Lookups by id go out batched as one `IN (…)` query — those of one loop turn, and under load those
+   * that arrive while the previous batch is in flight (BatchGate): a reconnect or login storm needs a user
+   * row per session. Not a cache: every load reads the database.
    */
+  private readonly byIdGate = new BatchGate();
   private readonly byId = new DataLoader<UserId, UserRecord | undefined>(
-    async (ids) => {
-      const rows = await this.db.query<UserRow[]>(
-        `SELECT ${USER_COLUMNS} FROM user WHERE id IN (${ids.map(() => '?').join(',')})`,
-        ids,
-      );
-      const found = new Map(rows.map((row) => [row.id, toUser(row)]));
-      return ids.map((id) => found.get(id));
-    },
-    { cache: false, batchScheduleFn: nextLoopTurn, maxBatchSize: BATCH },
+    (ids) => this.byIdGate.track(this.loadByIds(ids)),
+    { cache: false, batchScheduleFn: this.byIdGate.schedule, maxBatchSize: BATCH },
   );
 
   constructor(private readonly db: Database) {}
+
+  private async loadByIds(ids: readonly UserId[]): Promise<(UserRecord | undefined)[]> {
+    const rows = await this.db.query<UserRow[]>(
+      `SELECT ${USER_COLUMNS} FROM user WHERE id IN (${ids.map(() => '?').join(',')})`,
+      ids,
+    );
+    const found = new Map(rows.map((row) => [row.id, toUser(row)]));
+    return ids.map((id) => found.get(id));
+  }
 
   async create(name: string, passwordHash: string): Promise<UserRecord> {
     try {

@@ -39,9 +39,9 @@ export async function openRedis(
     clock,
   });
   const attempts = new RedisAttemptLimits(url, keys, logger, tls);
+  // One connection for a login's checks: the cache lookup rides in the limits' pipeline.
   const credentials = new RedisCredentialCache({
-    url,
-    tls,
+    client: attempts.client,
     keys,
     key: credentialCacheKey(config.SESSION_SECRET),
     ttlMs: config.AUTH_CACHE_TTL_S * 1000,

@@ -1,6 +1,6 @@
 import { AppError } from '../errors.js';
-import type { CredentialCache } from './credential-cache.js';
-import type { LoginGuard } from './login-guard.js';
+import type { CredentialCache, RecalledCredential } from './credential-cache.js';
+import type { LoginGuard, PasswordAttempt } from './login-guard.js';
 import type { PasswordAdmission } from './password-admission.js';
 import type {
   DeviceCursor,
@@ -51,30 +51,45 @@ export class AuthService {
     return this.users.create(name, await this.admission.for(this.hasher, ip).hash(password));
   }
 
+  /**
+   * A password login. Its reads go out together: by id, the user row (MySQL) alongside one Redis round
+   * trip for the address rate, the account's failure record and the credential cache; by name, the row
+   * and the address rate first (the account's key depends on whether the name exists), then the rest.
+   */
   async login(identity: LoginIdentity, password: string, ip: string): Promise<UserRecord> {
-    await this.guard.beforeLogin(ip);
-    const user =
-      'id' in identity ? await this.users.findById(identity.id) : await this.users.findByName(identity.name);
-    // One key per real account whether it is named by id or by name; unknown ones keyed as given, so they
-    // are limited like real ones.
-    const account = user
-      ? `id:${user.id}`
-      : 'id' in identity
-        ? `id:${identity.id}`
-        : `name:${nameKey(identity.name)}`;
-    await this.guard.beforePassword(ip, account);
+    let user: UserRecord | undefined;
+    let attempt: PasswordAttempt;
+    let recalled: RecalledCredential | undefined;
+    let account: string;
+    if ('id' in identity) {
+      // One key per real account whether it is named by id or by name; unknown ids keyed as given.
+      account = `id:${identity.id}`;
+      [attempt, user, recalled] = await Promise.all([
+        this.guard.beforePassword(ip, account, true),
+        this.users.findById(identity.id),
+        this.verified.recall(identity.id),
+      ]);
+    } else {
+      [, user] = await Promise.all([this.guard.beforeLogin(ip), this.users.findByName(identity.name)]);
+      // Unknown names keyed as given, so they are limited like real accounts.
+      account = user ? `id:${user.id}` : `name:${nameKey(identity.name)}`;
+      [attempt, recalled] = await Promise.all([
+        this.guard.beforePassword(ip, account),
+        user ? this.verified.recall(user.id) : undefined,
+      ]);
+    }
     const hasher = this.admission.for(this.hasher, ip);
     // Every refusal pays one bcrypt check (a dummy one for unknown accounts and over-long passwords), so
     // response time does not reveal which accounts exist.
     const ok =
-      user && Buffer.byteLength(password) <= 72
-        ? await this.verify(hasher, user, password)
+      user && recalled && Buffer.byteLength(password) <= 72
+        ? await this.verify(hasher, user, password, recalled)
         : (await hasher.verify(password, await this.getDummyHash()), false);
     if (!user || !ok) {
       await this.guard.failed(ip, account);
       throw new AppError('AUTH_BAD_CREDENTIALS');
     }
-    await this.guard.succeeded(ip, account);
+    await this.guard.succeeded(ip, account, attempt);
     return user;
   }
 
@@ -82,8 +97,13 @@ export class AuthService {
    * bcrypt, unless this very password was verified for this user moments ago (the credential cache, on any
    * node of the cluster). A cache that cannot answer counts as a miss: the login pays bcrypt, never fails.
    */
-  private async verify(hasher: PasswordHasher, user: UserRecord, password: string): Promise<boolean> {
-    const found = await this.verified.lookup(user.id, user.passwordHash, password);
+  private async verify(
+    hasher: PasswordHasher,
+    user: UserRecord,
+    password: string,
+    recalled: RecalledCredential,
+  ): Promise<boolean> {
+    const found = recalled.check(user.passwordHash, password);
     this.cacheCounts[found]++;
     if (found === 'hit') return true;
     const ok = await hasher.verify(password, user.passwordHash);

@@ -22,10 +22,42 @@ export type CredentialLookup = 'hit' | 'miss' | 'unavailable';
  * picks. Neither method throws: a cache that cannot answer says `unavailable`, and the caller pays bcrypt.
  */
 export interface CredentialCache {
-  /** Whether this password was verified for this user (and stored hash) within the TTL. */
-  lookup(userId: UserId, passwordHash: string, password: string): Promise<CredentialLookup>;
+  /**
+   * The user's entry, fetched before the stored hash is known (so the fetch can share a round trip with
+   * the login's other reads); `check` then compares without further I/O.
+   */
+  recall(userId: UserId): Promise<RecalledCredential>;
   /** Records a successful bcrypt check (best effort). */
   remember(userId: UserId, passwordHash: string, password: string): Promise<void>;
+}
+
+/** A user's entry as `recall` found it. */
+export interface RecalledCredential {
+  /** Whether this password was verified for this user (and stored hash) within the TTL. */
+  check(passwordHash: string, password: string): CredentialLookup;
+}
+
+/** Whether this password was verified for this user (and stored hash) within the TTL: recall, then check. */
+export async function lookupCredential(
+  cache: CredentialCache,
+  userId: UserId,
+  passwordHash: string,
+  password: string,
+): Promise<CredentialLookup> {
+  return (await cache.recall(userId)).check(passwordHash, password);
+}
+
+/** The recalled entry of a user with none (or of a cache that is off). */
+export const NOTHING_RECALLED: RecalledCredential = { check: () => 'miss' };
+/** The recalled entry when the cache could not answer. */
+export const RECALL_UNAVAILABLE: RecalledCredential = { check: () => 'unavailable' };
+
+/** An entry holding `stored` (a digest) for `userId` under `key`; compared in constant time. */
+export function recalledDigest(key: Buffer, userId: UserId, stored: Buffer): RecalledCredential {
+  return {
+    check: (passwordHash, password) =>
+      sameDigest(stored, credentialDigest(key, userId, passwordHash, password)) ? 'hit' : 'miss',
+  };
 }
 
 /**

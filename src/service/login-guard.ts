@@ -62,18 +62,31 @@ export class LoginGuard {
     if (!byIp.allowed) throw limited('too many logins from your address', byIp.msBeforeReset);
   }
 
-  /** Before checking a password for `account` from `ip`: its backoff, and the slow-down of an attacked account. */
-  async beforePassword(ip: string, account: string): Promise<void> {
-    const backoff = await this.backoffByAccountIp.peek(accountIp(account, ip));
+  /**
+   * Before checking a password for `account` from `ip`: its backoff, and the slow-down of an attacked
+   * account; with `countLogin` also the per-address rate (`beforeLogin`), so a login whose account is known
+   * up front (by id) asks the store once. The reads go out together (one round trip to Redis, which
+   * pipelines them); the refusals are judged in a fixed order: address rate, then backoff. Returns what
+   * `succeeded` needs to know.
+   */
+  async beforePassword(ip: string, account: string, countLogin = false): Promise<PasswordAttempt> {
+    const key = accountIp(account, ip);
+    const [byIp, backoff, byAccount, failures] = await Promise.all([
+      countLogin ? this.loginsByIp.consume(ip) : undefined,
+      this.backoffByAccountIp.peek(key),
+      this.failuresByAccount.peek(account),
+      this.failuresByAccountIp.peek(key),
+    ]);
+    if (byIp && !byIp.allowed) throw limited('too many logins from your address', byIp.msBeforeReset);
     if (backoff && !backoff.allowed) {
       throw limited('too many wrong passwords for this account from your address', backoff.msBeforeReset);
     }
-    const byAccount = await this.failuresByAccount.peek(account);
     if (byAccount && byAccount.consumed >= this.policy.accountFailuresBeforeDelay) {
       await this.sleep(this.policy.accountDelayMs);
     }
+    // (A store that could not answer reads as nothing recorded: it could not clear anything either.)
+    return { recorded: failures !== undefined || backoff !== undefined };
   }
-
   /** A wrong password (or unknown account) for `account` from `ip`. */
   async failed(ip: string, account: string): Promise<void> {
     const key = accountIp(account, ip);
@@ -86,11 +99,22 @@ export class LoginGuard {
     if (over >= 0) await this.backoffByAccountIp.block(key, Math.min(2 ** over, this.policy.backoffMaxS));
   }
 
-  /** A successful login clears that address's record for the account. */
-  async succeeded(ip: string, account: string): Promise<void> {
+  /**
+   * A successful login clears that address's record for the account — nothing to clear (no round trip)
+   * when `beforePassword` found none. A failure recorded by a concurrent attempt after that look stays;
+   * it ages out or the next success clears it.
+   */
+  async succeeded(ip: string, account: string, attempt?: PasswordAttempt): Promise<void> {
+    if (attempt && !attempt.recorded) return;
     const key = accountIp(account, ip);
     await Promise.all([this.failuresByAccountIp.reset(key), this.backoffByAccountIp.reset(key)]);
   }
+}
+
+/** What `beforePassword` saw of the (account, address) record. */
+export interface PasswordAttempt {
+  /** Failures or a backoff were recorded for this account from this address. */
+  readonly recorded: boolean;
 }
 
 function accountIp(account: string, ip: string): string {

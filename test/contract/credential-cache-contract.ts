@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CredentialCache } from '../../src/service/credential-cache.js';
+import { lookupCredential, type CredentialCache } from '../../src/service/credential-cache.js';
 
 /** Two nodes' caches of one cluster (the same object for a process-local cache) and a way to let time pass. */
 export interface CredentialCacheCluster {
@@ -27,47 +27,47 @@ export function credentialCacheContract(
     });
 
     it('misses what was never remembered', async () => {
-      expect(await cluster.a.lookup(1, 'hash-a', 'secret')).toBe('miss');
+      expect(await lookupCredential(cluster.a, 1, 'hash-a', 'secret')).toBe('miss');
     });
 
     it('hits a remembered credential, on the node that verified it and on another', async () => {
       await cluster.a.remember(1, 'hash-a', 'secret');
-      expect(await cluster.a.lookup(1, 'hash-a', 'secret')).toBe('hit');
-      expect(await cluster.b.lookup(1, 'hash-a', 'secret')).toBe('hit');
+      expect(await lookupCredential(cluster.a, 1, 'hash-a', 'secret')).toBe('hit');
+      expect(await lookupCredential(cluster.b, 1, 'hash-a', 'secret')).toBe('hit');
     });
 
     it('misses a wrong password, another user, and a changed password (a new stored hash)', async () => {
       await cluster.a.remember(1, 'hash-a', 'secret');
-      expect(await cluster.b.lookup(1, 'hash-a', 'Secret')).toBe('miss');
-      expect(await cluster.b.lookup(1, 'hash-a', 'secret ')).toBe('miss');
-      expect(await cluster.b.lookup(1, 'hash-a', '')).toBe('miss');
-      expect(await cluster.b.lookup(2, 'hash-a', 'secret')).toBe('miss');
-      expect(await cluster.b.lookup(1, 'hash-b', 'secret')).toBe('miss');
+      expect(await lookupCredential(cluster.b, 1, 'hash-a', 'Secret')).toBe('miss');
+      expect(await lookupCredential(cluster.b, 1, 'hash-a', 'secret ')).toBe('miss');
+      expect(await lookupCredential(cluster.b, 1, 'hash-a', '')).toBe('miss');
+      expect(await lookupCredential(cluster.b, 2, 'hash-a', 'secret')).toBe('miss');
+      expect(await lookupCredential(cluster.b, 1, 'hash-b', 'secret')).toBe('miss');
     });
 
     it('keeps one entry per user: the latest verified credential', async () => {
       await cluster.a.remember(1, 'hash-a', 'old');
       await cluster.b.remember(1, 'hash-b', 'new');
-      expect(await cluster.a.lookup(1, 'hash-a', 'old')).toBe('miss');
-      expect(await cluster.a.lookup(1, 'hash-b', 'new')).toBe('hit');
+      expect(await lookupCredential(cluster.a, 1, 'hash-a', 'old')).toBe('miss');
+      expect(await lookupCredential(cluster.a, 1, 'hash-b', 'new')).toBe('hit');
     });
 
     it('keeps users apart', async () => {
       await cluster.a.remember(1, 'hash-1', 'one');
       await cluster.a.remember(2, 'hash-2', 'two');
-      expect(await cluster.b.lookup(1, 'hash-1', 'one')).toBe('hit');
-      expect(await cluster.b.lookup(2, 'hash-2', 'two')).toBe('hit');
-      expect(await cluster.b.lookup(2, 'hash-1', 'one')).toBe('miss');
+      expect(await lookupCredential(cluster.b, 1, 'hash-1', 'one')).toBe('hit');
+      expect(await lookupCredential(cluster.b, 2, 'hash-2', 'two')).toBe('hit');
+      expect(await lookupCredential(cluster.b, 2, 'hash-1', 'one')).toBe('miss');
     });
 
     it('forgets a credential once the TTL has passed', async () => {
       const short = await make(expiryTtlMs);
       try {
         await short.a.remember(1, 'hash-a', 'secret');
-        expect(await short.b.lookup(1, 'hash-a', 'secret')).toBe('hit');
+        expect(await lookupCredential(short.b, 1, 'hash-a', 'secret')).toBe('hit');
         await short.expire();
-        expect(await short.a.lookup(1, 'hash-a', 'secret')).toBe('miss');
-        expect(await short.b.lookup(1, 'hash-a', 'secret')).toBe('miss');
+        expect(await lookupCredential(short.a, 1, 'hash-a', 'secret')).toBe('miss');
+        expect(await lookupCredential(short.b, 1, 'hash-a', 'secret')).toBe('miss');
       } finally {
         await short.close();
       }
@@ -77,7 +77,7 @@ export function credentialCacheContract(
       const off = await make(0);
       try {
         await off.a.remember(1, 'hash-a', 'secret');
-        expect(await off.b.lookup(1, 'hash-a', 'secret')).toBe('miss');
+        expect(await lookupCredential(off.b, 1, 'hash-a', 'secret')).toBe('miss');
       } finally {
         await off.close();
       }

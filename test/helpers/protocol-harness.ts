@@ -43,15 +43,19 @@ export function protocolHarness(
   clock: Clock = systemClock,
 ): {
   services: ChatServices;
+  /** The ports under the services (tests may wrap a store method to watch it). */
+  ports: ReturnType<typeof createEmbeddedPorts>;
   /** A client connected from `ip`. */
   client(ip?: string): FakeClient;
 } {
   const config = loadConfig({ BCRYPT_COST: '4', LOG_LEVEL: 'silent', ...env });
   const logger = createLogger('silent');
-  const services = buildServices(config, createEmbeddedPorts(config, clock), logger, clock);
+  const ports = createEmbeddedPorts(config, clock);
+  const services = buildServices(config, ports, logger, clock);
   const dispatcher = new Dispatcher();
   return {
     services,
+    ports,
     client(ip?: string): FakeClient {
       const out = new FakeChannel(ip);
       const context = new ClientSession(out, services, { ...UNLIMITED, ...policy }, logger, dispatcher);

@@ -6,13 +6,20 @@ export interface TcpProxy {
   cut(): void;
   /** Stops forwarding on every current connection without closing it, as a frozen or unplugged host would. */
   freeze(): void;
+  /** While on, new connections are closed at once (a host whose service is down); cut() the current ones. */
+  refuse(on: boolean): void;
   close(): void;
 }
 
 /** A TCP proxy on 127.0.0.1 in front of a local port; new connections keep working after cut() or freeze(). */
 export async function tcpProxy(target: number): Promise<TcpProxy> {
   const pairs = new Set<[Socket, Socket]>();
+  let refusing = false;
   const server = createServer((client) => {
+    if (refusing) {
+      client.destroy();
+      return;
+    }
     const upstream = connect(target, '127.0.0.1');
     const pair: [Socket, Socket] = [client, upstream];
     pairs.add(pair);
@@ -35,6 +42,7 @@ export async function tcpProxy(target: number): Promise<TcpProxy> {
         client.on('data', () => {});
         upstream.on('data', () => {});
       }),
+    refuse: (on) => (refusing = on),
     close: () => (destroyAll(), server.close()),
   };
 }

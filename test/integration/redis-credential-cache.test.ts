@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createLogger } from '../../src/logger.js';
 import { RedisCredentialCache } from '../../src/redis/redis-credential-cache.js';
 import { RedisKeys } from '../../src/redis/redis-keys.js';
-import { credentialCacheKey } from '../../src/service/credential-cache.js';
+import { credentialCacheKey, lookupCredential } from '../../src/service/credential-cache.js';
 import { credentialCacheContract } from '../contract/credential-cache-contract.js';
 import { tcpProxy } from '../helpers/tcp-proxy.js';
 
@@ -82,8 +82,8 @@ describe('Redis credential cache beyond the contract', () => {
     const ours = await node(inject('redisUrl'), keys, 60_000);
     const theirs = await node(inject('redisUrl'), keys, 60_000, 'another-secret-of-enough-length');
     await ours.remember(1, 'hash-a', 'secret');
-    expect(await theirs.lookup(1, 'hash-a', 'secret')).toBe('miss');
-    expect(await ours.lookup(1, 'hash-a', 'secret')).toBe('hit');
+    expect(await lookupCredential(theirs, 1, 'hash-a', 'secret')).toBe('miss');
+    expect(await lookupCredential(ours, 1, 'hash-a', 'secret')).toBe('hit');
     await Promise.all([ours.close(), theirs.close()]);
   });
 
@@ -92,16 +92,16 @@ describe('Redis credential cache beyond the contract', () => {
     const keys = new RedisKeys(prefix());
     const cache = await node(`redis://127.0.0.1:${proxy.port}`, keys, 60_000);
     await cache.remember(1, 'hash-a', 'secret');
-    expect(await cache.lookup(1, 'hash-a', 'secret')).toBe('hit');
+    expect(await lookupCredential(cache, 1, 'hash-a', 'secret')).toBe('hit');
     proxy.cut();
     // Closed connection: refused at once (no offline queue), remember swallows the error.
-    expect(await cache.lookup(1, 'hash-a', 'secret')).toBe('unavailable');
+    expect(await lookupCredential(cache, 1, 'hash-a', 'secret')).toBe('unavailable');
     await expect(cache.remember(2, 'hash-b', 'other')).resolves.toBeUndefined();
     // ioredis reconnects through the proxy (new connections pass).
-    let found = await cache.lookup(1, 'hash-a', 'secret');
+    let found = await lookupCredential(cache, 1, 'hash-a', 'secret');
     for (let i = 0; i < 100 && found !== 'hit'; i++) {
       await new Promise((resolve) => setTimeout(resolve, 50));
-      found = await cache.lookup(1, 'hash-a', 'secret');
+      found = await lookupCredential(cache, 1, 'hash-a', 'secret');
     }
     expect(found).toBe('hit');
     await cache.close();
@@ -115,7 +115,7 @@ describe('Redis credential cache beyond the contract', () => {
     await cache.remember(1, 'hash-a', 'secret');
     proxy.freeze();
     const started = performance.now();
-    expect(await cache.lookup(1, 'hash-a', 'secret')).toBe('unavailable');
+    expect(await lookupCredential(cache, 1, 'hash-a', 'secret')).toBe('unavailable');
     const waited = performance.now() - started;
     expect(waited).toBeGreaterThanOrEqual(150);
     expect(waited).toBeLessThan(2000);

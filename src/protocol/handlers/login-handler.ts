@@ -33,20 +33,26 @@ export const loginHandler = defineHandler({
 async function loginV1(context: ClientSession, user: UserRecord): Promise<void> {
   const { social, messages, limits } = context.services;
   await context.openSession(user, 1, V1_DEVICE, undefined, async (_session, cursor) => {
+    // The cursor was read after the subscription went live: a device that has everything (most repeat
+    // logins) reads no inbox page; whatever arrives meanwhile is announced on the bus to the pump.
+    const upToDate = cursor.ackedSeq >= cursor.lastSeq;
     const [friends, groups, pending] = await Promise.all([
       social.listFriends(user.id),
       social.listGroups(user.id),
-      messages.sync(user.id, V1_DEVICE, cursor.ackedSeq, limits.v1OfflineBatch),
+      upToDate ? undefined : messages.sync(user.id, V1_DEVICE, cursor.ackedSeq, limits.v1OfflineBatch),
     ]);
     // The old client cannot tell a copy of its own send (for the user's other devices) from a message to it.
-    const offline = pending.entries.filter((entry) => !isOwnCopy(entry.message, user.id));
+    const offline = (pending?.entries ?? []).filter((entry) => !isOwnCopy(entry.message, user.id));
     // Sized in bytes for the ancestor's 1024-byte read: what does not fit follows as chat frames.
     const ack = v1LoginAckFrame(user, friends, groups, offline, context.v1MaxFrameBytes);
     const lastIncluded = ack.offlineIncluded > 0 ? offline[ack.offlineIncluded - 1]!.seq : cursor.ackedSeq;
     return {
       reply: ack.frame,
-      onReplyFlushed: () => context.v1Flushed(lastIncluded),
+      // Nothing to confirm (no settle timer) when the reply carried no offline messages.
+      ...(ack.offlineIncluded > 0 ? { onReplyFlushed: () => context.v1Flushed(lastIncluded) } : {}),
       afterSeq: lastIncluded,
+      // Lets the pump skip its first read when the reply carried everything up to the cursor's end.
+      lastSeq: cursor.lastSeq,
     };
   });
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryCredentialCache } from '../../../src/embedded/memory-credential-cache.js';
+import { lookupCredential } from '../../../src/service/credential-cache.js';
 import { credentialCacheContract } from '../../contract/credential-cache-contract.js';
 
 function cache(ttlMs = 1000, max = 100) {
@@ -26,9 +27,9 @@ describe('MemoryCredentialCache', () => {
     const { cache: c, clock } = cache(1000);
     await c.remember(1, 'h', 'p');
     clock.t = 999;
-    expect(await c.lookup(1, 'h', 'p')).toBe('hit');
+    expect(await lookupCredential(c, 1, 'h', 'p')).toBe('hit');
     clock.t = 1000;
-    expect(await c.lookup(1, 'h', 'p')).toBe('miss');
+    expect(await lookupCredential(c, 1, 'h', 'p')).toBe('miss');
     expect(c.size).toBe(0);
   });
 
@@ -36,14 +37,14 @@ describe('MemoryCredentialCache', () => {
     const { cache: c } = cache(1000, 10);
     for (let i = 0; i < 50; i++) await c.remember(i, 'h', 'p');
     expect(c.size).toBeLessThanOrEqual(10);
-    expect(await c.lookup(49, 'h', 'p')).toBe('hit');
-    expect(await c.lookup(0, 'h', 'p')).toBe('miss');
+    expect(await lookupCredential(c, 49, 'h', 'p')).toBe('hit');
+    expect(await lookupCredential(c, 0, 'h', 'p')).toBe('miss');
   });
 
   it('uses a key of its own per process unless given one', async () => {
     const first = cache().cache;
     const second = cache().cache;
     await first.remember(1, 'h', 'p');
-    expect(await second.lookup(1, 'h', 'p')).toBe('miss');
+    expect(await lookupCredential(second, 1, 'h', 'p')).toBe('miss');
   });
 });

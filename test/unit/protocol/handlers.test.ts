@@ -493,6 +493,38 @@ describe('sessions', () => {
     });
   });
 
+  it('v1 login of a device that has everything reads no inbox page, and still gets what arrives next', async () => {
+    const harness = protocolHarness();
+    const alice = await loggedInV2(harness, 'alice');
+    const bobClient = harness.client();
+    const bobId = await registered(bobClient, 'bob');
+    await alice.client.send({ msgid: MsgId.ONE_CHAT, toid: bobId, msg: 'm1', time: 't' });
+    const messages = harness.ports.store.messages;
+    const readInbox = messages.readInbox.bind(messages);
+    const reads: number[] = [];
+    messages.readInbox = (userId, afterSeq, limit) => (
+      reads.push(userId),
+      readInbox(userId, afterSeq, limit)
+    );
+    // First login: one message waiting, read once for the reply (the pump then has nothing to read).
+    const [first] = await bobClient.send({ msgid: MsgId.LOGIN, id: bobId, password: 'pw' });
+    expect(first!.offlinemsg).toHaveLength(1);
+    expect(reads).toEqual([bobId]);
+    await liveSession(harness.services, bobId)!.acks.flush();
+    // A repeat login on a new connection: nothing pending, nothing read.
+    reads.length = 0;
+    const again = harness.client();
+    const [second, ...rest] = await again.send({ msgid: MsgId.LOGIN, id: bobId, password: 'pw' });
+    expect(second).toMatchObject({ msgid: MsgId.LOGIN_ACK, errno: 0 });
+    expect(second!.offlinemsg ?? []).toEqual([]);
+    expect(rest).toEqual([]);
+    expect(reads).toEqual([]);
+    // What arrives next is delivered live.
+    await alice.client.send({ msgid: MsgId.ONE_CHAT, toid: bobId, msg: 'm2', time: 't' });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(again.out.take()).toMatchObject([{ msgid: MsgId.ONE_CHAT, msg: 'm2', toid: bobId }]);
+  });
+
   it('v1 login puts offline messages in offlinemsg (JSON strings) and counts them delivered', async () => {
     const harness = protocolHarness({ V1_OFFLINE_BATCH: '2' });
     const alice = await loggedInV2(harness, 'alice');

@@ -3,7 +3,7 @@ import { createMemoryStore } from '../../../src/embedded/memory-store.js';
 import { MemoryAttemptLimits } from '../../../src/embedded/memory-attempt-limits.js';
 import { AuthService } from '../../../src/service/auth-service.js';
 import { MemoryCredentialCache } from '../../../src/embedded/memory-credential-cache.js';
-import type { CredentialCache, CredentialLookup } from '../../../src/service/credential-cache.js';
+import { RECALL_UNAVAILABLE, type CredentialCache } from '../../../src/service/credential-cache.js';
 import { LoginGuard } from '../../../src/service/login-guard.js';
 import { PasswordAdmission } from '../../../src/service/password-admission.js';
 import { createBcryptHasher } from '../../../src/service/password-hasher.js';
@@ -56,7 +56,7 @@ describe('AuthService with the verified-credential cache', () => {
   it('pays bcrypt, and still logs in, when the cache cannot answer', async () => {
     const remembered: number[] = [];
     const down: CredentialCache = {
-      lookup: () => Promise.resolve<CredentialLookup>('unavailable'),
+      recall: () => Promise.resolve(RECALL_UNAVAILABLE),
       remember: (userId) => (remembered.push(userId), Promise.resolve()),
     };
     const { service, hasher } = auth(down);
