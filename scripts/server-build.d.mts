@@ -5,3 +5,5 @@ export declare const ROOT: string;
  * esbuild when missing) and returns the path of its `src/main.js`. `root`: @default ROOT
  */
 export declare function ensureServerBuild(root?: string): string;
+/** A failure whose message says what to do (e.g. dist/dev is another user's); `npm start` prints it without a stack. */
+export declare class ServerBuildError extends Error {}

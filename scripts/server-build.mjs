@@ -11,6 +11,8 @@
 // nodes, parallel tests) never see a half-written build; when two build the same key, one rename wins.
 import { createHash } from 'node:crypto';
 import {
+  accessSync,
+  constants,
   existsSync,
   mkdirSync,
   readdirSync,
@@ -100,6 +102,25 @@ function prune(buildsDir, current) {
   });
 }
 
+/** A failure whose message says what to do; `npm start` prints it without a stack. */
+export class ServerBuildError extends Error {}
+
+/** Fails with what to do when this user cannot write the builds (another user, e.g. root, made them). */
+function assertWritable(root, buildsDir) {
+  try {
+    mkdirSync(buildsDir, { recursive: true });
+    accessSync(buildsDir, constants.W_OK);
+  } catch (error) {
+    if (error?.code !== 'EPERM' && error?.code !== 'EACCES' && error?.code !== 'EROFS') throw error;
+    const owner = existsSync(buildsDir) ? ` (owned by uid ${statSync(buildsDir).uid})` : '';
+    throw new ServerBuildError(
+      `cannot write the server build in ${buildsDir}${owner}: ${error.code}. ` +
+        `Run as the checkout's owner, or give it to this user: chown -R "$(id -u)" ${join(root, 'dist')} ` +
+        `(or remove it: rm -rf ${join(root, 'dist', 'dev')}).`,
+    );
+  }
+}
+
 /**
  * Makes sure a build of the current sources exists (building it when not, ~0.3 s) and returns the path
  * of its `src/main.js`. Synchronous, so it can run in an npm script or before a spawn. `root`: a checkout
@@ -114,10 +135,15 @@ export function ensureServerBuild(root = ROOT) {
   if (existsSync(join(dir, COMPLETE))) {
     // Marks it as in use, for prune().
     const now = new Date();
-    utimesSync(dir, now, now);
+    try {
+      utimesSync(dir, now, now);
+    } catch (error) {
+      // Another user's build (root ran it first): usable as it is; only the clean-up order is lost.
+      if (error?.code !== 'EPERM' && error?.code !== 'EACCES') throw error;
+    }
     return main;
   }
-  mkdirSync(buildsDir, { recursive: true });
+  assertWritable(root, buildsDir);
   const temp = join(buildsDir, `.tmp-${process.pid}-${Date.now()}`);
   const esbuild = createRequire(join(root, 'package.json'))('esbuild');
   try {
@@ -141,7 +167,12 @@ export function ensureServerBuild(root = ROOT) {
   } finally {
     rmSync(temp, { recursive: true, force: true });
   }
-  prune(buildsDir, key);
+  try {
+    prune(buildsDir, key);
+  } catch (error) {
+    // Old builds of another user: theirs to remove; ours runs regardless.
+    if (error?.code !== 'EPERM' && error?.code !== 'EACCES') throw error;
+  }
   return main;
 }
 

@@ -2,6 +2,14 @@
 // changed; scripts/server-build.mjs), in this process — the node flags of the npm script apply to the
 // server itself and signals reach it directly.
 import { pathToFileURL } from 'node:url';
-import { ensureServerBuild } from './server-build.mjs';
+import { ensureServerBuild, ServerBuildError } from './server-build.mjs';
 
-await import(pathToFileURL(ensureServerBuild()).href);
+let main;
+try {
+  main = ensureServerBuild();
+} catch (error) {
+  if (!(error instanceof ServerBuildError)) throw error;
+  process.stderr.write(`parley: ${error.message}\n`);
+  process.exit(1);
+}
+await import(pathToFileURL(main).href);

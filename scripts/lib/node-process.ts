@@ -18,7 +18,7 @@ export interface NodeExit {
 }
 
 /**
- * One Parley node as a real process (`src/main.ts` under tsx) on fixed ports, so it can be killed and
+ * One Parley node as a real process (the on-demand JavaScript build of `src/main.ts`, scripts/server-build.mjs) on fixed ports, so it can be killed and
  * started again behind the same nginx upstream. Output is appended to `logFile`.
  */
 export class NodeProcess {

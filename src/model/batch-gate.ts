@@ -1,7 +1,7 @@
 /**
  * Batching for DataLoader like a group commit: a batch goes out on the next event-loop turn when none of
  * this loader's is in flight, otherwise once the one in flight has answered (or after `maxWaitMs`), taking
- * every load that arrived meanwhile. Idle, a load waits one turn as with `nextLoopTurn`; under load — a
+ * every load that arrived meanwhile. Idle, a load waits one event-loop turn (the loads of every I/O callback of that turn go together); under load — a
  * login or reconnect storm, one load a millisecond — batches grow to what arrives during a round trip
  * instead of going out nearly one by one, and each statement saved is a socket write and a wake-up of
  * MariaDB on both sides.

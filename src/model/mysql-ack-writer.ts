@@ -39,6 +39,10 @@ export class MysqlAckWriter {
    * arithmetic, so a store given a fake clock (tests) still flushes.
    */
   private cooling: NodeJS.Timeout | undefined;
+  /** The flush in flight, for close(). */
+  private inFlight: Promise<void> | undefined;
+  /** Set by close(): from then on every ack is written at once (the store is about to close its pool). */
+  private closing = false;
 
   /** `onWritten` learns the users whose acks were stored (their floor may rise, rows below it go). */
   constructor(
@@ -80,15 +84,33 @@ export class MysqlAckWriter {
   /** Starts a flush now if one may start; otherwise the flush or the interval under way calls again. */
   private schedule(): void {
     if (this.flushing || this.pending.size === 0) return;
-    if (this.cooling && !this.urgent) return;
-    void this.flush();
+    if (this.cooling && !this.urgent && !this.closing) return;
+    this.inFlight = this.flush();
+  }
+
+  /**
+   * Writes every ack still waiting for the interval, now, and resolves when nothing is pending or in flight;
+   * acks arriving meanwhile (sessions still ending) go at once too. Called before the pool closes: an ack
+   * held back at shutdown would otherwise hit a closed pool and its messages come again (v1 clients
+   * cannot tell a duplicate).
+   */
+  async close(): Promise<void> {
+    this.closing = true;
+    clearTimeout(this.cooling);
+    this.cooling = undefined;
+    this.schedule();
+    while (this.inFlight) {
+      const flight = this.inFlight;
+      await flight;
+      if (this.inFlight === flight) this.inFlight = undefined;
+    }
   }
 
   /** Writes every ack pending now (in chunks); acks arriving meanwhile wait for the next flush. */
   private async flush(): Promise<void> {
     this.flushing = true;
     this.urgent = false;
-    if (this.flushIntervalMs > 0) {
+    if (this.flushIntervalMs > 0 && !this.closing) {
       clearTimeout(this.cooling);
       // Not unref'd: sessions ending (and a shutdown) may be waiting for the acks it holds back.
       this.cooling = setTimeout(() => {

@@ -285,10 +285,3 @@ export function isDuplicate(error: unknown, key?: string): boolean {
   const message = (error as { message?: unknown }).message;
   return key === undefined || (typeof message === 'string' && message.includes(key));
 }
-
-/**
- * Batch window for the DataLoader batchers: the loads of every I/O callback in one event-loop turn go
- * into one query (the default, one tick, would batch only the loads of a single socket read). Under
- * load a turn handles more callbacks, so batches grow exactly when it matters.
- */
-export const nextLoopTurn = (flush: () => void): void => void setImmediate(flush);

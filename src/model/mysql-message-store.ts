@@ -105,8 +105,12 @@ export class MysqlMessageStore implements MessageStore {
     this.appends.observe(telemetry);
   }
 
-  /** Stops pruning; rows not yet pruned stay until their users ack again. */
-  stop(): void {
+  /**
+   * Stops pruning (rows not yet pruned stay until their users ack again) and writes the acks still
+   * waiting for ACK_FLUSH_MS; resolves once they are stored, so the pool may close after it.
+   */
+  async stop(): Promise<void> {
     this.pruner.stop();
+    await this.acks.close();
   }
 }

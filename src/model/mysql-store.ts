@@ -30,9 +30,9 @@ export function createMysqlStore(
     reads: new MysqlReadStore(db),
     stats: () => ({ ...db.stats() }),
     observe: (telemetry) => messages.observe(telemetry),
-    close: () => {
-      messages.stop();
-      return db.close();
+    close: async () => {
+      await messages.stop();
+      await db.close();
     },
   };
 }

@@ -14,7 +14,7 @@ export interface ServerProcess {
   readonly exited: Promise<number | null>;
 }
 
-/** Runs `src/main.ts` as a real process; resolves once it logged its listening ports. */
+/** Runs the server (the on-demand build of `src/main.ts`) as a real process; resolves once it logged its listening ports. */
 export function spawnServer(env: Record<string, string>, args: string[] = []): Promise<ServerProcess> {
   const child = spawn(process.execPath, serverArgs([], args), {
     cwd: root,
@@ -62,7 +62,7 @@ export interface ExitedServer {
 }
 
 /**
- * Runs `src/main.ts` expecting it to exit on its own; resolves with its code and output. A process still
+ * Runs the server (the on-demand build of `src/main.ts`) expecting it to exit on its own; resolves with its code and output. A process still
  * running after `killAfterMs` is killed (code null), so a node that hangs fails the test instead of
  * stalling it.
  */

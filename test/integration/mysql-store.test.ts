@@ -388,7 +388,7 @@ describe('MySQL store beyond the contract', () => {
       const ids = results.map((r) => r.message.id);
       expect(ids).toEqual([...ids].sort((x, y) => x - y));
     } finally {
-      messages.stop();
+      await messages.stop();
       await db.close();
       await store.close();
     }
@@ -436,7 +436,7 @@ describe('MySQL store beyond the contract', () => {
       expect(inbox.map((e) => e.message.body)).toEqual(['first', 'queued']);
     } finally {
       release();
-      messages.stop();
+      await messages.stop();
       await db.close();
       await store.close();
     }

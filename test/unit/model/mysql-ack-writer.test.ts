@@ -149,4 +149,32 @@ describe('MysqlAckWriter', () => {
     writes[1]!.finish();
     await second;
   });
+  it('on close writes the acks waiting for the interval at once, waits for the write, and writes later acks at once', async () => {
+    const { writer, writes } = setup();
+    const first = writer.ack(1, 'phone', 1);
+    writes[0]!.finish();
+    await first;
+    // Held back by the interval (a session ending under load at shutdown).
+    const held = writer.ack(2, 'phone', 7);
+    await settle();
+    expect(writes).toHaveLength(1);
+    let closed = false;
+    const closing = writer.close().then(() => (closed = true));
+    expect(writes).toHaveLength(2);
+    expect(writes[1]!.triples).toEqual([[2, 'phone', 7]]);
+    // An ack arriving while the close is under way waits for the write in flight, then goes without the interval.
+    const late = writer.ack(3, 'tablet', 2);
+    await settle();
+    expect(closed).toBe(false);
+    writes[1]!.finish();
+    await held;
+    await settle();
+    expect(writes).toHaveLength(3);
+    expect(writes[2]!.triples).toEqual([[3, 'tablet', 2]]);
+    expect(closed).toBe(false);
+    writes[2]!.finish();
+    await late;
+    await closing;
+    expect(closed).toBe(true);
+  });
 });
