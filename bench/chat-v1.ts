@@ -87,6 +87,12 @@ Run it under the shared lock: flock /tmp/parley-bench.lock npm run bench:v1 -- â
       description:
         'the relay pads frames to 1024 bytes as Parley does for original clients (default: as received)',
     },
+    'node-arg': {
+      type: 'string',
+      multiple: true,
+      value: '<flag>',
+      description: 'a node flag for every Parley node, e.g. --node-arg=--cpu-prof',
+    },
     'node-env': {
       type: 'string',
       multiple: true,
@@ -137,6 +143,7 @@ async function start(kind: 'parley' | 'relay', bcryptCost: number, inspect: bool
     env: parleyEnv(bcryptCost),
     inspect,
     root: values.root || undefined,
+    nodeArgs: values['node-arg'],
     relayPad: values['relay-pad'],
   };
   return kind === 'parley' ? startParley(options) : startRelay(options);

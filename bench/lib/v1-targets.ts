@@ -54,6 +54,8 @@ export interface TargetOptions {
   readonly relayPad?: boolean;
   /** A checkout whose Parley to run (its own scripts/lib/cluster.ts, nodes and nginx template). */
   readonly root?: string | undefined;
+  /** Extra flags for each Parley node process, e.g. `--cpu-prof` (NODE_OPTIONS refuses it). */
+  readonly nodeArgs?: readonly string[];
 }
 
 /** nginx's master and its workers. */
@@ -79,7 +81,7 @@ export async function startParley(options: TargetOptions): Promise<V1Target> {
     nodes: 2,
     port: 0,
     env: options.env,
-    nodeArgs: options.inspect ? [INSPECT] : [],
+    nodeArgs: [...(options.inspect ? [INSPECT] : []), ...(options.nodeArgs ?? [])],
   });
   const prefix = options.env.REDIS_PREFIX ?? 'parley:';
   const pids = (...list: (number | undefined)[]) => list.filter((pid): pid is number => pid !== undefined);
