@@ -41,7 +41,7 @@ export function configHelp(): string {
       `      ${schema.description ?? ''}`,
     ];
   });
-  return `Usage: npm start -- [options]            (from source, with tsx)
+  return `Usage: npm start -- [options]            (the current sources, built on demand)
        npm run start:prod -- [options]   (compiled: npm run build first)
 
 Parley chat server: chat on CHAT_HOST:CHAT_PORT (JSON over TCP and WebSocket at /ws), the admin HTTP

@@ -94,6 +94,12 @@ export interface ParleyClientOptions extends Endpoint {
   readonly silenceTimeoutMs?: number;
   /** A request without a reply after this long fails with TIMEOUT. @default 15000 */
   readonly requestTimeoutMs?: number;
+  /**
+   * The server's MAX_FRAME_BYTES: a request larger than this is refused here (PAYLOAD_TOO_LARGE) instead of
+   * being sent — the server would close the connection, and a send resent after the reconnect would loop.
+   * @default 65536
+   */
+  readonly maxFrameBytes?: number;
   /** Acks of received messages are coalesced for this long. @default 25 */
   readonly ackDelayMs?: number;
   /** Measures the silence of a link, typing throttles and expiries. @default systemClock */
@@ -116,6 +122,10 @@ export interface ParleyClientOptions extends Endpoint {
 }
 
 /** A failed request: `code` is the server's catalog code, or DISCONNECTED / TIMEOUT / CLOSED locally. */
+/** The server's default MAX_FRAME_BYTES. */
+const DEFAULT_MAX_FRAME_BYTES = 64 * 1024;
+const utf8 = new TextEncoder();
+
 export class ClientError extends Error {
   override readonly name = 'ClientError';
   constructor(
@@ -503,6 +513,17 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     if (this.state === 'closed' || this.state === 'idle')
       return Promise.reject(new ClientError('CLOSED', 'not connected'));
     const reqId = this.nextReqId++;
+    const framed = { ...frame, reqId };
+    // +1: the newline that ends a TCP frame.
+    const bytes = utf8.encode(JSON.stringify(framed)).length + 1;
+    const limit = this.options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    if (bytes > limit)
+      return Promise.reject(
+        new ClientError(
+          'PAYLOAD_TOO_LARGE',
+          `request is ${bytes} bytes, over the server's frame limit of ${limit} bytes (nothing was sent)`,
+        ),
+      );
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(reqId);
@@ -513,7 +534,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
           ),
         );
       }, this.options.requestTimeoutMs ?? 15_000);
-      const entry: Pending = { frame: { ...frame, reqId }, resend, sent: false, timer, resolve, reject };
+      const entry: Pending = { frame: framed, resend, sent: false, timer, resolve, reject };
       this.pending.set(reqId, entry);
       if (this.state === 'open') this.transmit(entry);
     });

@@ -60,3 +60,32 @@ describe('ParleyClient sends while the server database is down', () => {
     expect(flaky.sends.length).toBeGreaterThan(1);
   });
 });
+
+describe('ParleyClient requests over the frame limit', () => {
+  it('refuses a send larger than the server frame limit without sending it, and sends the next one', async () => {
+    const flaky = await flakyServer(0);
+    server = flaky.server;
+    client = new ParleyClient({ host: '127.0.0.1', port: flaky.port, transport: 'tcp', reconnect: false });
+    await client.connect();
+    await expect(client.sendTo(2, 'x'.repeat(70_000))).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+    // Multi-byte text counts in bytes: 30 000 three-byte characters are over 64 KiB.
+    await expect(client.sendTo(2, '€'.repeat(30_000))).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+    expect(await client.sendTo(2, 'small', 'cmid-small')).toBe(99);
+    expect(flaky.sends.map((s) => s.cmid)).toEqual(['cmid-small']);
+  });
+
+  it('takes the limit from maxFrameBytes', async () => {
+    const flaky = await flakyServer(0);
+    server = flaky.server;
+    client = new ParleyClient({
+      host: '127.0.0.1',
+      port: flaky.port,
+      transport: 'tcp',
+      reconnect: false,
+      maxFrameBytes: 200,
+    });
+    await client.connect();
+    await expect(client.sendTo(2, 'y'.repeat(200))).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+    expect(await client.sendTo(2, 'y'.repeat(20))).toBe(99);
+  });
+});
