@@ -54,40 +54,26 @@ try {
   const writer = new MysqlAppendWriter(db, systemClock, new MysqlNameCache(), new MysqlMessageReads(db));
   const acks = new MysqlAckWriter(db, systemClock, () => undefined, 0);
   let n = 0;
-  const append = (size: number) => {
-    const batch: AppendRequest[] = Array.from({ length: size }, () => {
-      const to = users[n++ % users.length]!;
-      return {
-        draft: {
-          senderId: users[(n * 7) % users.length]!,
-          target: { kind: 'user', id: to },
-          body: 'benchmark message body',
-          clientTime: 't',
-          cmid: null,
-        },
-        recipients: [to],
-      };
-    });
-    return writer.write(batch);
+  /** A one-to-one message to the next user in turn. */
+  const nextRequest = (): AppendRequest => {
+    const to = users[n++ % users.length]!;
+    return {
+      draft: {
+        senderId: users[(n * 7) % users.length]!,
+        target: { kind: 'user', id: to },
+        body: 'benchmark message body',
+        clientTime: 't',
+        cmid: null,
+      },
+      recipients: [to],
+    };
   };
+  const append = (size: number) => writer.write(Array.from({ length: size }, nextRequest));
   // The append's statements one by one: a prefix of them (and COMMIT), with their own parameters.
   const appendPrefix = async (keep: number, inboxAsValues = false) => {
-    const to = users[n++ % users.length]!;
-    const { sql, params } = appendStatements(
-      [
-        {
-          draft: {
-            senderId: users[(n * 7) % users.length]!,
-            target: { kind: 'user', id: to },
-            body: 'benchmark message body',
-            clientTime: 't',
-            cmid: null,
-          },
-          recipients: [to],
-        },
-      ],
-      Date.now(),
-    );
+    const request = nextRequest();
+    const to = request.recipients[0]!;
+    const { sql, params } = appendStatements([request], Date.now());
     const statements = sql.split(';\n');
     const parts: string[] = [];
     const kept: unknown[] = [];
