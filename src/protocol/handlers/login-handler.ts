@@ -5,6 +5,7 @@ import { ackFailure, friendView, replyFrame } from '../encode.js';
 import { defineHandler } from '../handler.js';
 import { MsgId } from '../msgids.js';
 import { loginSchema } from '../schemas.js';
+import { sessionReplyFields } from './session-reply.js';
 import { v1LoginAckFrame } from '../v1-frames.js';
 
 /**
@@ -64,22 +65,13 @@ async function loginV2(
   device: string,
   origin: { cid: string; attempt: number } | undefined,
 ): Promise<void> {
-  const { auth, social, nodeId } = context.services;
+  const { services } = context;
   await context.openSession(user, 2, device, origin, async (_session, cursor) => {
-    const friends = await social.listFriends(user.id);
+    const friends = await services.social.listFriends(user.id);
     return {
       reply: replyFrame(MsgId.LOGIN_ACK, reqId, {
-        errno: 0,
-        id: user.id,
-        name: user.name,
-        v: 2,
-        device,
-        token: auth.issueToken(user, device, cursor.epoch),
-        ackedSeq: cursor.ackedSeq,
-        lastSeq: cursor.lastSeq,
-        reset: cursor.reset,
+        ...sessionReplyFields(services, user, device, cursor, cursor),
         friends: friends.map(friendView),
-        node: nodeId,
       }),
       afterSeq: cursor.ackedSeq,
       lastSeq: cursor.lastSeq,

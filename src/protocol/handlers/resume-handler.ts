@@ -3,6 +3,7 @@ import { ackFailure, replyFrame } from '../encode.js';
 import { defineHandler } from '../handler.js';
 import { MsgId } from '../msgids.js';
 import { resumeSchema } from '../schemas.js';
+import { sessionReplyFields } from './session-reply.js';
 
 /**
  * RESUME (v2): re-attaches the token's device after a reconnect with the signed token from login — no
@@ -14,7 +15,7 @@ export const resumeHandler = defineHandler({
   authAttempt: true,
   failureReply: (error) => ackFailure(MsgId.RESUME_ACK, error),
   async handle(context, request) {
-    const { auth, nodeId } = context.services;
+    const { auth } = context.services;
     // `opened`: the device's position when the token was checked — the later read in openSession finds
     // the device open already, so only this one can say it was restarted at the floor (`reset`).
     const { user, device, opened } = await auth.resume(request.token);
@@ -28,18 +29,14 @@ export const resumeHandler = defineHandler({
       const have = reset ? Math.max(claimed, cursor.ackedSeq) : claimed;
       if (have > cursor.ackedSeq) session.acks.ack(have);
       return {
-        reply: replyFrame(MsgId.RESUME_ACK, request.reqId, {
-          errno: 0,
-          id: user.id,
-          name: user.name,
-          v: 2,
-          device,
-          token: auth.issueToken(user, device, cursor.epoch),
-          ackedSeq: Math.max(cursor.ackedSeq, have),
-          lastSeq: cursor.lastSeq,
-          reset,
-          node: nodeId,
-        }),
+        reply: replyFrame(
+          MsgId.RESUME_ACK,
+          request.reqId,
+          sessionReplyFields(context.services, user, device, cursor, {
+            ackedSeq: Math.max(cursor.ackedSeq, have),
+            reset,
+          }),
+        ),
         afterSeq: have,
         lastSeq: cursor.lastSeq,
       };
