@@ -24,7 +24,7 @@ import mysql from 'mysql2/promise';
 import { childPids } from '../scripts/lib/child.js';
 import { LocalCluster } from '../scripts/lib/cluster.js';
 import { LegacyTraffic } from '../scripts/lib/legacy-traffic.js';
-import { LOAD_TEST_LIMITS } from '../scripts/lib/load-test-env.js';
+import { BENCH_NODE_ENV } from '../scripts/lib/load-test-env.js';
 import { Traffic } from '../scripts/lib/traffic.js';
 import { costPer, ProcessCost } from './lib/process-cost.js';
 import { SideTraffic } from './lib/presence-typing.js';
@@ -155,11 +155,7 @@ const cluster = await LocalCluster.start({
   port: 0,
   nodeArgs: values['node-args'].split(' ').filter(Boolean),
   env: {
-    ...LOAD_TEST_LIMITS,
-    LOG_LEVEL: 'warn',
-    LOGIN_BURST: '1000',
-    LOGIN_RATE_PER_S: '1000',
-    BCRYPT_COST: '4',
+    ...BENCH_NODE_ENV,
     MYSQL_POOL_SIZE: process.env.MYSQL_POOL_SIZE ?? '10',
     // Typing beyond the per-connection limit would be dropped, not measured.
     ...(typingPerS > 3 ? { TYPING_PER_S: String(Math.ceil(typingPerS) + 1) } : {}),

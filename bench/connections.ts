@@ -12,7 +12,7 @@ import '../src/require-node.js';
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { LocalCluster } from '../scripts/lib/cluster.js';
-import { LOAD_TEST_LIMITS } from '../scripts/lib/load-test-env.js';
+import { BENCH_NODE_ENV } from '../scripts/lib/load-test-env.js';
 import { Traffic } from '../scripts/lib/traffic.js';
 import { runCommandLine } from '../src/util/command-line.js';
 
@@ -110,11 +110,7 @@ const cluster = await LocalCluster.start({
   port: 0,
   nodeArgs: values['node-args'].split(' ').filter(Boolean),
   env: {
-    ...LOAD_TEST_LIMITS,
-    LOG_LEVEL: 'warn',
-    BCRYPT_COST: '4',
-    LOGIN_BURST: '1000',
-    LOGIN_RATE_PER_S: '1000',
+    ...BENCH_NODE_ENV,
   },
 });
 try {

@@ -17,7 +17,7 @@ import WebSocket from 'ws';
 import { LocalCluster } from '../scripts/lib/cluster.js';
 import { freePort } from '../scripts/lib/free-port.js';
 import { LegacyTraffic } from '../scripts/lib/legacy-traffic.js';
-import { LOAD_TEST_LIMITS } from '../scripts/lib/load-test-env.js';
+import { BENCH_NODE_ENV } from '../scripts/lib/load-test-env.js';
 import { Traffic } from '../scripts/lib/traffic.js';
 import { runCommandLine } from '../src/util/command-line.js';
 
@@ -239,11 +239,7 @@ const cluster = await LocalCluster.start({
   port: 0,
   nodeArgs: [`--inspect=127.0.0.1:${inspectPort}`, ...values['node-args'].split(' ').filter(Boolean)],
   env: {
-    ...LOAD_TEST_LIMITS,
-    LOG_LEVEL: 'warn',
-    BCRYPT_COST: '4',
-    LOGIN_BURST: '1000',
-    LOGIN_RATE_PER_S: '1000',
+    ...BENCH_NODE_ENV,
     ...nodeEnv,
   },
 });
